@@ -1,0 +1,317 @@
+"""Agent 2, correlation (rules engine): collapse detections into incidents over the graph.
+
+Duplicates and noise are dropped with a reason, alerts near an open incident join it, and the
+rest are grouped by topology and time into new incidents whose origin is the deepest failing
+dependency. Pure and deterministic: ids come from hashes of the inputs, times from the alerts.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from datetime import timedelta
+
+from incidentflow.agents.common import ago, short_hash, utc
+from incidentflow.agents.topology import hop_distance, hops
+from incidentflow.models import (
+    Alert,
+    AlertStatus,
+    CorrelationInput,
+    CorrelationResult,
+    DependencyEdge,
+    Detection,
+    DownstreamAlert,
+    Duplicate,
+    Incident,
+    IncidentUpdate,
+    OpenIncident,
+    ServiceGraph,
+    Severity,
+)
+
+# Two hops reach a caller's caller or a shared dependency: far enough to catch a cascade
+# through one intermediate service, near enough to keep unrelated corners of a shop apart.
+GROUP_HOPS = 2
+JOIN_HOPS = 2
+# Alerts of one cascade start within minutes of each other (their `for:` clauses differ).
+GROUP_WINDOW = timedelta(minutes=10)
+
+
+def correlate(inp: CorrelationInput, graph: ServiceGraph) -> CorrelationResult:
+    """New incidents, alerts joined to open incidents, and what was dropped (with reasons)."""
+    dropped: list[Detection] = []
+    representatives, duplicates = _collapse_deliveries(inp.detections, dropped)
+    known = {fp: inc.id for inc in inp.open_incidents for fp in inc.fingerprints}
+    updates: dict[str, tuple[list[Alert], list[str], list[str]]] = {}
+    pending: list[Detection] = []
+
+    for det in representatives:
+        fp = det.alert.fingerprint
+        if fp in known:
+            if det.alert.status is AlertStatus.RESOLVED:
+                _add_update(updates, known[fp], det, f"{det.alert.name} resolved")
+            else:
+                dropped.append(_note(det, f"already part of {known[fp]}; nothing new"))
+            continue
+        if det.noise:
+            dropped.append(_note(det, "detection marked it noise"))
+            continue
+        if det.alert.status is AlertStatus.RESOLVED:
+            dropped.append(_note(det, "resolved before any incident included it"))
+            continue
+        joined = _nearest_open_incident(det, inp.open_incidents, graph)
+        if joined is not None:
+            incident, reason = joined
+            _add_update(updates, incident.id, det, reason)
+            continue
+        pending.append(det)
+
+    new_incidents: list[Incident] = []
+    for group, group_reasons in _group(pending, graph):
+        severity = Severity.most_urgent([d.severity for d in group])
+        too_quiet = _below_threshold(group, severity)
+        if too_quiet is not None:
+            dropped.extend(_note(d, too_quiet) for d in group)
+            continue
+        group_fps = {d.alert.fingerprint for d in group}
+        dups = [d for fp in sorted(group_fps) for d in duplicates.get(fp, [])]
+        new_incidents.append(
+            _build_incident(group, graph, inp.environment, dups, severity, group_reasons)
+        )
+
+    return CorrelationResult(
+        new_incidents=sorted(new_incidents, key=lambda i: (i.opened_at, i.id)),
+        updates=[
+            IncidentUpdate(
+                incident_id=inc_id, alerts=alerts, reasons=reasons, services=sorted(set(services))
+            )
+            for inc_id, (alerts, reasons, services) in sorted(updates.items())
+        ],
+        dropped=dropped,
+    )
+
+
+def _note(det: Detection, reason: str) -> Detection:
+    # Detections are immutable; a copy carries correlation's verdict next to detection's.
+    return det.model_copy(update={"reasons": [*det.reasons, f"correlation: {reason}"]})
+
+
+def _collapse_deliveries(
+    detections: list[Detection], dropped: list[Detection]
+) -> tuple[list[Detection], dict[str, list[Duplicate]]]:
+    """One detection per fingerprint (its latest delivery); the others become duplicates."""
+    by_fp: dict[str, list[Detection]] = defaultdict(list)
+    for det in detections:
+        by_fp[det.alert.fingerprint].append(det)
+    representatives: list[Detection] = []
+    duplicates: dict[str, list[Duplicate]] = {}
+    for fp, deliveries in by_fp.items():
+        latest = deliveries[-1]
+        representatives.append(latest)
+        if len(deliveries) == 1:
+            continue
+        statuses = " -> ".join(d.alert.status.value for d in deliveries)
+        reason = (
+            f"same fingerprint delivered {len(deliveries)} times in one batch ({statuses}); "
+            "kept the latest"
+        )
+        if latest.flapping:
+            reason += "; the alert is flapping"
+        duplicates[fp] = [
+            Duplicate(fingerprint=fp, duplicate_of=fp, reason=reason) for _ in deliveries[:-1]
+        ]
+        dropped.extend(_note(d, f"duplicate: {reason}") for d in deliveries[:-1])
+    return representatives, duplicates
+
+
+def _add_update(
+    updates: dict[str, tuple[list[Alert], list[str], list[str]]],
+    incident_id: str,
+    det: Detection,
+    reason: str,
+) -> None:
+    alerts, reasons, services = updates.setdefault(incident_id, ([], [], []))
+    alerts.append(det.alert)
+    reasons.append(reason)
+    if det.service:
+        services.append(det.service)
+
+
+def _nearest_open_incident(
+    det: Detection, open_incidents: list[OpenIncident], graph: ServiceGraph
+) -> tuple[OpenIncident, str] | None:
+    """The open incident whose services are fewest hops from the alert's, if within reach."""
+    if det.service is None:
+        return None
+    best: tuple[int, str, OpenIncident, str] | None = None
+    for incident in sorted(open_incidents, key=lambda i: (utc(i.opened_at), i.id)):
+        for svc in incident.services:
+            dist = 0 if svc == det.service else hop_distance(graph, det.service, svc, JOIN_HOPS)
+            if dist is None:
+                continue
+            if best is None or dist < best[0]:
+                best = (dist, incident.id, incident, svc)
+    if best is None:
+        return None
+    dist, _, incident, svc = best
+    where = "is one of its services" if dist == 0 else f"is {hops(dist)} from {svc}"
+    return incident, f"{det.alert.name} joined {incident.id}: {det.service} {where}"
+
+
+def _group(
+    pending: list[Detection], graph: ServiceGraph
+) -> list[tuple[list[Detection], list[str]]]:
+    """Union alerts whose services are close in the graph and that started close in time."""
+    parent = list(range(len(pending)))
+    reasons: dict[int, list[str]] = defaultdict(list)
+
+    def find(i: int) -> int:
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    for i, a in enumerate(pending):
+        for j in range(i + 1, len(pending)):
+            b = pending[j]
+            link = _link_reason(a, b, graph)
+            if link is None:
+                continue
+            ri, rj = find(i), find(j)
+            if ri != rj:
+                parent[rj] = ri
+                reasons[ri].extend([link, *reasons.pop(rj, [])])
+
+    groups: dict[int, list[Detection]] = defaultdict(list)
+    for i, det in enumerate(pending):
+        groups[find(i)].append(det)
+    return [(members, reasons.get(root, [])) for root, members in groups.items()]
+
+
+def _link_reason(a: Detection, b: Detection, graph: ServiceGraph) -> str | None:
+    if a.service is None or b.service is None:
+        return None
+    gap = abs(utc(a.alert.starts_at) - utc(b.alert.starts_at))
+    if gap > GROUP_WINDOW:
+        return None
+    if a.service == b.service:
+        return f"grouped {a.alert.name} and {b.alert.name}: both on {a.service}, {ago(gap)} apart"
+    dist = hop_distance(graph, a.service, b.service, GROUP_HOPS)
+    if dist is None:
+        return None
+    return (
+        f"grouped {a.alert.name} and {b.alert.name}: {a.service} and {b.service} are "
+        f"{hops(dist)} apart in the graph and started {ago(gap)} apart"
+    )
+
+
+def _below_threshold(group: list[Detection], severity: Severity) -> str | None:
+    """Why this group should not page anyone, or None when it opens an incident."""
+    if severity is Severity.INFO:
+        return "info alerts alone do not open an incident"
+    warnings = [d for d in group if d.severity is not Severity.INFO]
+    if severity is Severity.WARNING and len(warnings) == 1:
+        # One warning with nothing failing around it is ticket work, not an incident.
+        return "a lone warning with no related alert does not open an incident"
+    return None
+
+
+def _origin(group: list[Detection], graph: ServiceGraph) -> tuple[str | None, str]:
+    """The deepest failing dependency: the alerting service the others depend on."""
+    alerting = sorted({d.service for d in group if d.service and graph.get(d.service)})
+    if not alerting:
+        first = min(group, key=lambda d: (d.severity.rank, utc(d.alert.starts_at)))
+        return first.service, "origin: no alerting service is in the graph; took the most urgent"
+
+    def key(svc: str) -> tuple[int, bool, int, str]:
+        callers = sum(1 for o in alerting if o != svc and graph.path(o, svc) is not None)
+        calls_failing = any(o != svc and graph.path(svc, o) is not None for o in alerting)
+        rank = min(d.severity.rank for d in group if d.service == svc)
+        return (-callers, calls_failing, rank, svc)
+
+    origin = min(alerting, key=key)
+    callers = -key(origin)[0]
+    return origin, (
+        f"origin: {origin}: {callers} other alerting service(s) depend on it and it depends "
+        "on no other alerting service"
+        if not key(origin)[1]
+        else f"origin: {origin}: {callers} other alerting service(s) depend on it"
+    )
+
+
+def _build_incident(
+    group: list[Detection],
+    graph: ServiceGraph,
+    environment: str,
+    duplicates: list[Duplicate],
+    severity: Severity,
+    group_reasons: list[str],
+) -> Incident:
+    group = sorted(group, key=lambda d: (utc(d.alert.starts_at), d.alert.fingerprint))
+    alerts = [d.alert for d in group]
+    opened_at = utc(alerts[0].starts_at)
+    fingerprints = sorted(a.fingerprint for a in alerts)
+    incident_id = f"INC-{opened_at:%Y%m%d}-{short_hash(environment, *fingerprints)}"
+    origin, origin_reason = _origin(group, graph)
+
+    downstream: list[DownstreamAlert] = []
+    for det in group:
+        if origin is None or det.service is None or det.service == origin:
+            continue
+        hops = graph.path(det.service, origin)
+        if not hops:
+            continue
+        edges = [DependencyEdge(caller=a, callee=b) for a, b in hops]
+        chain = " -> ".join([det.service, *(e.callee for e in edges)])
+        downstream.append(
+            DownstreamAlert(
+                fingerprint=det.alert.fingerprint,
+                service=det.service,
+                path=edges,
+                explanation=(
+                    f"{det.alert.name} on {det.service} is a symptom: {chain}, so "
+                    f"{det.service} fails when {origin} does"
+                ),
+            )
+        )
+
+    lead = min(
+        (d for d in group if d.service == origin) if origin else group,
+        key=lambda d: (d.severity.rank, utc(d.alert.starts_at)),
+        default=group[0],
+    )
+    extras = []
+    if downstream:
+        extras.append(f"+{len(downstream)} downstream")
+    related = len(alerts) - 1 - len(downstream)
+    if related:
+        extras.append(f"+{related} related")
+    title = f"{lead.alert.name} on {origin or 'unknown service'}"
+    if extras:
+        title += f" ({', '.join(extras)})"
+
+    services = sorted({d.service for d in group if d.service}, key=lambda s: (s != origin, s))
+    worst = min(group, key=lambda d: d.severity.rank)
+    reasons = [
+        *group_reasons,
+        origin_reason,
+        f"severity: {severity.value}, the most urgent of its alerts ({worst.alert.name})",
+        *(f"downstream: {d.explanation}" for d in downstream),
+        *(
+            f"duplicate {fp}: {reason}"
+            for fp, reason in {d.fingerprint: d.reason for d in duplicates}.items()
+        ),
+        f"id: {incident_id} from environment {environment} and {len(fingerprints)} fingerprints",
+    ]
+    return Incident(
+        id=incident_id,
+        environment=environment,
+        title=title,
+        severity=severity,
+        origin_service=origin,
+        services=services,
+        alerts=alerts,
+        downstream=downstream,
+        duplicates=duplicates,
+        opened_at=opened_at,
+        reasons=reasons,
+    )

@@ -1,0 +1,216 @@
+"""Agent 3, investigation (rules engine): rank root-cause hypotheses with cited evidence.
+
+Candidates are the incident's services and what they call within two hops. For each, the
+evidence source is asked for changes, error logs and metric series around the onset; findings
+become `Evidence` and scores become ranked hypotheses and reasoned rejections. Pure and
+deterministic: every time comes from the incident's alerts, never from a clock.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from incidentflow.agents.common import utc
+from incidentflow.agents.investigation.scoring import (
+    MIN_CONFIDENCE,
+    Candidate,
+    hypothesis,
+    rejections,
+    score,
+)
+from incidentflow.agents.investigation.signals import (
+    Window,
+    change_finding,
+    log_findings,
+    metric_finding,
+)
+from incidentflow.agents.topology import dependencies_within
+from incidentflow.evidence import EvidenceSource
+from incidentflow.models import (
+    Evidence,
+    EvidenceKind,
+    FaultType,
+    Hypothesis,
+    Incident,
+    Investigation,
+    InvestigationInput,
+    RejectedHypothesis,
+    ServiceGraph,
+)
+
+# How far below the incident's services a cause may hide: a dependency's dependency.
+CANDIDATE_HOPS = 2
+# The baseline hour before the onset that "normal" is measured against.
+BASELINE = timedelta(minutes=60)
+# The baseline ends this long before the onset: alerts fire minutes after a fault begins.
+PRE_ONSET = timedelta(minutes=10)
+# How long after the last alert to keep reading.
+AFTER_LAST_ALERT = timedelta(minutes=15)
+# Changes are read further back than the baseline, so older ones can be ruled out by name.
+CHANGE_LOOKBACK = timedelta(hours=6)
+# Budget: the artifact must stay small however noisy the sources are.
+MAX_CHANGES_PER_SERVICE = 3
+MAX_EVIDENCE = 60
+MAX_HYPOTHESES = 5
+
+__all__ = ["investigate"]
+
+
+def investigate(
+    inp: InvestigationInput, graph: ServiceGraph, evidence: EvidenceSource
+) -> Investigation:
+    """Rank hypotheses for `inp.incident` from the changes, logs and metrics `evidence` holds."""
+    incident = inp.incident
+    source = evidence.aligned(incident.alerts)
+    window = _window(incident)
+    candidates = _candidates(incident, graph)
+    names = list(candidates)
+
+    for change in source.changes(
+        services=names, start=window.onset - CHANGE_LOOKBACK, end=window.onset
+    ):
+        cand = candidates[change.service]
+        if len(cand.changes) < MAX_CHANGES_PER_SERVICE:
+            cand.changes.append(change_finding(change, window, source.name))
+    for series in source.metrics(services=names, start=window.start, end=window.end):
+        found = metric_finding(series, window, source.name)
+        if found is not None:
+            candidates[series.service].metrics.append(found)
+    logs = source.logs(services=names, start=window.start, end=window.end)
+    for name, cand in candidates.items():
+        own = [r for r in logs if r.service == name]
+        cand.logs = log_findings(name, own, graph.dependencies(name), window, source.name)
+    for cand in candidates.values():
+        for log in cand.logs:
+            if log.points_to in candidates:
+                candidates[log.points_to].blamed_by.append(log)
+
+    for cand in candidates.values():
+        score(cand, candidates, incident.origin_service)
+    ranked = sorted(
+        (c for c in candidates.values() if c.score >= MIN_CONFIDENCE and not c.explained_by),
+        key=lambda c: (-c.score, c.depth, c.service),
+    )
+    hypotheses = [hypothesis(c) for c in ranked[:MAX_HYPOTHESES]]
+    rejected = [r for c in candidates.values() if c not in ranked for r in rejections(c)]
+    items = _evidence(candidates, hypotheses, rejected)
+    if not hypotheses and incident.origin_service:
+        fallback, topo = _topology_fallback(incident, graph, window)
+        hypotheses, items = [fallback], [*items, topo]
+    return Investigation(
+        incident_id=incident.id,
+        hypotheses=hypotheses,
+        rejected=rejected,
+        evidence=items,
+        summary=_summary(hypotheses, rejected, len(candidates)),
+    )
+
+
+def _window(incident: Incident) -> Window:
+    starts = [utc(a.starts_at) for a in incident.alerts] or [utc(incident.opened_at)]
+    onset = min(starts)
+    return Window(
+        start=onset - BASELINE,
+        cut=onset - PRE_ONSET,
+        onset=onset,
+        end=max(starts) + AFTER_LAST_ALERT,
+    )
+
+
+def _candidates(incident: Incident, graph: ServiceGraph) -> dict[str, Candidate]:
+    """Incident services first, then what they call, nearest first; names kept stable."""
+    depth: dict[str, int] = {}
+    for svc in incident.services:
+        for name, d in dependencies_within(graph, svc, CANDIDATE_HOPS).items():
+            depth[name] = min(d, depth.get(name, d))
+    alerting = set(incident.services)
+    origin_deps = set(graph.dependencies(incident.origin_service or ""))
+    out: dict[str, Candidate] = {}
+    for name in sorted(depth, key=lambda n: (depth[n], n)):
+        closure = set(dependencies_within(graph, name, len(graph.services))) - {name}
+        out[name] = Candidate(
+            service=name,
+            depth=depth[name],
+            alerting=name in alerting,
+            calls=frozenset(closure & set(depth)),
+            under_origin=name in origin_deps,
+        )
+    return out
+
+
+def _evidence(
+    candidates: dict[str, Candidate],
+    hypotheses: list[Hypothesis],
+    rejected: list[RejectedHypothesis],
+) -> list[Evidence]:
+    """Every cited item (hypotheses first), then others by weight, within the budget."""
+    weights: dict[str, float] = {}
+    for cand in candidates.values():
+        change = cand.recent_change()
+        for ch in cand.changes:
+            convicting = change is ch and cand.failing and not cand.explained_by
+            weights[ch.evidence.id] = round(0.5 + cand.score / 2, 2) if convicting else 0.0
+    pool: dict[str, Evidence] = {}
+    for cand in candidates.values():
+        items = [
+            *(c.evidence for c in cand.changes),
+            *(f.evidence for f in cand.logs),
+            *(m.evidence for m in cand.metrics),
+        ]
+        for item in items:
+            if item.id in weights:
+                item = item.model_copy(update={"weight": weights[item.id]})
+            pool[item.id] = item
+    cited = [i for h in hypotheses for i in (*h.evidence_ids, *h.contradicting_ids)]
+    cited += [i for r in rejected for i in r.evidence_ids]
+    order = list(dict.fromkeys(cited))
+    # Uncited items that implicate nobody would only pad the artifact.
+    rest = sorted(
+        (i for i in pool if i not in order and pool[i].weight > 0),
+        key=lambda i: (-pool[i].weight, i),
+    )
+    return [pool[i] for i in [*order, *rest][:MAX_EVIDENCE] if i in pool]
+
+
+def _topology_fallback(
+    incident: Incident, graph: ServiceGraph, window: Window
+) -> tuple[Hypothesis, Evidence]:
+    """With no telemetry to go on, the origin of the alert cascade is the best guess."""
+    origin = incident.origin_service or ""
+    callers = sorted({d.service for d in incident.downstream})
+    finding = (
+        f"{origin} is the deepest alerting service"
+        + (f"; {', '.join(callers)} depend on it" if callers else "")
+        + "; no change, log or metric evidence was available"
+    )
+    item = Evidence(
+        id=f"ev-topology-{origin}",
+        kind=EvidenceKind.TOPOLOGY,
+        source="service-graph",
+        service=origin,
+        query=f'dependents("{origin}")',
+        start=window.start,
+        end=window.end,
+        finding=finding,
+        link=service.runbook if (service := graph.get(origin)) else None,
+        weight=0.3,
+    )
+    hyp = Hypothesis(
+        cause=f"{origin} is failing and its callers alert because of it: {finding}",
+        service=origin,
+        fault_type=FaultType.UNKNOWN,
+        confidence=0.2,
+        evidence_ids=[item.id],
+    )
+    return hyp, item
+
+
+def _summary(hypotheses: list[Hypothesis], rejected: list[RejectedHypothesis], n: int) -> str:
+    if not hypotheses:
+        return f"No hypothesis: {n} candidate services showed no change, error or metric shift."
+    top = hypotheses[0]
+    text = f"Most likely ({top.confidence:.2f}): {top.cause}. Cites {', '.join(top.evidence_ids)}."
+    if rejected:
+        ruled = "; ".join(f"{r.service}: {r.reason}" for r in rejected[:4])
+        text += f" Ruled out: {ruled}."
+    return text

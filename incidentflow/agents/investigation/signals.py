@@ -1,0 +1,270 @@
+"""Turn raw changes, logs and metric series into findings, each with its `Evidence`.
+
+Findings compare the incident window with a baseline taken before it, so what counts as a
+jump or a new error depends on each series' own history rather than fixed thresholds.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import statistics
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from incidentflow.agents.common import ago, hhmm
+from incidentflow.evidence import ChangeRecord, LogLevel, LogRecord, MetricSeries
+from incidentflow.models import Evidence, EvidenceKind
+
+# A jump must stand this many baseline deviations above the baseline mean...
+JUMP_Z = 4.0
+# ...and be this much larger in relative terms, so a flat baseline's tiny sigma cannot
+# turn a wobble into a jump.
+JUMP_RATIO = 1.5
+# Baselines with almost no variance get this fraction of their mean as a sigma floor.
+SIGMA_FLOOR = 0.05
+# Error lines that say a call to someone else failed, not that this service is broken.
+DEPENDENCY_FAILURE = re.compile(
+    r"timed? ?out|deadline exceeded|connection refused|unavailable|reset by peer|"
+    r"\b50[234]\b|upstream|circuit (breaker )?open",
+    re.IGNORECASE,
+)
+_HEX_ID = re.compile(r"\b[0-9a-f]{8,}\b", re.IGNORECASE)
+_NUMBER = re.compile(r"\d+")
+LOG_SIGNATURES_PER_SERVICE = 2
+
+
+@dataclass(frozen=True)
+class Window:
+    """The investigation's time frame: baseline before `cut`, incident from `cut` on."""
+
+    start: datetime
+    cut: datetime
+    onset: datetime
+    end: datetime
+
+
+@dataclass(frozen=True)
+class ChangeFinding:
+    change: ChangeRecord
+    lead: timedelta  # how long before the onset it happened
+    evidence: Evidence
+
+
+@dataclass(frozen=True)
+class MetricFinding:
+    series: MetricSeries
+    base_mean: float
+    after_mean: float
+    z: float
+    jump_at: datetime | None
+    evidence: Evidence
+
+    @property
+    def jumped(self) -> bool:
+        return self.jump_at is not None
+
+
+@dataclass(frozen=True)
+class LogFinding:
+    service: str
+    signature: str
+    sample: LogRecord
+    count: int
+    baseline_count: int
+    first_at: datetime
+    points_to: str | None  # the dependency these lines blame, if they blame one
+    versions: tuple[str, ...]
+    evidence: Evidence
+
+
+def change_finding(change: ChangeRecord, window: Window, source: str) -> ChangeFinding:
+    """A change with how long before the onset it landed."""
+    lead = window.onset - change.at
+    finding = (
+        f"{change.service} {change.kind.value} {change.before} -> {change.after} by "
+        f"{change.author} at {hhmm(change.at)}, {ago(lead)} before the first alert"
+    )
+    if change.description:
+        finding += f": {change.description}"
+    evidence = Evidence(
+        id=f"ev-change-{change.id}",
+        kind=EvidenceKind.CHANGE,
+        source=source,
+        service=change.service,
+        query=f'changes{{service="{change.service}"}} @ {change.at.isoformat()}',
+        start=change.at,
+        end=change.at,
+        finding=finding,
+        link=change.link,
+        weight=0.0,  # set by scoring, which knows whether the service failed afterwards
+        attributes={
+            "change_id": change.id,
+            "kind": change.kind.value,
+            "before": change.before,
+            "after": change.after,
+            "author": change.author,
+        },
+    )
+    return ChangeFinding(change=change, lead=lead, evidence=evidence)
+
+
+def metric_finding(series: MetricSeries, window: Window, source: str) -> MetricFinding | None:
+    """Compare a series after `cut` with its own baseline; None without enough points."""
+    base = [p.value for p in series.points if window.start <= p.at < window.cut]
+    after = [p for p in series.points if window.cut <= p.at <= window.end]
+    if len(base) < 3 or not after:
+        return None
+    mean = statistics.fmean(base)
+    sigma = max(statistics.pstdev(base), SIGMA_FLOOR * abs(mean), 1e-12)
+    # Only rises count: the series we read (errors, latency, saturation) hurt when they grow.
+    threshold = max(mean + JUMP_Z * sigma, mean * JUMP_RATIO)
+    jump_at = next((p.at for p in after if p.value > threshold), None)
+    tail = [p.value for p in after if jump_at is None or p.at >= jump_at]
+    after_mean = statistics.fmean(tail)
+    z = (after_mean - mean) / sigma
+    if jump_at is not None and z < JUMP_Z:
+        jump_at = None  # a lone spike above the line, not a shift
+    unit = series.unit
+    if jump_at is not None:
+        finding = (
+            f"{series.service} {series.name} rose from {_fmt(mean, unit)} (baseline mean over "
+            f"{len(base)} points, sigma {_fmt(sigma, unit)}) to {_fmt(after_mean, unit)} from "
+            f"{hhmm(jump_at)}: z={z:.0f}, {_ratio(after_mean, mean)}"
+        )
+        weight = round(min(0.9, 0.5 + 0.1 * math.log2(max(after_mean / mean, 1.0))), 2)
+    else:
+        finding = (
+            f"{series.service} {series.name} stayed at baseline: {_fmt(after_mean, unit)} during "
+            f"the incident vs {_fmt(mean, unit)} before (z={z:.1f})"
+        )
+        weight = 0.0
+    evidence = Evidence(
+        id=f"ev-metric-{series.service}-{series.name}",
+        kind=EvidenceKind.METRIC,
+        source=source,
+        service=series.service,
+        query=series.query or f'{series.name}{{service="{series.service}"}}',
+        start=window.start,
+        end=window.end,
+        finding=finding,
+        link=series.link,
+        weight=weight,
+        attributes={
+            "series": series.id,
+            "baseline_mean": f"{mean:.6g}",
+            "incident_mean": f"{after_mean:.6g}",
+            "z": f"{z:.1f}",
+        },
+    )
+    return MetricFinding(series, mean, after_mean, z, jump_at, evidence)
+
+
+def log_findings(
+    service: str,
+    logs: list[LogRecord],
+    dependencies: list[str],
+    window: Window,
+    source: str,
+) -> list[LogFinding]:
+    """The service's most frequent new error signatures in the incident window."""
+    groups: dict[tuple[str | None, str], list[LogRecord]] = defaultdict(list)
+    for rec in logs:
+        groups[(blamed_dependency(rec, dependencies), signature(rec.message))].append(rec)
+    base_minutes = max((window.cut - window.start).total_seconds() / 60, 1.0)
+    after_minutes = max((window.end - window.cut).total_seconds() / 60, 1.0)
+    ranked: list[tuple[int, str, list[LogRecord], list[LogRecord], str | None]] = []
+    for (points_to, sig), recs in groups.items():
+        before = [r for r in recs if r.at < window.cut]
+        after = [r for r in recs if r.at >= window.cut]
+        # New means absent before, or at least three times the baseline rate now.
+        rate_up = len(after) / after_minutes >= 3 * len(before) / base_minutes
+        if len(after) >= 3 and rate_up:
+            ranked.append((len(after), sig, before, after, points_to))
+    ranked.sort(key=lambda r: (-r[0], r[1]))
+    out: list[LogFinding] = []
+    for n, (count, sig, before, after, points_to) in enumerate(
+        ranked[:LOG_SIGNATURES_PER_SERVICE], start=1
+    ):
+        sample = next((r for r in after if r.level.rank >= LogLevel.ERROR.rank), after[0])
+        versions = tuple(
+            sorted(
+                {
+                    r.attributes["service.version"]
+                    for r in after
+                    if "service.version" in r.attributes
+                }
+            )
+        )
+        levels = "/".join(sorted({r.level.value.upper() for r in after}))
+        if points_to:
+            what = f"{count} {levels} lines blaming {points_to}"
+        else:
+            what = f"{count} {levels} lines"
+        finding = (
+            f"{what} since {hhmm(after[0].at)} ({len(before)} in the baseline hour): "
+            f"{sample.message!r}"
+        )
+        if versions:
+            finding += f"; service.version={','.join(versions)}"
+        evidence = Evidence(
+            id=f"ev-log-{service}-{n}",
+            kind=EvidenceKind.LOG,
+            source=source,
+            service=service,
+            query=f'{{service="{service}"}} | level=~"warning|error|fatal" | pattern `{sig}`',
+            start=window.start,
+            end=window.end,
+            finding=finding,
+            link=sample.link,
+            weight=0.1 if points_to else 0.7,
+            attributes={
+                "signature": sig,
+                "count": str(count),
+                "baseline_count": str(len(before)),
+                **({"points_to": points_to} if points_to else {}),
+                **({"versions": ",".join(versions)} if versions else {}),
+            },
+        )
+        out.append(
+            LogFinding(
+                service=service,
+                signature=sig,
+                sample=sample,
+                count=count,
+                baseline_count=len(before),
+                first_at=after[0].at,
+                points_to=points_to,
+                versions=versions,
+                evidence=evidence,
+            )
+        )
+    return out
+
+
+def blamed_dependency(rec: LogRecord, dependencies: list[str]) -> str | None:
+    """The dependency a log line says failed it (a timeout calling payments), if any."""
+    if not DEPENDENCY_FAILURE.search(rec.message):
+        return None
+    peer = rec.attributes.get("peer.service") or rec.attributes.get("upstream")
+    if peer in dependencies:
+        return peer
+    return next((d for d in dependencies if re.search(rf"\b{re.escape(d)}\b", rec.message)), None)
+
+
+def signature(message: str) -> str:
+    """The message with ids and numbers masked, so one bug gives one signature."""
+    return _NUMBER.sub("<n>", _HEX_ID.sub("<id>", message))
+
+
+def _fmt(value: float, unit: str) -> str:
+    if unit == "ratio":
+        return f"{value * 100:.2f}%"
+    if unit == "seconds":
+        return f"{value:.3g} s"
+    return f"{value:.4g} {unit}".strip()
+
+
+def _ratio(after: float, before: float) -> str:
+    return f"{after / before:.0f}x" if before > 0 else "from zero"

@@ -1,0 +1,292 @@
+"""Agent 5, post-mortem (rules engine): a Markdown draft from the incident's record.
+
+Every fact comes from the record (alerts, timeline, investigation, plan, decision, results),
+so the draft is reproducible; people edit it afterwards. Pure and deterministic.
+"""
+
+from __future__ import annotations
+
+import heapq
+from collections.abc import Iterator
+from datetime import datetime
+
+from incidentflow.agents.common import ago, utc
+from incidentflow.models import (
+    FaultType,
+    IncidentRecord,
+    PostMortem,
+    ServiceGraph,
+    VerificationStatus,
+)
+
+DRAFT_MARKER = "(draft — edit me)"
+
+
+def draft(record: IncidentRecord, graph: ServiceGraph) -> PostMortem:
+    """The post-mortem draft: summary, impact, timeline, cause, recovery, lessons, actions."""
+    incident = record.incident
+    title = f"Post-mortem: {incident.title}"
+    sections = [
+        f"# {title} {DRAFT_MARKER}",
+        _header(record),
+        _summary(record),
+        _impact(record, graph),
+        _timeline(record),
+        _root_cause(record),
+        _contributing(record),
+        _resolution(record),
+        _lessons(record),
+        _action_items(record, graph),
+    ]
+    return PostMortem(incident_id=incident.id, title=title, markdown="\n\n".join(sections) + "\n")
+
+
+def _cell(text: str) -> str:
+    # Alert text is untrusted input: keep it from breaking out of a table cell.
+    return text.replace("|", "\\|").replace("\n", " ")
+
+
+def _when(at: datetime) -> str:
+    return utc(at).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def _header(record: IncidentRecord) -> str:
+    inc = record.incident
+    return (
+        f"| Incident | Severity | Environment | State | Opened (UTC) |\n"
+        f"|---|---|---|---|---|\n"
+        f"| {inc.id} | {inc.severity.value} | {inc.environment} | {record.state.value} | "
+        f"{_when(inc.opened_at)} |"
+    )
+
+
+def _summary(record: IncidentRecord) -> str:
+    inc = record.incident
+    top = record.investigation.top if record.investigation else None
+    text = f"## Summary\n\n{inc.title}: {len(inc.alerts)} alert(s) on {', '.join(inc.services)}"
+    text += f", starting {_when(inc.opened_at)} UTC."
+    if top:
+        text += f" Most likely cause ({top.confidence:.2f}): {top.cause}."
+    if record.plan and record.plan.action:
+        text += f" Planned remediation: {record.plan.action.summary}."
+    if record.verification:
+        text += f" Verification {record.verification.status.value}: {record.verification.detail}"
+    return text
+
+
+def _impact(record: IncidentRecord, graph: ServiceGraph) -> str:
+    inc = record.incident
+    lines = ["## Impact", "", "| Service | Owner | Tier | Alerts |", "|---|---|---|---|"]
+    for svc in inc.services:
+        service = graph.get(svc)
+        names = sorted({a.name for a in inc.alerts if _service_of(record, a.fingerprint) == svc})
+        lines.append(
+            f"| {svc} | {service.owner if service else 'unknown'} | "
+            f"{service.tier if service else 'unknown'} | {_cell(', '.join(names)) or '-'} |"
+        )
+    end = _last_time(record)
+    lines.append("")
+    lines.append(
+        f"Duration so far: {ago(end - utc(inc.opened_at))} (from first alert to last event)."
+    )
+    edge = [s for s in inc.services if (found := graph.get(s)) and found.tier == "edge"]
+    if edge:
+        lines.append(f"Customer-facing services affected: {', '.join(edge)}.")
+    return "\n".join(lines)
+
+
+def _service_of(record: IncidentRecord, fingerprint: str) -> str | None:
+    for det in record.detections:
+        if det.alert.fingerprint == fingerprint:
+            return det.service
+    for down in record.incident.downstream:
+        if down.fingerprint == fingerprint:
+            return down.service
+    return record.incident.origin_service
+
+
+def _last_time(record: IncidentRecord) -> datetime:
+    times = [utc(a.starts_at) for a in record.incident.alerts]
+    times += [utc(e.at) for e in record.timeline]
+    return max(times, default=utc(record.incident.opened_at))
+
+
+def _timeline_rows(record: IncidentRecord) -> Iterator[tuple[datetime, str, str, str]]:
+    """Alerts, the blamed change and every recorded event, merged by time.
+
+    The recorded timeline keeps its own order even if two events share a time.
+    """
+    alerts = sorted(
+        (
+            (
+                utc(a.starts_at),
+                "alert fired",
+                a.source,
+                f"{a.name} ({a.labels.get('severity', 'no severity')}): {a.summary}",
+            )
+            for a in record.incident.alerts
+        ),
+        key=lambda r: r[0],
+    )
+    changes = []
+    if record.investigation:
+        for ev in record.investigation.evidence:
+            top = record.investigation.top
+            if top and ev.attributes.get("change_id") == top.change_id:
+                changes.append((utc(ev.start), "change", ev.service or "-", ev.finding))
+    events = ((utc(e.at), e.kind.value, e.actor, e.summary) for e in record.timeline)
+    yield from heapq.merge(changes, alerts, events, key=lambda r: r[0])
+
+
+def _timeline(record: IncidentRecord) -> str:
+    lines = [
+        "## Timeline",
+        "",
+        "| Time (UTC) | Kind | Actor | What happened |",
+        "|---|---|---|---|",
+    ]
+    for at, kind, actor, text in _timeline_rows(record):
+        lines.append(f"| {_when(at)} | {kind} | {_cell(actor)} | {_cell(text)} |")
+    return "\n".join(lines)
+
+
+def _root_cause(record: IncidentRecord) -> str:
+    inv = record.investigation
+    if inv is None or inv.top is None:
+        return "## Root cause\n\nNot established: no hypothesis was recorded."
+    top = inv.top
+    by_id = {e.id: e for e in inv.evidence}
+    lines = [
+        "## Root cause",
+        "",
+        f"{top.cause} (fault type `{top.fault_type.value}`, confidence {top.confidence:.2f}, "
+        f"engine {inv.engine.value}).",
+        "",
+        "Evidence:",
+    ]
+    for eid in top.evidence_ids:
+        ev = by_id.get(eid)
+        if ev:
+            link = f" ([source]({ev.link}))" if ev.link else ""
+            lines.append(f"- `{eid}`: {_cell(ev.finding)}{link}")
+    for alt in inv.hypotheses[1:]:
+        lines.append(f"- Also considered ({alt.confidence:.2f}): {alt.cause}")
+    return "\n".join(lines)
+
+
+def _contributing(record: IncidentRecord) -> str:
+    inc, inv = record.incident, record.investigation
+    lines = ["## Trigger and contributing factors", ""]
+    top = inv.top if inv else None
+    if top and top.change_id:
+        lines.append(f"- Trigger: change `{top.change_id}` on {top.service}.")
+    for down in inc.downstream:
+        lines.append(f"- Cascade: {down.explanation}.")
+    if inc.duplicates:
+        lines.append(f"- {len(inc.duplicates)} duplicate alert delivery(ies) were folded in.")
+    for rej in inv.rejected if inv else []:
+        lines.append(f"- Ruled out: {rej.cause} ({rej.service}): {rej.reason}.")
+    if len(lines) == 2:
+        lines.append("- None recorded.")
+    return "\n".join(lines)
+
+
+def _resolution(record: IncidentRecord) -> str:
+    lines = ["## Resolution and recovery", ""]
+    plan = record.plan
+    if plan is None or plan.action is None:
+        lines.append("No remediation action was planned." + (f" {plan.rationale}" if plan else ""))
+    else:
+        act = plan.action
+        lines.append(f"- Plan: {act.summary} (`{act.id}`, risk {act.risk.value}, {act.executor}).")
+        lines.append(f"- Undo if needed: {act.undo_summary}.")
+    if record.approval:
+        ap = record.approval
+        reason = f": {ap.reason}" if ap.reason else ""
+        lines.append(f"- Decision: {ap.decision.value} by {ap.by} at {_when(ap.at)} UTC{reason}.")
+    for res in record.results:
+        what = "undo" if res.undo else "action"
+        mode = "dry run" if res.dry_run else "executed"
+        lines.append(f"- {what} {res.action_id} {res.status.value} ({mode}, {res.executor}):")
+        lines.extend(f"  - `{op}`" for op in res.would_run)
+    if record.verification:
+        v = record.verification
+        lines.append(f"- Verification {v.status.value} at {_when(v.checked_at)} UTC: {v.detail}")
+    return "\n".join(lines)
+
+
+def _lessons(record: IncidentRecord) -> str:
+    inc, inv = record.incident, record.investigation
+    good: list[str] = []
+    bad: list[str] = []
+    if len(inc.alerts) > 1:
+        good.append(f"{len(inc.alerts)} alerts were correlated into one incident")
+    if inc.duplicates:
+        good.append("duplicate deliveries were recognised and dropped")
+    if inv and inv.top and inv.top.confidence >= 0.6:
+        good.append(
+            f"the cause was identified with {len(inv.top.evidence_ids)} cited pieces of evidence"
+        )
+    if record.verification and record.verification.status is VerificationStatus.PASSED:
+        good.append("the remediation was verified")
+    if inv and inv.top and inv.top.fault_type is FaultType.BAD_DEPLOY:
+        bad.append(
+            f"a bad deploy of {inv.top.service} reached production unnoticed until alerts fired"
+        )
+    if inc.downstream:
+        bad.append(f"{len(inc.downstream)} symptom alerts fired on services that were not at fault")
+    if record.verification and record.verification.status is VerificationStatus.FAILED:
+        bad.append("the remediation did not clear the alerts in time")
+    if record.approval and record.approval.decision.value != "approved":
+        bad.append(f"the plan was {record.approval.decision.value}")
+    lines = ["## What went well", ""]
+    lines += [f"- {g[0].upper()}{g[1:]}." for g in good] or ["- (to fill in)"]
+    lines += ["", "## What went badly", ""]
+    lines += [f"- {b[0].upper()}{b[1:]}." for b in bad] or ["- (to fill in)"]
+    return "\n".join(lines)
+
+
+def _action_items(record: IncidentRecord, graph: ServiceGraph) -> str:
+    inc, inv = record.incident, record.investigation
+    top = inv.top if inv else None
+    cause_svc = top.service if top else inc.origin_service
+    items: list[tuple[str, str]] = []
+    if cause_svc:
+        owner = _owner(graph, cause_svc)
+        if top and top.fault_type is FaultType.BAD_DEPLOY:
+            items.append(
+                (f"Gate {cause_svc} rollouts on error rate (canary + automatic rollback)", owner)
+            )
+            items.append(
+                (f"Add a regression test for the failure the {cause_svc} change introduced", owner)
+            )
+        else:
+            items.append((f"Find and fix the underlying fault in {cause_svc}", owner))
+        service = graph.get(cause_svc)
+        if service and service.runbook:
+            items.append((f"Update the runbook ({service.runbook}) with this incident", owner))
+    symptom = sorted({d.service for d in inc.downstream})
+    for svc in symptom:
+        items.append(
+            (
+                f"Review {svc}'s alerts: mark dependency failures as such (inhibit or annotate)",
+                _owner(graph, svc),
+            )
+        )
+    if record.verification and record.verification.status is VerificationStatus.FAILED:
+        items.append(
+            (
+                "Find out why the remediation did not clear the alerts",
+                _owner(graph, cause_svc or ""),
+            )
+        )
+    lines = ["## Action items", "", "| # | Action | Owner |", "|---|---|---|"]
+    lines += [
+        f"| {n} | {_cell(text)} | {owner} |" for n, (text, owner) in enumerate(items, start=1)
+    ]
+    return "\n".join(lines)
+
+
+def _owner(graph: ServiceGraph, name: str) -> str:
+    service = graph.get(name)
+    return service.owner if service else "unowned"

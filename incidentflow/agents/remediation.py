@@ -1,0 +1,200 @@
+"""Agent 4, remediation planning (rules engine): one reversible action from the catalog.
+
+The plan names a typed action, how to verify it helped and how to undo it; executors turn it
+into operations later, so nothing here is a command line. Pure and deterministic: action ids
+are hashes of the incident, the action kind and its target.
+"""
+
+from __future__ import annotations
+
+from incidentflow.agents.common import short_hash
+from incidentflow.models import (
+    ActionParams,
+    FaultType,
+    Hypothesis,
+    Incident,
+    Investigation,
+    PlanInput,
+    RemediationAction,
+    RemediationPlan,
+    RestartParams,
+    Risk,
+    RollbackParams,
+    ScaleParams,
+    ServiceGraph,
+    VerifySpec,
+)
+
+# Long enough for a rollout to finish and for alert `for:` clauses to clear.
+VERIFY_WINDOW_SECONDS = 600
+# Scaling out buys headroom while someone looks; double, but keep it modest.
+SCALE_FROM, SCALE_TO = 3, 6
+# Faults a fresh process tends to clear (leaked memory, stuck pools, a wedged client).
+RESTART_HELPS = frozenset(
+    {FaultType.RESOURCE_EXHAUSTION, FaultType.CODE_EXCEPTION, FaultType.UNKNOWN}
+)
+
+
+def plan(inp: PlanInput, graph: ServiceGraph) -> RemediationPlan:
+    """A specific action for the top hypothesis, with alternatives; none without a hypothesis."""
+    incident, investigation = inp.incident, inp.investigation
+    top = investigation.top
+    if top is None:
+        return RemediationPlan(
+            incident_id=incident.id,
+            action=None,
+            rationale=(
+                "No hypothesis to act on: investigation found no change, error or metric "
+                "shift that points at a service. A person should look before anything runs."
+            ),
+        )
+    options = _options(top, investigation)
+    actions = [
+        _action(incident, params, risk, n, top, graph)
+        for n, (params, risk) in enumerate(options, start=1)
+    ]
+    chosen = actions[0]
+    cited = _cited(top, investigation)
+    rationale = (
+        f"Top hypothesis ({top.confidence:.2f}, {top.fault_type.value}): {top.cause}. "
+        f"{chosen.summary} ({chosen.risk.value} risk) because {_why(top)}. "
+        f"Evidence: {', '.join(cited)}. Verify: {chosen.verify.description.rstrip('.')}."
+    )
+    if top.service != incident.origin_service and incident.origin_service:
+        rationale += (
+            f" Note: correlation's origin was {incident.origin_service}; investigation "
+            f"points to {top.service}."
+        )
+    return RemediationPlan(
+        incident_id=incident.id,
+        action=chosen,
+        alternatives=actions[1:],
+        rationale=rationale,
+        evidence_ids=cited,
+    )
+
+
+def _options(top: Hypothesis, investigation: Investigation) -> list[tuple[ActionParams, Risk]]:
+    """Catalog actions for the fault, best first."""
+    svc = top.service
+    restart: tuple[ActionParams, Risk] = (RestartParams(service=svc), Risk.LOW)
+    scale: tuple[ActionParams, Risk] = (
+        ScaleParams(service=svc, from_replicas=SCALE_FROM, to_replicas=SCALE_TO),
+        Risk.MEDIUM,
+    )
+    change = _change_attributes(top, investigation)
+    if top.fault_type is FaultType.BAD_DEPLOY and change is not None:
+        rollback: tuple[ActionParams, Risk] = (
+            RollbackParams(service=svc, from_version=change["after"], to_version=change["before"]),
+            Risk.MEDIUM,
+        )
+        return [rollback, restart]
+    if top.fault_type is FaultType.TRAFFIC_SURGE:
+        return [scale, restart]
+    if top.fault_type in RESTART_HELPS:
+        return [restart, scale]
+    # Config changes, network, expiry and dependency faults: a restart is the safe first
+    # step the catalog offers; the config revert itself is for a person until it has a kind.
+    return [restart, scale]
+
+
+def _change_attributes(top: Hypothesis, investigation: Investigation) -> dict[str, str] | None:
+    if top.change_id is None:
+        return None
+    for item in investigation.evidence:
+        attrs = item.attributes
+        if attrs.get("change_id") == top.change_id and "before" in attrs and "after" in attrs:
+            return attrs
+    return None
+
+
+def _action(
+    incident: Incident,
+    params: ActionParams,
+    risk: Risk,
+    n: int,
+    top: Hypothesis,
+    graph: ServiceGraph,
+) -> RemediationAction:
+    short = incident.id.rsplit("-", 1)[-1]
+    # The digest keeps ids of different actions apart: the executor's ledger runs an id once.
+    digest = short_hash(incident.id, params.model_dump_json(), length=4)
+    svc = top.service
+    service = graph.get(svc)
+    runbook = f" Runbook: {service.runbook}." if service and service.runbook else ""
+    alerts = ", ".join(sorted({a.name for a in incident.alerts}))
+    verify = VerifySpec(
+        window_seconds=VERIFY_WINDOW_SECONDS,
+        description=(
+            f"All alerts of {incident.id} ({alerts}) resolve within "
+            f"{VERIFY_WINDOW_SECONDS // 60} min of the action.{runbook}"
+        ),
+    )
+    summary, undo, undo_summary = _describe(params)
+    return RemediationAction(
+        id=f"act-{short}-{n}-{digest}",
+        incident_id=incident.id,
+        params=params,
+        risk=risk,
+        summary=summary,
+        verify=verify,
+        undo=undo,
+        undo_summary=undo_summary,
+        executor="dry-run",
+    )
+
+
+def _describe(params: ActionParams) -> tuple[str, ActionParams, str]:
+    """(summary, undo params, undo summary) for one action."""
+    if isinstance(params, RollbackParams):
+        undo = RollbackParams(
+            service=params.service,
+            from_version=params.to_version,
+            to_version=params.from_version,
+        )
+        return (
+            f"Roll {params.service} back from {params.from_version} to {params.to_version}",
+            undo,
+            f"Roll {params.service} forward again to {params.from_version}",
+        )
+    if isinstance(params, ScaleParams):
+        undo_scale = ScaleParams(
+            service=params.service,
+            from_replicas=params.to_replicas,
+            to_replicas=params.from_replicas,
+        )
+        return (
+            f"Scale {params.service} from {params.from_replicas} to {params.to_replicas} replicas",
+            undo_scale,
+            f"Scale {params.service} back to {params.from_replicas} replicas",
+        )
+    if isinstance(params, RestartParams):
+        # A restart cannot be taken back; its undo is harmless by design (restart again).
+        return (
+            f"Restart {params.service} (rolling)",
+            params,
+            f"Nothing to undo: a rolling restart of {params.service} leaves it as it was",
+        )
+    undo_flag = params.model_copy(
+        update={"from_value": params.to_value, "to_value": params.from_value}
+    )
+    return (
+        f"Set feature flag {params.flag} to {params.to_value}",
+        undo_flag,
+        f"Set feature flag {params.flag} back to {params.from_value}",
+    )
+
+
+def _why(top: Hypothesis) -> str:
+    reasons = {
+        FaultType.BAD_DEPLOY: "the failures began right after a deploy and name the new version",
+        FaultType.TRAFFIC_SURGE: "more replicas absorb the extra load while it lasts",
+        FaultType.RESOURCE_EXHAUSTION: "a fresh process releases exhausted resources",
+        FaultType.CODE_EXCEPTION: "a restart clears a wedged process while a fix is made",
+    }
+    return reasons.get(top.fault_type, "it is the lowest-risk action that may restore service")
+
+
+def _cited(top: Hypothesis, investigation: Investigation) -> list[str]:
+    known = {e.id for e in investigation.evidence}
+    return [i for i in top.evidence_ids if i in known]

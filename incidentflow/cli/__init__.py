@@ -1,0 +1,228 @@
+"""The `incidentflow` command line. Every mistake is one line saying what to do, exit code 1."""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import json
+import sys
+from collections.abc import Callable, Coroutine
+from pathlib import Path
+from typing import Any, ParamSpec
+
+import click
+
+from incidentflow.cli import ops, render
+from incidentflow.errors import BadInput, IncidentFlowError
+from incidentflow.models import DecisionRequest
+from incidentflow.settings import Settings
+from incidentflow.temporal import connect
+
+P = ParamSpec("P")
+
+
+def fail(message: str) -> None:
+    """Print one line to stderr and exit 1."""
+    click.echo(f"incidentflow: {message}", err=True)
+    sys.exit(1)
+
+
+def run_async(fn: Callable[P, Coroutine[Any, Any, None]]) -> Callable[P, None]:
+    """Run an async command; IncidentFlowError becomes one line and exit code 1."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> None:
+        try:
+            asyncio.run(fn(*args, **kwargs))
+        except KeyboardInterrupt:
+            click.echo("stopped", err=True)
+            sys.exit(130)
+        except IncidentFlowError as err:
+            fail(str(err))
+
+    return wrapper
+
+
+def settings() -> Settings:
+    """Settings from the environment, or one line naming the bad variable."""
+    try:
+        return Settings()
+    except ValueError as err:
+        fail(f"bad configuration: {err}".replace("\n", " "))
+        raise
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="incidentflow")
+def main() -> None:
+    """Incident response as durable Temporal workflows. Configure with INCIDENTFLOW_* variables."""
+
+
+@main.command()
+@run_async
+async def up() -> None:
+    """Run the stack in the foreground: Temporal (embedded unless configured), workers, webhook."""
+    from incidentflow.cli.stack import Stack
+
+    stack = Stack(settings(), say=click.echo)
+    async with stack.running():
+        click.echo("ready; Ctrl-C stops everything")
+        await stack.wait()
+
+
+@main.command("serve-webhook")
+@run_async
+async def serve_webhook() -> None:
+    """Run only the ingest webhook (workers and Temporal run elsewhere, as in docker-compose)."""
+    import uvicorn  # noqa: PLC0415
+
+    from incidentflow.ingest.app import create_app  # noqa: PLC0415
+    from incidentflow.ingest.sink import TemporalSink  # noqa: PLC0415
+
+    s = settings()
+    app = create_app(s, TemporalSink(await connect(s), s))
+    click.echo(f"webhook: {s.ingest_url}/v1/alerts/alertmanager -> Temporal at {s.target}")
+    server = uvicorn.Server(uvicorn.Config(app, host=s.webhook_host, port=s.webhook_port))
+    await server.serve()
+
+
+@main.command("setup-temporal")
+@run_async
+async def setup_temporal() -> None:
+    """Register IncidentFlow's search attributes on the configured Temporal server."""
+    from incidentflow.temporal import ensure_search_attributes  # noqa: PLC0415
+
+    s = settings()
+    added = await ensure_search_attributes(await connect(s), s.temporal_namespace)
+    click.echo(f"added {', '.join(added)}" if added else "search attributes already registered")
+
+
+@main.command()
+@click.option("--approve-as", metavar="NAME", help="Approve the plan as NAME instead of waiting.")
+@click.option("--follow/--no-follow", default=True, help="Follow the incident to its end.")
+@click.option("--timeout", default=120.0, show_default=True, help="Seconds to wait for the plan.")
+@run_async
+async def demo(approve_as: str | None, follow: bool, timeout: float) -> None:
+    """Fire the bundled demo scenario at the webhook and follow the incident it opens."""
+    from incidentflow.cli.demo import run_demo
+
+    await run_demo(settings(), approve_as=approve_as, follow=follow, plan_timeout=timeout)
+
+
+@main.group()
+def alert() -> None:
+    """Send alerts to the webhook."""
+
+
+@alert.command("send")
+@click.argument("file", type=click.Path(path_type=Path))
+@click.option(
+    "--source", type=click.Choice(["alertmanager"]), default="alertmanager", show_default=True
+)
+@run_async
+async def alert_send(file: Path, source: str) -> None:
+    """POST FILE (a webhook payload as JSON) to the running webhook."""
+    from incidentflow.cli.demo import post_payload
+
+    try:
+        payload = json.loads(file.read_text())
+    except OSError as err:
+        raise BadInput(f"cannot read {file}: {err.strerror}") from err
+    except json.JSONDecodeError as err:
+        raise BadInput(f"{file} is not JSON (line {err.lineno}: {err.msg})") from err
+    answer = await post_payload(settings(), payload, source=source)
+    click.echo(json.dumps(answer))
+
+
+@main.command()
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@click.option("--limit", default=50, show_default=True)
+@run_async
+async def incidents(as_json: bool, limit: int) -> None:
+    """List incidents: id, state, severity, service, title, age."""
+    rows = await ops.list_incidents(await connect(settings()), limit=limit)
+    if as_json:
+        click.echo(
+            json.dumps(
+                [
+                    {
+                        "id": r.id,
+                        "state": r.state,
+                        "severity": r.severity,
+                        "service": r.service,
+                        "title": r.title,
+                        "started": r.started.isoformat(),
+                        "age_seconds": int(r.age.total_seconds()),
+                        "workflow_status": r.status,
+                    }
+                    for r in rows
+                ],
+                indent=2,
+            )
+        )
+    else:
+        click.echo(render.incidents_table(rows))
+
+
+@main.command()
+@click.argument("incident_id")
+@click.option("--json", "as_json", is_flag=True, help="The full record as JSON.")
+@run_async
+async def show(incident_id: str, as_json: bool) -> None:
+    """Every artifact of one incident."""
+    record = await ops.get_record(await connect(settings()), incident_id)
+    click.echo(record.model_dump_json(indent=2) if as_json else render.record_text(record))
+
+
+@main.command()
+@click.argument("incident_id")
+@click.option("--by", required=True, help="Who approves (recorded in the history).")
+@click.option("--reason", default="", help="Why (recorded).")
+@run_async
+async def approve(incident_id: str, by: str, reason: str) -> None:
+    """Approve the pending remediation plan of an incident."""
+    decision = await ops.decide(
+        await connect(settings()),
+        incident_id,
+        approve=True,
+        request=DecisionRequest(by=by, reason=reason),
+    )
+    click.echo(f"{incident_id}: {decision.decision.value} by {decision.by}")
+
+
+@main.command()
+@click.argument("incident_id")
+@click.option("--by", required=True, help="Who rejects (recorded in the history).")
+@click.option("--reason", required=True, help="Why (recorded).")
+@run_async
+async def reject(incident_id: str, by: str, reason: str) -> None:
+    """Reject the pending remediation plan; nothing executes."""
+    decision = await ops.decide(
+        await connect(settings()),
+        incident_id,
+        approve=False,
+        request=DecisionRequest(by=by, reason=reason),
+    )
+    click.echo(f"{incident_id}: {decision.decision.value} by {decision.by}")
+
+
+@main.command()
+@click.argument("incident_id")
+@click.option("--out", type=click.Path(path_type=Path), help="Write the Markdown to this file.")
+@run_async
+async def postmortem(incident_id: str, out: Path | None) -> None:
+    """Print (or write) the drafted post-mortem of an incident."""
+    record = await ops.get_record(await connect(settings()), incident_id)
+    if record.postmortem is None:
+        raise IncidentFlowError(
+            f"{incident_id} has no post-mortem yet (state: {record.state.value}); it is drafted "
+            "when the incident ends"
+        )
+    if out is None:
+        click.echo(record.postmortem.markdown)
+        return
+    try:
+        out.write_text(record.postmortem.markdown)
+    except OSError as err:
+        raise BadInput(f"cannot write {out}: {err.strerror}") from err
+    click.echo(f"wrote {out}")

@@ -1,0 +1,173 @@
+"""`incidentflow demo`: fire the bundled scenario at the webhook and follow its incident.
+
+If nothing serves the webhook yet, the demo starts the whole stack itself (as `up` would) and
+keeps it running until Ctrl-C, so a newcomer needs exactly one command.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import copy
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import click
+import httpx
+from temporalio.client import Client
+
+from incidentflow.cli import ops, render
+from incidentflow.errors import BadInput, IncidentFlowError, TemporalUnavailable
+from incidentflow.models import DecisionRequest, IncidentRecord, IncidentState
+from incidentflow.scenario import demo_scenario_path, load_scenario
+from incidentflow.settings import Settings
+from incidentflow.temporal import connect
+
+# Poll interval while following an incident: fast enough to feel live, cheap for the server.
+FOLLOW_EVERY_S = 0.5
+HTTP_TIMEOUT_S = 30.0
+
+
+async def post_payload(settings: Settings, payload: Any, *, source: str) -> dict[str, Any]:
+    """POST one webhook payload; the webhook's JSON answer, or one line saying what failed."""
+    url = f"{settings.ingest_url}/v1/alerts/{source}"
+    try:
+        async with httpx.AsyncClient(timeout=HTTP_TIMEOUT_S) as http:
+            resp = await http.post(url, json=payload)
+    except httpx.ConnectError as err:
+        raise TemporalUnavailable(
+            f"nothing listens on {settings.ingest_url}: start it with `incidentflow up` "
+            "(or set INCIDENTFLOW_WEBHOOK_URL)"
+        ) from err
+    except httpx.HTTPError as err:
+        raise TemporalUnavailable(f"POST {url} failed: {err}") from err
+    try:
+        body: dict[str, Any] = resp.json()
+    except ValueError:
+        body = {"error": resp.text[:200]}
+    if resp.status_code >= 400:
+        detail = body.get("fields") or body.get("detail") or ""
+        raise BadInput(f"the webhook answered {resp.status_code}: {body.get('error')} {detail}")
+    return body
+
+
+def rebase_payloads(payloads: list[dict[str, Any]], now: datetime) -> list[dict[str, Any]]:
+    """Copies of the recorded payloads moved in time so the last alert started 30 s ago."""
+    starts = [datetime.fromisoformat(a["startsAt"]) for p in payloads for a in p.get("alerts", [])]
+    if not starts:
+        raise BadInput("the demo scenario has no alerts")
+    delta = now - timedelta(seconds=30) - max(starts)
+    moved = copy.deepcopy(payloads)
+    for payload in moved:
+        for alert in payload.get("alerts", []):
+            for key in ("startsAt", "endsAt"):
+                value = alert.get(key)
+                if value and not value.startswith("0001-"):
+                    alert[key] = (datetime.fromisoformat(value) + delta).isoformat()
+    return moved
+
+
+async def webhook_alive(settings: Settings) -> bool:
+    """True when something answers the webhook's health endpoint."""
+    try:
+        async with httpx.AsyncClient(timeout=2.0) as http:
+            return (await http.get(f"{settings.ingest_url}/healthz")).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+@contextlib.asynccontextmanager
+async def stack_if_needed(settings: Settings) -> AsyncIterator[bool]:
+    """Start the stack unless a webhook already answers; yields whether we started it."""
+    if await webhook_alive(settings):
+        yield False
+        return
+    from incidentflow.cli.stack import Stack
+
+    click.echo("no IncidentFlow webhook is running: starting the stack (Ctrl-C stops it)")
+    async with Stack(settings, say=click.echo).running():
+        yield True
+
+
+async def find_incident(
+    client: Client, settings: Settings, fingerprints: set[str], deadline: float
+) -> str:
+    """The id of the open incident that took the demo's alerts."""
+    loop = asyncio.get_running_loop()
+    while loop.time() < deadline:
+        for inc in await ops.open_incidents(client, settings.environment):
+            if fingerprints & set(inc.fingerprints):
+                return inc.id
+        await asyncio.sleep(FOLLOW_EVERY_S)
+    raise IncidentFlowError(
+        "no incident opened in time: see the worker logs under "
+        f"{settings.data_dir / 'logs'} and the Temporal UI"
+    )
+
+
+async def follow(
+    client: Client, incident_id: str, *, until: set[IncidentState], deadline: float | None
+) -> IncidentRecord:
+    """Print state changes until the incident reaches one of `until`."""
+    loop = asyncio.get_running_loop()
+    last: IncidentState | None = None
+    while True:
+        record = await ops.get_record(client, incident_id)
+        if record.state is not last:
+            click.echo(f"  {incident_id}: {record.state.value} (waiting for {record.waiting_for})")
+            last = record.state
+        if record.state in until:
+            return record
+        if deadline is not None and loop.time() > deadline:
+            raise IncidentFlowError(
+                f"{incident_id} is still {record.state.value}; follow it with "
+                f"`incidentflow show {incident_id}`"
+            )
+        await asyncio.sleep(FOLLOW_EVERY_S)
+
+
+async def run_demo(
+    settings: Settings, *, approve_as: str | None, follow: bool, plan_timeout: float
+) -> None:
+    """Fire the demo, follow to the approval gate, optionally approve, follow to the end."""
+    scenario = load_scenario(demo_scenario_path())
+    payloads = rebase_payloads(scenario.alert_payloads, datetime.now(UTC))
+    fingerprints = {a["fingerprint"] for p in payloads for a in p["alerts"] if a.get("fingerprint")}
+    async with stack_if_needed(settings) as started:
+        for payload in payloads:
+            answer = await post_payload(settings, payload, source="alertmanager")
+            batches = ", ".join(b["batch_id"] for b in answer.get("accepted", []))
+            click.echo(f"sent {len(payload['alerts'])} alert(s): accepted as {batches}")
+        client = await connect(settings)
+        deadline = asyncio.get_running_loop().time() + plan_timeout
+        incident_id = await find_incident(client, settings, fingerprints, deadline)
+        click.echo(f"incident {incident_id} opened; following it")
+        gate = {IncidentState.AWAITING_APPROVAL, IncidentState.NEEDS_ATTENTION}
+        gate |= {s for s in IncidentState if s.terminal}
+        record = await follow(client, incident_id, until=gate, deadline=deadline)
+        click.echo("")
+        click.echo(render.record_text(record))
+        click.echo("")
+        if record.state is not IncidentState.AWAITING_APPROVAL:
+            return
+        click.echo("approve the plan with:")
+        click.echo(f'  incidentflow approve {incident_id} --by "$USER" --reason "rollback"')
+        click.echo(f'or reject it: incidentflow reject {incident_id} --by "$USER" --reason ...')
+        if approve_as:
+            await ops.decide(
+                client,
+                incident_id,
+                approve=True,
+                request=DecisionRequest(by=approve_as, reason="approved by `demo --approve-as`"),
+            )
+            click.echo(f"approved as {approve_as}")
+        if not (follow or started) and not approve_as:
+            return
+        final = {s for s in IncidentState if s.terminal} | {IncidentState.NEEDS_ATTENTION}
+        record = await follow(client, incident_id, until=final, deadline=None)
+        click.echo(f"{incident_id} ended {record.state.value}; the post-mortem draft:")
+        click.echo(f"  incidentflow postmortem {incident_id}")
+        if started and not approve_as:
+            click.echo(f"the stack keeps running (UI {settings.ui_url}); Ctrl-C stops it")
+            await asyncio.Event().wait()

@@ -1,0 +1,149 @@
+"""`incidentflow up`: the embedded Temporal server (unless configured), both workers, the webhook.
+
+Workers run as separate processes, one per credential scope, exactly as in production; the
+webhook runs in this process. Everything stops together on Ctrl-C.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import subprocess
+import sys
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+
+import uvicorn
+
+from incidentflow.errors import ConfigError, IncidentFlowError, TemporalUnavailable
+from incidentflow.ingest.app import create_app
+from incidentflow.ingest.sink import TemporalSink
+from incidentflow.settings import Settings
+from incidentflow.temporal import (
+    DevServer,
+    connect,
+    embedded_server,
+    ensure_search_attributes,
+    port_open,
+)
+
+# The worker processes `up` runs: the agents' worker and the only one that can act.
+WORKER_KINDS = ("default", "remediation")
+# How long to wait for the webhook to listen before giving up.
+WEBHOOK_START_TIMEOUT_S = 15.0
+
+
+def repo_root() -> Path:
+    """Where worker.py lives (the project root, or site-packages when installed)."""
+    import worker
+
+    return Path(worker.__file__).resolve().parent
+
+
+def spawn_worker(settings: Settings, kind: str, log_dir: Path) -> subprocess.Popen[bytes]:
+    """Start `python worker.py --queue kind` with this environment; output to a log file."""
+    log_dir.mkdir(parents=True, exist_ok=True)
+    log = open(log_dir / f"worker-{kind}.log", "ab")  # noqa: SIM115 - lives as long as the child
+    env = dict(os.environ)
+    env.setdefault("INCIDENTFLOW_DATA_DIR", str(settings.data_dir.resolve()))
+    env["INCIDENTFLOW_TEMPORAL_ADDRESS"] = settings.target
+    return subprocess.Popen(
+        [sys.executable, "-m", "worker", "--queue", kind],
+        cwd=repo_root(),
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+
+
+class Stack:
+    """Everything `up` runs, as an async context manager."""
+
+    def __init__(self, settings: Settings, *, say: Callable[[str], None] = print) -> None:
+        self.settings = settings
+        self.say = say
+        self.server: DevServer | None = None
+        self.workers: dict[str, subprocess.Popen[bytes]] = {}
+        self._uvicorn: uvicorn.Server | None = None
+        self._serve_task: asyncio.Task[None] | None = None
+
+    @contextlib.asynccontextmanager
+    async def running(self) -> AsyncIterator[Stack]:
+        """Start all parts; stop them all on exit, whatever happened."""
+        try:
+            await self._start()
+            yield self
+        finally:
+            await self._stop()
+
+    async def _start(self) -> None:
+        s = self.settings
+        if port_open(s.webhook_host, s.webhook_port):
+            raise ConfigError(
+                f"port {s.webhook_port} is in use (is `incidentflow up` already running?); "
+                "stop it or set INCIDENTFLOW_WEBHOOK_PORT"
+            )
+        if not s.temporal_address:
+            self.server = embedded_server(s)
+            self.say(f"starting the Temporal dev server ({self.server.db_file})...")
+            await asyncio.to_thread(self.server.start)
+            self.say(f"Temporal UI:  {s.ui_url}")
+        client = await connect(s)
+        if s.temporal_address:
+            added = await ensure_search_attributes(client, s.temporal_namespace)
+            if added:
+                self.say(f"registered search attributes: {', '.join(added)}")
+        log_dir = s.data_dir / "logs"
+        for kind in WORKER_KINDS:
+            self.workers[kind] = spawn_worker(s, kind, log_dir)
+        self.say(f"workers:      {', '.join(WORKER_KINDS)} (logs in {log_dir})")
+        config = uvicorn.Config(
+            create_app(s, TemporalSink(client, s)),
+            host=s.webhook_host,
+            port=s.webhook_port,
+            log_level="warning",
+            lifespan="off",
+        )
+        self._uvicorn = uvicorn.Server(config)
+        self._serve_task = asyncio.create_task(self._uvicorn.serve())
+        waited = 0.0
+        while not self._uvicorn.started:
+            if self._serve_task.done():
+                raise ConfigError(f"the webhook could not listen on {s.ingest_url}")
+            if waited > WEBHOOK_START_TIMEOUT_S:
+                raise TemporalUnavailable("the webhook did not start within 15 s")
+            await asyncio.sleep(0.05)
+            waited += 0.05
+        self.say(f"webhook:      {s.ingest_url}/v1/alerts/alertmanager")
+
+    async def wait(self) -> None:
+        """Serve until interrupted; a worker that dies ends the stack with its log's path."""
+        while True:
+            for kind, proc in self.workers.items():
+                if proc.poll() is not None:
+                    raise IncidentFlowError(
+                        f"the {kind} worker exited with code {proc.returncode}; see "
+                        f"{self.settings.data_dir / 'logs' / f'worker-{kind}.log'}"
+                    )
+            if self._serve_task and self._serve_task.done():
+                raise IncidentFlowError("the webhook stopped")
+            await asyncio.sleep(0.5)
+
+    async def _stop(self) -> None:
+        if self._uvicorn is not None:
+            self._uvicorn.should_exit = True
+        if self._serve_task is not None:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(self._serve_task, timeout=10)
+        for proc in self.workers.values():
+            if proc.poll() is None:
+                proc.terminate()
+        for proc in self.workers.values():
+            try:
+                await asyncio.to_thread(proc.wait, 15)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+        if self.server is not None:
+            await asyncio.to_thread(self.server.stop)

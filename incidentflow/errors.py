@@ -1,0 +1,27 @@
+"""The one exception hierarchy of IncidentFlow. Every error carries what a person needs."""
+
+from __future__ import annotations
+
+
+class IncidentFlowError(Exception):
+    """Base class; the message is one line that says what to do."""
+
+
+class ConfigError(IncidentFlowError):
+    """A setting is missing or wrong; the message names the environment variable."""
+
+
+class TemporalUnavailable(IncidentFlowError):
+    """The Temporal server could not be reached or did not answer in time."""
+
+
+class IncidentNotFound(IncidentFlowError):
+    """No incident workflow with that id."""
+
+
+class DecisionRefused(IncidentFlowError):
+    """An approve or reject that the incident cannot take now."""
+
+
+class BadInput(IncidentFlowError):
+    """A file or payload that cannot be parsed; the message says which part."""

@@ -1,0 +1,126 @@
+"""The read-only evidence contract investigation reasons over.
+
+An `EvidenceSource` answers three questions for a set of services and a time window: what
+changed, what did they log, and what did their metrics do. Implementations (a scenario bundle
+today; Prometheus, Loki or a deploy log later) are plug-ins: nothing here touches the network,
+and building a source must not either.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from enum import StrEnum
+from typing import Protocol
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from incidentflow.models import Alert
+
+
+class _Record(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class ChangeKind(StrEnum):
+    DEPLOY = "deploy"
+    CONFIG = "config"
+    FEATURE_FLAG = "feature_flag"
+    INFRA = "infra"
+
+
+class ChangeRecord(_Record):
+    """One deploy or configuration change, with what it was before and after."""
+
+    id: str
+    service: str
+    kind: ChangeKind
+    at: datetime
+    before: str = Field(description="Version or value before the change")
+    after: str = Field(description="Version or value after the change")
+    author: str = "unknown"
+    description: str = ""
+    link: str | None = None
+
+
+class LogLevel(StrEnum):
+    DEBUG = "debug"
+    INFO = "info"
+    WARNING = "warning"
+    ERROR = "error"
+    FATAL = "fatal"
+
+    @property
+    def rank(self) -> int:
+        """Higher is more severe."""
+        return list(LogLevel).index(self)
+
+
+class LogRecord(_Record):
+    """One structured log line."""
+
+    at: datetime
+    service: str
+    level: LogLevel
+    message: str
+    trace_id: str | None = None
+    attributes: dict[str, str] = Field(default_factory=dict)
+    link: str | None = None
+
+
+class MetricPoint(_Record):
+    at: datetime
+    value: float
+
+
+class MetricSeries(_Record):
+    """One named series of one service: `id` is stable and unique within a source."""
+
+    id: str = Field(description="e.g. payments_http_error_ratio")
+    name: str = Field(description="Metric name, e.g. http_error_ratio")
+    service: str
+    labels: dict[str, str] = Field(default_factory=dict)
+    unit: str = ""
+    query: str = Field(default="", description="How to ask the live system for it (PromQL)")
+    points: list[MetricPoint] = Field(default_factory=list)
+    link: str | None = None
+
+
+class EvidenceSource(Protocol):
+    """Read-only access to changes, logs and metrics; every answer is sorted by time."""
+
+    @property
+    def name(self) -> str:
+        """Short name recorded as `Evidence.source`, e.g. `bundle`."""
+        ...
+
+    def aligned(self, alerts: Sequence[Alert]) -> EvidenceSource:
+        """This source with its clock lined up to a live incident's alerts.
+
+        Live sources return themselves; a recorded one shifts its data (see
+        `incidentflow.scenario.BundleEvidenceSource`).
+        """
+        ...
+
+    def changes(
+        self, *, services: Sequence[str], start: datetime, end: datetime
+    ) -> list[ChangeRecord]:
+        """Changes to `services` with `start <= at <= end`."""
+        ...
+
+    def logs(
+        self,
+        *,
+        services: Sequence[str],
+        start: datetime,
+        end: datetime,
+        min_level: LogLevel = LogLevel.WARNING,
+    ) -> list[LogRecord]:
+        """Log lines of `services` at `min_level` or worse within the window."""
+        ...
+
+    def metrics(
+        self, *, services: Sequence[str], start: datetime, end: datetime
+    ) -> list[MetricSeries]:
+        """Series of `services`, holding only the points within the window."""
+        ...

@@ -1,0 +1,1 @@
+"""The webhook: wire formats in, alert batches durably accepted by Temporal out."""

@@ -1,0 +1,92 @@
+"""Prometheus Alertmanager webhook payload, version 4, faithfully; and its normalization."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from incidentflow.models import Alert, AlertStatus
+
+# Alertmanager sends this for an alert that has not ended yet.
+_ZERO_TIME = datetime(1, 1, 1, tzinfo=UTC)
+
+
+class AlertmanagerAlert(BaseModel):
+    """One alert inside an Alertmanager notification."""
+
+    # Alertmanager may add fields in later versions; keep them rather than refuse the batch.
+    model_config = ConfigDict(extra="allow")
+
+    status: Literal["firing", "resolved"]
+    labels: dict[str, str]
+    annotations: dict[str, str] = Field(default_factory=dict)
+    startsAt: datetime
+    endsAt: datetime | None = None
+    generatorURL: str = ""
+    fingerprint: str = ""
+
+
+class AlertmanagerWebhook(BaseModel):
+    """The JSON body of Alertmanager's webhook receiver (`version: "4"`)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    version: Literal["4"]
+    groupKey: str = ""
+    truncatedAlerts: int = 0
+    status: Literal["firing", "resolved"]
+    receiver: str = ""
+    groupLabels: dict[str, str] = Field(default_factory=dict)
+    commonLabels: dict[str, str] = Field(default_factory=dict)
+    commonAnnotations: dict[str, str] = Field(default_factory=dict)
+    externalURL: str = ""
+    alerts: list[AlertmanagerAlert] = Field(min_length=1)
+
+
+def label_fingerprint(labels: dict[str, str]) -> str:
+    """A stable identity from the label set, for senders that send no fingerprint."""
+    canonical = json.dumps(sorted(labels.items()), separators=(",", ":"))
+    return hashlib.sha256(canonical.encode()).hexdigest()[:16]
+
+
+def normalize(payload: AlertmanagerWebhook) -> list[Alert]:
+    """Our `Alert`s from one notification; `raw` keeps each alert exactly as sent."""
+    alerts: list[Alert] = []
+    for item in payload.alerts:
+        ends_at = item.endsAt if item.endsAt and item.endsAt > _ZERO_TIME else None
+        alerts.append(
+            Alert(
+                fingerprint=item.fingerprint or label_fingerprint(item.labels),
+                source="alertmanager",
+                name=item.labels.get("alertname", "unnamed"),
+                status=AlertStatus(item.status),
+                labels=item.labels,
+                annotations=item.annotations,
+                starts_at=item.startsAt,
+                ends_at=ends_at,
+                generator_url=item.generatorURL or None,
+                raw=_raw(item),
+            )
+        )
+    return alerts
+
+
+def _raw(item: AlertmanagerAlert) -> dict[str, Any]:
+    return item.model_dump(mode="json")
+
+
+def batch_identity(payload: AlertmanagerWebhook, partition: str) -> str:
+    """Idempotency key of one delivery: the same notification sent again gives the same id.
+
+    It covers the whole notification, sender metadata included, so a retry of the same POST is
+    recognised at the stream, while the same alert sent by the other Alertmanager of an HA pair
+    reaches correlation, which records it as a duplicate of the alert it repeats.
+    """
+    canonical = json.dumps(
+        [partition, payload.model_dump(mode="json")], sort_keys=True, separators=(",", ":")
+    )
+    return "am-" + hashlib.sha256(canonical.encode()).hexdigest()[:24]

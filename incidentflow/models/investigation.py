@@ -1,0 +1,85 @@
+"""Investigation's artifacts: evidence with provenance, hypotheses ranked and rejected."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+
+from pydantic import Field
+
+from incidentflow.models.base import Artifact, Engine
+from incidentflow.models.incident import Incident
+
+
+class EvidenceKind(StrEnum):
+    CHANGE = "change"
+    LOG = "log"
+    METRIC = "metric"
+    TRACE = "trace"
+    TOPOLOGY = "topology"
+    ALERT = "alert"
+
+
+class FaultType(StrEnum):
+    BAD_DEPLOY = "bad_deploy"
+    CONFIG_CHANGE = "config_change"
+    RESOURCE_EXHAUSTION = "resource_exhaustion"
+    DEPENDENCY_DOWN = "dependency_down"
+    NETWORK = "network"
+    CODE_EXCEPTION = "code_exception"
+    TRAFFIC_SURGE = "traffic_surge"
+    EXPIRY = "expiry"
+    UNKNOWN = "unknown"
+
+
+class Evidence(Artifact):
+    """One cited fact: where it came from, how to look at it again, what it shows."""
+
+    id: str = Field(description="Stable id hypotheses cite, e.g. ev-change-1")
+    kind: EvidenceKind
+    source: str = Field(description="Evidence source that produced it")
+    service: str | None
+    query: str
+    start: datetime
+    end: datetime
+    finding: str
+    link: str | None = None
+    weight: float = Field(ge=0.0, le=1.0, description="How strongly it implicates the service")
+    attributes: dict[str, str] = Field(
+        default_factory=dict, description="Structured facts, e.g. a change's before/after version"
+    )
+
+
+class Hypothesis(Artifact):
+    cause: str
+    service: str
+    fault_type: FaultType
+    confidence: float = Field(ge=0.0, le=1.0)
+    evidence_ids: list[str]
+    contradicting_ids: list[str] = Field(default_factory=list)
+    change_id: str | None = Field(default=None, description="The change it blames, if any")
+
+
+class RejectedHypothesis(Artifact):
+    cause: str
+    service: str
+    reason: str
+    evidence_ids: list[str] = Field(default_factory=list)
+
+
+class InvestigationInput(Artifact):
+    incident: Incident
+
+
+class Investigation(Artifact):
+    incident_id: str
+    hypotheses: list[Hypothesis] = Field(description="Ranked, most likely first")
+    rejected: list[RejectedHypothesis]
+    evidence: list[Evidence]
+    summary: str
+    engine: Engine = Engine.RULES
+
+    @property
+    def top(self) -> Hypothesis | None:
+        """The most likely hypothesis, if any."""
+        return self.hypotheses[0] if self.hypotheses else None

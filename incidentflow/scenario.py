@@ -1,0 +1,381 @@
+"""Scenario bundles (format v1): a recorded incident world in one directory.
+
+A bundle holds the topology, the alerts exactly as they were received, metrics, logs, changes
+and optionally the expected answer; the demo, the tests and `BundleEvidenceSource` read it.
+Timestamps stay absolute as recorded; `Scenario.shifted` rebases them all at once. See
+`scenarios/demo-shop/README.md` for the file layout.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
+from importlib import resources
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from incidentflow.errors import BadInput
+from incidentflow.evidence import (
+    ChangeRecord,
+    LogLevel,
+    LogRecord,
+    MetricPoint,
+    MetricSeries,
+)
+from incidentflow.models import Alert, FaultType, Service, ServiceGraph
+
+FORMAT_VERSION = 1
+DEMO_SCENARIO = "demo-shop"
+# Alertmanager writes this for "not resolved yet"; it must never be shifted.
+_ZERO_TIME_PREFIX = "0001-01-01"
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class ExpectedRootCause(_Frozen):
+    service: str
+    fault_type: FaultType
+    change_id: str | None = None
+
+
+class AcceptedAction(_Frozen):
+    kind: str
+    service: str
+    to_version: str | None = None
+
+
+class ExpectedIncident(_Frozen):
+    alertnames: list[str]
+    services: list[str]
+    origin_service: str
+    root_cause: ExpectedRootCause
+    accepted_actions: list[AcceptedAction] = Field(default_factory=list)
+
+
+class ExpectedAnswer(_Frozen):
+    """What a correct run concludes; `eval` and the tests compare against it."""
+
+    incidents: list[ExpectedIncident]
+    unrelated_alertnames: list[str] = Field(default_factory=list)
+    duplicate_fingerprints: list[str] = Field(default_factory=list)
+
+
+class Scenario(_Frozen):
+    """A loaded bundle; alert payloads are kept as the raw dicts the sender posted."""
+
+    name: str
+    format_version: Literal[1] = 1
+    description: str = ""
+    environment: str = "production"
+    alert_source: str = Field(default="alertmanager", description="Wire format of alerts/*.json")
+    root: Path | None = None
+    topology: ServiceGraph
+    alert_payloads: list[dict[str, Any]]
+    metrics: list[MetricSeries] = Field(default_factory=list)
+    logs: list[LogRecord] = Field(default_factory=list)
+    changes: list[ChangeRecord] = Field(default_factory=list)
+    expected: ExpectedAnswer | None = None
+
+    def alert_starts(self) -> dict[str, datetime]:
+        """Earliest `startsAt` per alert fingerprint across all payloads."""
+        starts: dict[str, datetime] = {}
+        for payload in self.alert_payloads:
+            for alert in payload.get("alerts", []):
+                at = _parse_time(str(alert["startsAt"]))
+                fp = str(alert.get("fingerprint", ""))
+                if fp not in starts or at < starts[fp]:
+                    starts[fp] = at
+        return starts
+
+    def earliest_alert_start(self) -> datetime:
+        """When the first recorded alert started: the bundle's onset."""
+        starts = self.alert_starts()
+        if not starts:
+            raise BadInput(f"scenario {self.name} has no alerts to take an onset from")
+        return min(starts.values())
+
+    def shifted(self, delta: timedelta) -> Scenario:
+        """The same world with every timestamp (alerts included) moved by `delta`."""
+        if not delta:
+            return self
+        return self.model_copy(
+            update={
+                "alert_payloads": [_shift_payload(p, delta) for p in self.alert_payloads],
+                "metrics": [
+                    s.model_copy(
+                        update={
+                            "points": [
+                                MetricPoint(at=p.at + delta, value=p.value) for p in s.points
+                            ]
+                        }
+                    )
+                    for s in self.metrics
+                ],
+                "logs": [r.model_copy(update={"at": r.at + delta}) for r in self.logs],
+                "changes": [c.model_copy(update={"at": c.at + delta}) for c in self.changes],
+            }
+        )
+
+
+def demo_scenario_path() -> Path:
+    """Directory of the bundled demo shop scenario (package data)."""
+    return Path(str(resources.files("incidentflow").joinpath("scenarios", DEMO_SCENARIO)))
+
+
+def load_scenario(path: Path) -> Scenario:
+    """Read a format v1 bundle; raise `BadInput` naming the file that is wrong."""
+    if not path.is_dir():
+        raise BadInput(f"{path} is not a scenario directory")
+    manifest = _read_yaml(path / "scenario.yaml")
+    if manifest.get("format") != FORMAT_VERSION:
+        raise BadInput(
+            f"{path / 'scenario.yaml'}: format {manifest.get('format')!r} is not supported; "
+            f"expected {FORMAT_VERSION}"
+        )
+    name = str(manifest.get("name") or path.name)
+    try:
+        return Scenario(
+            name=name,
+            description=str(manifest.get("description", "")).strip(),
+            environment=str(manifest.get("environment", "production")),
+            alert_source=str(manifest.get("alert_source", "alertmanager")),
+            root=path,
+            topology=_load_topology(path / "topology.yaml"),
+            alert_payloads=_load_alert_payloads(path / "alerts"),
+            metrics=_load_metrics(path / "metrics.json", name),
+            logs=_load_logs(path / "logs.jsonl", name),
+            changes=_load_changes(path / "changes.yaml", name),
+            expected=_load_expected(path / "expected.yaml"),
+        )
+    except ValidationError as err:
+        raise BadInput(f"scenario {path}: {err}") from err
+
+
+class BundleEvidenceSource:
+    """Serves a scenario's recorded changes, logs and metrics as an `EvidenceSource`.
+
+    A bundle is recorded at fixed times while the demo fires its alerts now, so `aligned`
+    replays the world shifted onto the incident: when the incident carries an alert whose
+    fingerprint the bundle knows, that alert's two start times are lined up; otherwise the
+    bundle's earliest alert `startsAt` is put on the incident's earliest `starts_at`. Queries
+    then return only data inside the requested window.
+    """
+
+    def __init__(self, scenario: Scenario, *, name: str = "bundle") -> None:
+        self._scenario = scenario
+        self._name = name
+
+    @property
+    def name(self) -> str:
+        """Recorded as `Evidence.source`."""
+        return self._name
+
+    @property
+    def scenario(self) -> Scenario:
+        """The (possibly shifted) scenario this source serves."""
+        return self._scenario
+
+    def offset_for(self, alerts: Sequence[Alert]) -> timedelta:
+        """How far the bundle must move to line up with `alerts` (see class docstring)."""
+        if not alerts:
+            return timedelta(0)
+        recorded = self._scenario.alert_starts()
+        if not recorded:
+            return timedelta(0)
+        known = sorted((a.starts_at, a.fingerprint) for a in alerts if a.fingerprint in recorded)
+        if known:
+            at, fp = known[0]
+            return _utc(at) - recorded[fp]
+        return _utc(min(a.starts_at for a in alerts)) - min(recorded.values())
+
+    def aligned(self, alerts: Sequence[Alert]) -> BundleEvidenceSource:
+        """This bundle replayed onto the incident whose alerts these are."""
+        delta = self.offset_for(alerts)
+        if not delta:
+            return self
+        return BundleEvidenceSource(self._scenario.shifted(delta), name=self._name)
+
+    def changes(
+        self, *, services: Sequence[str], start: datetime, end: datetime
+    ) -> list[ChangeRecord]:
+        """Recorded changes to `services` within the window, oldest first."""
+        wanted = set(services)
+        lo, hi = _utc(start), _utc(end)
+        found = [c for c in self._scenario.changes if c.service in wanted and lo <= c.at <= hi]
+        return sorted(found, key=lambda c: (c.at, c.id))
+
+    def logs(
+        self,
+        *,
+        services: Sequence[str],
+        start: datetime,
+        end: datetime,
+        min_level: LogLevel = LogLevel.WARNING,
+    ) -> list[LogRecord]:
+        """Recorded log lines of `services` at `min_level` or worse within the window."""
+        wanted = set(services)
+        lo, hi = _utc(start), _utc(end)
+        return [
+            r
+            for r in self._scenario.logs
+            if r.service in wanted and lo <= r.at <= hi and r.level.rank >= min_level.rank
+        ]
+
+    def metrics(
+        self, *, services: Sequence[str], start: datetime, end: datetime
+    ) -> list[MetricSeries]:
+        """Series of `services`, cut to the window; series with no point in it are left out."""
+        wanted = set(services)
+        lo, hi = _utc(start), _utc(end)
+        out: list[MetricSeries] = []
+        for series in self._scenario.metrics:
+            if series.service not in wanted:
+                continue
+            points = [p for p in series.points if lo <= p.at <= hi]
+            if points:
+                out.append(series.model_copy(update={"points": points}))
+        return out
+
+
+# --- file readers -------------------------------------------------------------------------
+
+
+def _read_yaml(path: Path) -> dict[str, Any]:
+    try:
+        data = yaml.safe_load(path.read_text())
+    except (OSError, yaml.YAMLError) as err:
+        raise BadInput(f"{path}: {err}") from err
+    if not isinstance(data, dict):
+        raise BadInput(f"{path}: expected a mapping at the top level")
+    return data
+
+
+def _load_topology(path: Path) -> ServiceGraph:
+    data = _read_yaml(path)
+    services = data.get("services")
+    if not isinstance(services, list):
+        raise BadInput(f"{path}: expected `services:` as a list")
+    graph = ServiceGraph(services=[Service.model_validate(s) for s in services])
+    names = {s.name for s in graph.services}
+    for svc in graph.services:
+        unknown = [d for d in svc.depends_on if d not in names]
+        if unknown:
+            raise BadInput(f"{path}: {svc.name} depends on unknown services {unknown}")
+    return graph
+
+
+def _load_alert_payloads(folder: Path) -> list[dict[str, Any]]:
+    if not folder.is_dir():
+        raise BadInput(f"{folder}: a scenario needs an alerts/ folder")
+    payloads: list[dict[str, Any]] = []
+    # File names order the deliveries, so a bundle replays in the order it was received.
+    for file in sorted(folder.glob("*.json")):
+        try:
+            payload = json.loads(file.read_text())
+        except (OSError, json.JSONDecodeError) as err:
+            raise BadInput(f"{file}: {err}") from err
+        if not isinstance(payload, dict) or not isinstance(payload.get("alerts"), list):
+            raise BadInput(f"{file}: expected a webhook payload with an `alerts` list")
+        payloads.append(payload)
+    return payloads
+
+
+def _load_metrics(path: Path, scenario: str) -> list[MetricSeries]:
+    if not path.exists():
+        return []
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, json.JSONDecodeError) as err:
+        raise BadInput(f"{path}: {err}") from err
+    out: list[MetricSeries] = []
+    for raw in data.get("series", []):
+        points = [MetricPoint(at=_parse_time(t), value=float(v)) for t, v in raw.get("points", [])]
+        link = raw.get("link") or f"bundle://{scenario}/metrics.json#{raw['id']}"
+        out.append(MetricSeries.model_validate({**raw, "points": points, "link": link}))
+    return out
+
+
+def _load_logs(path: Path, scenario: str) -> list[LogRecord]:
+    if not path.exists():
+        return []
+    out: list[LogRecord] = []
+    for lineno, line in enumerate(path.read_text().splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            raw = json.loads(line)
+            out.append(
+                LogRecord(
+                    at=_parse_time(raw["time"]),
+                    service=raw["service"],
+                    level=LogLevel(str(raw.get("level", "info")).lower()),
+                    message=raw["message"],
+                    trace_id=raw.get("trace_id"),
+                    attributes={k: str(v) for k, v in raw.get("attributes", {}).items()},
+                    link=f"bundle://{scenario}/logs.jsonl#L{lineno}",
+                )
+            )
+        except (json.JSONDecodeError, KeyError, ValueError) as err:
+            raise BadInput(f"{path}:{lineno}: {err}") from err
+    return sorted(out, key=lambda r: r.at)
+
+
+def _load_changes(path: Path, scenario: str) -> list[ChangeRecord]:
+    if not path.exists():
+        return []
+    out: list[ChangeRecord] = []
+    for raw in _read_yaml(path).get("changes", []):
+        link = raw.get("link") or f"bundle://{scenario}/changes.yaml#{raw['id']}"
+        out.append(ChangeRecord.model_validate({**raw, "at": _parse_time(raw["at"]), "link": link}))
+    return sorted(out, key=lambda c: (c.at, c.id))
+
+
+def _load_expected(path: Path) -> ExpectedAnswer | None:
+    if not path.exists():
+        return None
+    return ExpectedAnswer.model_validate(_read_yaml(path))
+
+
+# --- time helpers -------------------------------------------------------------------------
+
+
+def _utc(at: datetime) -> datetime:
+    # Naive times in a bundle or an alert are taken as UTC, so comparisons never raise.
+    return at.replace(tzinfo=UTC) if at.tzinfo is None else at.astimezone(UTC)
+
+
+def _parse_time(value: Any) -> datetime:
+    if isinstance(value, datetime):
+        return _utc(value)
+    try:
+        return _utc(datetime.fromisoformat(str(value).replace("Z", "+00:00")))
+    except ValueError as err:
+        raise BadInput(f"not an RFC 3339 time: {value!r}") from err
+
+
+def _format_time(at: datetime) -> str:
+    return _utc(at).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def _shift_stamp(value: Any, delta: timedelta) -> Any:
+    if not isinstance(value, str) or not value or value.startswith(_ZERO_TIME_PREFIX):
+        return value
+    return _format_time(_parse_time(value) + delta)
+
+
+def _shift_payload(payload: dict[str, Any], delta: timedelta) -> dict[str, Any]:
+    alerts = [
+        {
+            **alert,
+            "startsAt": _shift_stamp(alert.get("startsAt"), delta),
+            "endsAt": _shift_stamp(alert.get("endsAt"), delta),
+        }
+        for alert in payload.get("alerts", [])
+    ]
+    return {**payload, "alerts": alerts}

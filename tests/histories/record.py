@@ -1,0 +1,63 @@
+"""Record the histories the replay test keeps: `python tests/histories/record.py`.
+
+Runs one full demo incident (approved, executed by dry-run, post-mortem drafted) on a fresh
+dev server and writes the incident's and the stream's histories beside this file. Re-record
+only when a workflow change is meant to be incompatible, and say so in the change.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+import tempfile
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path[:0] = [str(HERE.parent), str(HERE.parent / "integration"), str(HERE.parents[1])]
+
+from conftest import app_stack, make_settings  # noqa: E402
+from flow import DEMO_ORIGIN, demo_payloads, fingerprints_of, wait_for_incident  # noqa: E402
+
+from incidentflow.cli import ops  # noqa: E402
+from incidentflow.models import DecisionRequest, IncidentState  # noqa: E402
+from incidentflow.temporal import DevServer, connect, free_port  # noqa: E402
+from workflows.incident import IncidentWorkflow  # noqa: E402
+from workflows.names import stream_workflow_id  # noqa: E402
+
+
+async def record(out: Path) -> None:
+    """Run the demo to the end and write both histories as JSON."""
+    with tempfile.TemporaryDirectory() as tmp:
+        server = DevServer(db_file=Path(tmp) / "t.sqlite", port=free_port(), ui_port=free_port())
+        server.start()
+        try:
+            settings = make_settings(server.address, Path(tmp) / "data", environment="replay")
+            client = await connect(settings)
+            async with app_stack(settings, client) as stack:
+                payloads = demo_payloads()
+                for payload in payloads:
+                    await stack.post_alertmanager(payload)
+                incident_id = await wait_for_incident(
+                    client, settings, fingerprints_of(payloads, DEMO_ORIGIN)
+                )
+                while (await ops.get_record(client, incident_id)).state is not (
+                    IncidentState.AWAITING_APPROVAL
+                ):
+                    await asyncio.sleep(0.2)
+                await ops.decide(
+                    client, incident_id, approve=True, request=DecisionRequest(by="recorder")
+                )
+                await client.get_workflow_handle_for(IncidentWorkflow.run, incident_id).result()
+                incident = await client.get_workflow_handle(incident_id).fetch_history()
+                stream = await client.get_workflow_handle(
+                    stream_workflow_id(settings.environment)
+                ).fetch_history()
+        finally:
+            server.stop()
+    (out / "demo_incident.json").write_text(incident.to_json())
+    (out / "demo_stream.json").write_text(stream.to_json())
+    print(f"recorded {incident_id}: {len(incident.events)} and {len(stream.events)} events")
+
+
+if __name__ == "__main__":
+    asyncio.run(record(HERE))

@@ -1,0 +1,23 @@
+"""Replay recorded histories with today's workflow code: a change that breaks open incidents fails."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from temporalio.client import WorkflowHistory
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.worker import Replayer
+
+from worker import WORKFLOWS
+
+HISTORIES = Path(__file__).resolve().parents[1] / "histories"
+
+
+@pytest.mark.parametrize("name", ["demo_incident", "demo_stream"])
+async def test_recorded_history_replays(name: str) -> None:
+    path = HISTORIES / f"{name}.json"
+    history = WorkflowHistory.from_json(name, path.read_text())
+    replayer = Replayer(workflows=WORKFLOWS, data_converter=pydantic_data_converter)
+    result = await replayer.replay_workflow(history, raise_on_replay_failure=True)
+    assert result.replay_failure is None

@@ -1,0 +1,137 @@
+"""Run an IncidentFlow worker: `python worker.py [--queue default|workflows|agents|remediation]`.
+
+Workers are split by credential scope. The default worker serves the workflow and agent task
+queues and never registers the executing activities; only `--queue remediation` can act, and
+only that process builds an executor (and so reads executor credentials).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import signal
+import sys
+
+from temporalio.client import Client
+from temporalio.worker import Worker
+
+from activities.correlation import CorrelationActivities
+from activities.detection import DetectionActivities
+from activities.execution import ExecutionActivities
+from activities.investigation import InvestigationActivities
+from activities.postmortem import PostmortemActivities
+from activities.remediation import RemediationActivities
+from incidentflow.context import build_context
+from incidentflow.errors import IncidentFlowError
+from incidentflow.executors import Ledger, build_executor
+from incidentflow.settings import Settings
+from incidentflow.temporal import connect
+from workflows.incident import IncidentWorkflow
+from workflows.stream import AlertStreamWorkflow
+
+WORKFLOWS = [AlertStreamWorkflow, IncidentWorkflow]
+# Which task queues each kind of worker process serves.
+QUEUES: dict[str, tuple[str, ...]] = {
+    "default": ("workflows", "agents"),
+    "workflows": ("workflows",),
+    "agents": ("agents",),
+    "remediation": ("remediation",),
+}
+# Acting is rare and must not stampede a cluster: few actions at a time.
+REMEDIATION_MAX_CONCURRENT = 2
+
+
+def build_workers(client: Client, settings: Settings, queue: str) -> list[Worker]:
+    """The Worker objects one process of kind `queue` runs."""
+    if queue not in QUEUES:
+        raise IncidentFlowError(f"unknown queue {queue!r}: use one of {', '.join(sorted(QUEUES))}")
+    workers: list[Worker] = []
+    for scope in QUEUES[queue]:
+        if scope == "workflows":
+            workers.append(Worker(client, task_queue=settings.workflow_queue, workflows=WORKFLOWS))
+        elif scope == "agents":
+            ctx = build_context(settings)
+            investigation = InvestigationActivities(
+                ctx, drill_delay_seconds=settings.drill_investigation_delay_seconds
+            )
+            workers.append(
+                Worker(
+                    client,
+                    task_queue=settings.agent_queue,
+                    activities=[
+                        DetectionActivities(ctx).detect,
+                        CorrelationActivities(ctx).correlate,
+                        investigation.investigate,
+                        RemediationActivities(ctx).plan_remediation,
+                        PostmortemActivities(ctx).draft_postmortem,
+                    ],
+                )
+            )
+        elif scope == "remediation":
+            execution = ExecutionActivities(
+                executor=build_executor(settings.executor),
+                ledger=Ledger(settings.remediation_dir / "ledger.sqlite"),
+                drill_crash_after_execute=settings.drill_crash_after_execute,
+            )
+            workers.append(
+                Worker(
+                    client,
+                    task_queue=settings.remediation_queue,
+                    activities=[execution.execute_action],
+                    max_concurrent_activities=REMEDIATION_MAX_CONCURRENT,
+                )
+            )
+    return workers
+
+
+async def run_workers(settings: Settings, queue: str, *, stop: asyncio.Event | None = None) -> None:
+    """Serve `queue` until `stop` is set or the process gets SIGTERM/SIGINT."""
+    client = await connect(settings)
+    workers = build_workers(client, settings, queue)
+    stop = stop or asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        try:
+            loop.add_signal_handler(sig, stop.set)
+        except (NotImplementedError, RuntimeError):
+            break  # not the main thread: the caller owns shutdown
+    names = ", ".join(w.task_queue for w in workers)
+    logging.getLogger("incidentflow.worker").info("serving %s on %s", names, settings.target)
+    tasks = [asyncio.create_task(w.run()) for w in workers]
+    stopper = asyncio.create_task(stop.wait())
+    await asyncio.wait([*tasks, stopper], return_when=asyncio.FIRST_COMPLETED)
+    stopper.cancel()
+    # A worker still starting up has nothing to drain: cancel it rather than wait for it.
+    for w, task in zip(workers, tasks, strict=True):
+        if not w.is_running and not task.done():
+            task.cancel()
+    await asyncio.gather(*(w.shutdown() for w in workers if w.is_running), return_exceptions=True)
+    for result in await asyncio.gather(*tasks, return_exceptions=True):
+        if isinstance(result, BaseException) and not isinstance(result, asyncio.CancelledError):
+            raise IncidentFlowError(f"a worker stopped: {result}") from result
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Parse the queue, build settings, serve until interrupted."""
+    parser = argparse.ArgumentParser(description="Run an IncidentFlow worker.")
+    parser.add_argument(
+        "--queue",
+        choices=sorted(QUEUES),
+        default="default",
+        help="task queues this process serves (default: workflows + agents)",
+    )
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    try:
+        asyncio.run(run_workers(Settings(), args.queue))
+    except KeyboardInterrupt:
+        return 0
+    except IncidentFlowError as err:
+        print(f"incidentflow worker: {err}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

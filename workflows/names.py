@@ -1,0 +1,14 @@
+"""Workflow ids and the stream's signal names, shared by both workflows without an import cycle.
+
+Deterministic module: constants and pure functions only.
+"""
+
+from __future__ import annotations
+
+ALERTS_SIGNAL = "alerts"
+INCIDENT_CLOSED_SIGNAL = "incident_closed"
+
+
+def stream_workflow_id(partition: str) -> str:
+    """The id of the alert stream workflow for one partition (by default an environment)."""
+    return f"alerts-{partition}"
