@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import os
 import signal
 import sys
 
@@ -134,4 +135,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    code = main()
+    # Skip interpreter teardown: the SDK's native runtime can crash there and mask the code.
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)

@@ -19,7 +19,6 @@ from incidentflow.errors import IncidentFlowError
 from incidentflow.executors import Executor, Ledger
 from incidentflow.models import ActionResult, ActionStatus, ExecuteInput
 
-
 # Heartbeat well inside the workflow's heartbeat timeout while an executor works.
 HEARTBEAT_EVERY_S = 2.0
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import asyncio
 
-from incidentflow.agents.investigation import investigate
 from temporalio import activity
 
+from incidentflow.agents.investigation import investigate
 from incidentflow.context import AgentContext
 from incidentflow.models import Investigation, InvestigationInput
 

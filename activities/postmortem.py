@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from incidentflow.agents.postmortem import draft
 from temporalio import activity
 
+from incidentflow.agents.postmortem import draft
 from incidentflow.context import AgentContext
 from incidentflow.models import PostMortem, PostmortemInput
 

@@ -5,9 +5,9 @@ Planning only reads; executing lives in `activities.execution`, on its own task 
 
 from __future__ import annotations
 
-from incidentflow.agents.remediation import plan
 from temporalio import activity
 
+from incidentflow.agents.remediation import plan
 from incidentflow.context import AgentContext
 from incidentflow.models import PlanInput, RemediationPlan
 

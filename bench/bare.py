@@ -18,20 +18,27 @@ async def noop(step: int) -> int:
 
 @workflow.defn(name="BenchBareWorkflow")
 class BareWorkflow:
-    """Started by signal-with-start like the alert stream; runs no-op activities in a row."""
+    """Started by signal-with-start like the alert stream; runs no-op activities in a row.
+
+    Its input names the task queue of the activities: the workflow's own (where the SDK may
+    dispatch them eagerly) or a separate one, as IncidentFlow's credential split requires.
+    """
 
     def __init__(self) -> None:
         self._signalled = False
 
     @workflow.signal(name="go")
-    def go(self, _: int) -> None:
+    def go(self, _: str) -> None:
         self._signalled = True
 
     @workflow.run
-    async def run(self, _: int) -> int:
+    async def run(self, activity_queue: str) -> int:
         await workflow.wait_condition(lambda: self._signalled)
         for step in range(NOOP_ACTIVITIES):
             await workflow.execute_activity(
-                noop, step, start_to_close_timeout=timedelta(seconds=30)
+                noop,
+                step,
+                task_queue=activity_queue or None,
+                start_to_close_timeout=timedelta(seconds=30),
             )
         return NOOP_ACTIVITIES

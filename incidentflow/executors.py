@@ -39,8 +39,8 @@ def kubectl_commands(params: ActionParams) -> list[str]:
     match params:
         case RollbackParams(service=svc, from_version=old, to_version=new):
             return [
-                f"kubectl get deployment/{svc} -o jsonpath={{.spec.template.spec.containers[0].image}}"
-                f"  # expect {svc}:{old}",
+                f"kubectl get deployment/{svc} "
+                f"-o jsonpath={{.spec.template.spec.containers[0].image}}  # expect {svc}:{old}",
                 f"kubectl set image deployment/{svc} {svc}={svc}:{new}",
                 f"kubectl rollout status deployment/{svc} --timeout=5m",
             ]

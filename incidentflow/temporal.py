@@ -186,12 +186,12 @@ async def ensure_search_attributes(client: Client, namespace: str) -> list[str]:
     clusters get them here. Temporal Cloud registers them through its own API: a refusal here
     says so.
     """
-    from temporalio.api.enums.v1 import IndexedValueType  # noqa: PLC0415
-    from temporalio.api.operatorservice.v1 import (  # noqa: PLC0415
+    from temporalio.api.enums.v1 import IndexedValueType
+    from temporalio.api.operatorservice.v1 import (
         AddSearchAttributesRequest,
         ListSearchAttributesRequest,
     )
-    from temporalio.service import RPCError  # noqa: PLC0415
+    from temporalio.service import RPCError
 
     try:
         existing = await client.operator_service.list_search_attributes(

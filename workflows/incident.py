@@ -6,6 +6,7 @@ approved action on the remediation queue, and the workflow keeps every artifact 
 
 from __future__ import annotations
 
+import contextlib
 from datetime import datetime, timedelta
 
 from temporalio import workflow
@@ -247,14 +248,12 @@ class IncidentWorkflow:
             f"a person to approve or reject: {summary} (expires in {window // 60} min; "
             f"`incidentflow approve {self._incident.id} --by NAME`)",
         )
-        try:
+        with contextlib.suppress(TimeoutError):
             await workflow.wait_condition(
                 lambda: self._approval is not None,
                 timeout=timedelta(seconds=window),
                 timeout_summary="approval window",
             )
-        except TimeoutError:
-            pass
         if self._approval is not None:
             return self._approval
         # Silence is never consent: the window passing ends the plan, and nothing executes.

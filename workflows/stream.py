@@ -8,8 +8,15 @@ before Temporal's per-run limits, carrying its open-incident index and unprocess
 
 from __future__ import annotations
 
+import asyncio
+from typing import Any
+
 from temporalio import workflow
-from temporalio.common import TypedSearchAttributes, WorkflowIDReusePolicy
+from temporalio.common import (
+    SearchAttributePair,
+    TypedSearchAttributes,
+    WorkflowIDReusePolicy,
+)
 from temporalio.exceptions import WorkflowAlreadyStartedError
 
 with workflow.unsafe.imports_passed_through():
@@ -36,6 +43,11 @@ with workflow.unsafe.imports_passed_through():
 SEEN_BATCHES_KEPT = 2_000
 # Temporal caps a run at 10,000 signals; hand over well before.
 MAX_SIGNALS_PER_RUN = 9_000
+
+
+def _acknowledge(child: asyncio.Future[Any]) -> None:
+    if not child.cancelled() and child.exception() is not None:
+        workflow.logger.info("incident workflow ended: %s", child.exception())
 
 
 @workflow.defn(name="AlertStreamWorkflow")
@@ -171,7 +183,7 @@ class AlertStreamWorkflow:
             remediation_queue=self._inp.remediation_queue,
         )
         try:
-            await workflow.start_child_workflow(
+            child = await workflow.start_child_workflow(
                 IncidentWorkflow.run,
                 inp,
                 id=incident.id,
@@ -188,12 +200,15 @@ class AlertStreamWorkflow:
                 memo={"title": incident.title},
                 search_attributes=TypedSearchAttributes(
                     [
-                        STATE_KEY.value_set("open"),
-                        SEVERITY_KEY.value_set(incident.severity.value),
-                        SERVICE_KEY.value_set(incident.origin_service or "unknown"),
+                        SearchAttributePair(STATE_KEY, "open"),
+                        SearchAttributePair(SEVERITY_KEY, incident.severity.value),
+                        SearchAttributePair(SERVICE_KEY, incident.origin_service or "unknown"),
                     ]
                 ),
             )
+            # The incident reports its own end by signal (that survives our continue-as-new);
+            # its completion here is only acknowledged, so a failed child warns nobody twice.
+            child.add_done_callback(_acknowledge)
         except WorkflowAlreadyStartedError:
             # A retried batch after continue-as-new can re-propose an incident we started.
             workflow.logger.info("incident %s already started", incident.id)

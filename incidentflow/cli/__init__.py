@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import json
+import os
 import sys
 from collections.abc import Callable, Coroutine
 from pathlib import Path
@@ -54,11 +55,33 @@ def settings() -> Settings:
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="incidentflow")
-def main() -> None:
+def cli() -> None:
     """Incident response as durable Temporal workflows. Configure with INCIDENTFLOW_* variables."""
 
 
-@main.command()
+def main(argv: list[str] | None = None) -> None:
+    """Entry point of the `incidentflow` script and `python starter.py`.
+
+    It leaves with os._exit after flushing: the Temporal SDK's native runtime can crash while
+    the interpreter tears down (seen here as SIGSEGV/SIGABRT after a clean run), which would
+    turn a clear exit code into a signal.
+    """
+    try:
+        code = cli.main(args=argv, prog_name="incidentflow", standalone_mode=False) or 0
+    except click.exceptions.Abort:
+        click.echo("aborted", err=True)
+        code = 1
+    except click.ClickException as err:
+        err.show()
+        code = err.exit_code
+    except SystemExit as err:
+        code = err.code if isinstance(err.code, int) else (0 if err.code is None else 1)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code if isinstance(code, int) else 0)
+
+
+@cli.command()
 @run_async
 async def up() -> None:
     """Run the stack in the foreground: Temporal (embedded unless configured), workers, webhook."""
@@ -70,14 +93,14 @@ async def up() -> None:
         await stack.wait()
 
 
-@main.command("serve-webhook")
+@cli.command("serve-webhook")
 @run_async
 async def serve_webhook() -> None:
     """Run only the ingest webhook (workers and Temporal run elsewhere, as in docker-compose)."""
-    import uvicorn  # noqa: PLC0415
+    import uvicorn
 
-    from incidentflow.ingest.app import create_app  # noqa: PLC0415
-    from incidentflow.ingest.sink import TemporalSink  # noqa: PLC0415
+    from incidentflow.ingest.app import create_app
+    from incidentflow.ingest.sink import TemporalSink
 
     s = settings()
     app = create_app(s, TemporalSink(await connect(s), s))
@@ -86,18 +109,18 @@ async def serve_webhook() -> None:
     await server.serve()
 
 
-@main.command("setup-temporal")
+@cli.command("setup-temporal")
 @run_async
 async def setup_temporal() -> None:
     """Register IncidentFlow's search attributes on the configured Temporal server."""
-    from incidentflow.temporal import ensure_search_attributes  # noqa: PLC0415
+    from incidentflow.temporal import ensure_search_attributes
 
     s = settings()
     added = await ensure_search_attributes(await connect(s), s.temporal_namespace)
     click.echo(f"added {', '.join(added)}" if added else "search attributes already registered")
 
 
-@main.command()
+@cli.command()
 @click.option("--approve-as", metavar="NAME", help="Approve the plan as NAME instead of waiting.")
 @click.option("--follow/--no-follow", default=True, help="Follow the incident to its end.")
 @click.option("--timeout", default=120.0, show_default=True, help="Seconds to wait for the plan.")
@@ -109,7 +132,7 @@ async def demo(approve_as: str | None, follow: bool, timeout: float) -> None:
     await run_demo(settings(), approve_as=approve_as, follow=follow, plan_timeout=timeout)
 
 
-@main.group()
+@cli.group()
 def alert() -> None:
     """Send alerts to the webhook."""
 
@@ -125,7 +148,7 @@ async def alert_send(file: Path, source: str) -> None:
     from incidentflow.cli.demo import post_payload
 
     try:
-        payload = json.loads(file.read_text())
+        payload = json.loads(await asyncio.to_thread(file.read_text))
     except OSError as err:
         raise BadInput(f"cannot read {file}: {err.strerror}") from err
     except json.JSONDecodeError as err:
@@ -134,7 +157,7 @@ async def alert_send(file: Path, source: str) -> None:
     click.echo(json.dumps(answer))
 
 
-@main.command()
+@cli.command()
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 @click.option("--limit", default=50, show_default=True)
 @run_async
@@ -164,7 +187,7 @@ async def incidents(as_json: bool, limit: int) -> None:
         click.echo(render.incidents_table(rows))
 
 
-@main.command()
+@cli.command()
 @click.argument("incident_id")
 @click.option("--json", "as_json", is_flag=True, help="The full record as JSON.")
 @run_async
@@ -174,7 +197,7 @@ async def show(incident_id: str, as_json: bool) -> None:
     click.echo(record.model_dump_json(indent=2) if as_json else render.record_text(record))
 
 
-@main.command()
+@cli.command()
 @click.argument("incident_id")
 @click.option("--by", required=True, help="Who approves (recorded in the history).")
 @click.option("--reason", default="", help="Why (recorded).")
@@ -190,7 +213,7 @@ async def approve(incident_id: str, by: str, reason: str) -> None:
     click.echo(f"{incident_id}: {decision.decision.value} by {decision.by}")
 
 
-@main.command()
+@cli.command()
 @click.argument("incident_id")
 @click.option("--by", required=True, help="Who rejects (recorded in the history).")
 @click.option("--reason", required=True, help="Why (recorded).")
@@ -206,7 +229,7 @@ async def reject(incident_id: str, by: str, reason: str) -> None:
     click.echo(f"{incident_id}: {decision.decision.value} by {decision.by}")
 
 
-@main.command()
+@cli.command()
 @click.argument("incident_id")
 @click.option("--out", type=click.Path(path_type=Path), help="Write the Markdown to this file.")
 @run_async
@@ -222,7 +245,7 @@ async def postmortem(incident_id: str, out: Path | None) -> None:
         click.echo(record.postmortem.markdown)
         return
     try:
-        out.write_text(record.postmortem.markdown)
+        await asyncio.to_thread(out.write_text, record.postmortem.markdown)
     except OSError as err:
         raise BadInput(f"cannot write {out}: {err.strerror}") from err
     click.echo(f"wrote {out}")

@@ -106,7 +106,7 @@ async def find_incident(
     )
 
 
-async def follow(
+async def follow_incident(
     client: Client, incident_id: str, *, until: set[IncidentState], deadline: float | None
 ) -> IncidentRecord:
     """Print state changes until the incident reaches one of `until`."""
@@ -145,7 +145,7 @@ async def run_demo(
         click.echo(f"incident {incident_id} opened; following it")
         gate = {IncidentState.AWAITING_APPROVAL, IncidentState.NEEDS_ATTENTION}
         gate |= {s for s in IncidentState if s.terminal}
-        record = await follow(client, incident_id, until=gate, deadline=deadline)
+        record = await follow_incident(client, incident_id, until=gate, deadline=deadline)
         click.echo("")
         click.echo(render.record_text(record))
         click.echo("")
@@ -165,7 +165,7 @@ async def run_demo(
         if not (follow or started) and not approve_as:
             return
         final = {s for s in IncidentState if s.terminal} | {IncidentState.NEEDS_ATTENTION}
-        record = await follow(client, incident_id, until=final, deadline=None)
+        record = await follow_incident(client, incident_id, until=final, deadline=None)
         click.echo(f"{incident_id} ended {record.state.value}; the post-mortem draft:")
         click.echo(f"  incidentflow postmortem {incident_id}")
         if started and not approve_as:

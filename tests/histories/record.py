@@ -15,14 +15,20 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path[:0] = [str(HERE.parent), str(HERE.parent / "integration"), str(HERE.parents[1])]
 
-from conftest import app_stack, make_settings  # noqa: E402
-from flow import DEMO_ORIGIN, demo_payloads, fingerprints_of, wait_for_incident  # noqa: E402
+from conftest import app_stack, make_settings
+from flow import (
+    DEMO_ORIGIN,
+    demo_payloads,
+    fingerprints_of,
+    wait_for_incident,
+    wait_for_state,
+)
 
-from incidentflow.cli import ops  # noqa: E402
-from incidentflow.models import DecisionRequest, IncidentState  # noqa: E402
-from incidentflow.temporal import DevServer, connect, free_port  # noqa: E402
-from workflows.incident import IncidentWorkflow  # noqa: E402
-from workflows.names import stream_workflow_id  # noqa: E402
+from incidentflow.cli import ops
+from incidentflow.models import DecisionRequest, IncidentState
+from incidentflow.temporal import DevServer, connect, free_port
+from workflows.incident import IncidentWorkflow
+from workflows.names import stream_workflow_id
 
 
 async def record(out: Path) -> None:
@@ -40,10 +46,7 @@ async def record(out: Path) -> None:
                 incident_id = await wait_for_incident(
                     client, settings, fingerprints_of(payloads, DEMO_ORIGIN)
                 )
-                while (await ops.get_record(client, incident_id)).state is not (
-                    IncidentState.AWAITING_APPROVAL
-                ):
-                    await asyncio.sleep(0.2)
+                await wait_for_state(client, incident_id, {IncidentState.AWAITING_APPROVAL})
                 await ops.decide(
                     client, incident_id, approve=True, request=DecisionRequest(by="recorder")
                 )

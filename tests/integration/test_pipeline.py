@@ -1,4 +1,4 @@
-"""The spine end to end on the real dev server: webhook -> five agents -> approval -> post-mortem."""
+"""The spine end to end on the real dev server: webhook, five agents, approval, post-mortem."""
 
 from __future__ import annotations
 
@@ -110,9 +110,7 @@ async def test_demo_incident_travels_all_five_agents(stack: Stack) -> None:
     assert final.postmortem is not None
     md = final.postmortem.markdown
     timeline_md = md[md.index("## Timeline") :]
-    drafted_at = next(
-        i for i, e in enumerate(final.timeline) if e.kind is TimelineKind.POSTMORTEM
-    )
+    drafted_at = next(i for i, e in enumerate(final.timeline) if e.kind is TimelineKind.POSTMORTEM)
     positions = []
     for event in final.timeline[:drafted_at]:
         pos = timeline_md.find(event.summary, positions[-1] + 1 if positions else 0)

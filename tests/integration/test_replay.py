@@ -1,4 +1,4 @@
-"""Replay recorded histories with today's workflow code: a change that breaks open incidents fails."""
+"""Replay recorded histories with today's workflow code: breaking open incidents fails CI."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The webhook's edge behaviour: 202 only when durable, 503 when Temporal is away, 4xx with reasons."""
+"""The webhook's edge: 202 only when durable, 503 when Temporal is away, 4xx with reasons."""
 
 from __future__ import annotations
 
@@ -13,7 +13,6 @@ from incidentflow.ingest.app import create_app
 from incidentflow.ingest.sink import TemporalSink
 from incidentflow.temporal import DevServer, connect, free_port
 from workflows.names import stream_workflow_id
-from workflows.stream import AlertStreamWorkflow
 
 
 async def test_accepted_batch_is_in_temporal_before_the_answer(stack: Stack) -> None:
