@@ -24,6 +24,8 @@ with workflow.unsafe.imports_passed_through():
         Approval,
         Decision,
         DecisionRequest,
+        DownstreamAlert,
+        Duplicate,
         ExecuteInput,
         IncidentClosed,
         IncidentInput,
@@ -56,6 +58,8 @@ class IncidentWorkflow:
         self._incident = inp.incident
         self._alerts: dict[str, Alert] = {a.fingerprint: a for a in inp.incident.alerts}
         self._services: list[str] = list(inp.incident.services)
+        self._downstream: list[DownstreamAlert] = list(inp.incident.downstream)
+        self._duplicates: list[Duplicate] = list(inp.incident.duplicates)
         self._state = IncidentState.OPEN
         self._waiting_for = "starting"
         self._investigation: Investigation | None = None
@@ -73,7 +77,12 @@ class IncidentWorkflow:
         """Every artifact emitted so far, in order."""
         return IncidentRecord(
             incident=self._incident.model_copy(
-                update={"alerts": list(self._alerts.values()), "services": self._services}
+                update={
+                    "alerts": list(self._alerts.values()),
+                    "services": self._services,
+                    "downstream": self._downstream,
+                    "duplicates": self._duplicates,
+                }
             ),
             state=self._state,
             waiting_for=self._waiting_for,
@@ -123,6 +132,10 @@ class IncidentWorkflow:
     def alerts_joined(self, update: IncidentUpdate) -> None:
         """Alerts correlation joined to this incident after it opened (firing or resolved)."""
         self._services += [s for s in update.services if s not in self._services]
+        self._downstream += update.downstream
+        self._duplicates += update.duplicates
+        for dup in update.duplicates:
+            self._event(TimelineKind.ALERT, "correlation", f"duplicate delivery: {dup.reason}")
         for alert in update.alerts:
             known = self._alerts.get(alert.fingerprint)
             self._alerts[alert.fingerprint] = alert

@@ -217,6 +217,7 @@ class AlertStreamWorkflow:
             services=incident.services,
             fingerprints=sorted(fingerprints),
             opened_at=incident.opened_at,
+            origin_service=incident.origin_service,
         )
 
     def _remember(self, batch_id: str) -> None:

@@ -8,6 +8,7 @@ dependency. Pure and deterministic: ids come from hashes of the inputs, times fr
 from __future__ import annotations
 
 from collections import defaultdict
+from dataclasses import dataclass, field
 from datetime import timedelta
 
 from incidentflow.agents.common import ago, short_hash, utc
@@ -41,7 +42,8 @@ def correlate(inp: CorrelationInput, graph: ServiceGraph) -> CorrelationResult:
     dropped: list[Detection] = []
     representatives, duplicates = _collapse_deliveries(inp.detections, dropped)
     known = {fp: inc.id for inc in inp.open_incidents for fp in inc.fingerprints}
-    updates: dict[str, tuple[list[Alert], list[str], list[str]]] = {}
+    updates: dict[str, _Joined] = {}
+    by_id = {inc.id: inc for inc in inp.open_incidents}
     pending: list[Detection] = []
 
     for det in representatives:
@@ -50,7 +52,13 @@ def correlate(inp: CorrelationInput, graph: ServiceGraph) -> CorrelationResult:
             if det.alert.status is AlertStatus.RESOLVED:
                 _add_update(updates, known[fp], det, f"{det.alert.name} resolved")
             else:
-                dropped.append(_note(det, f"already part of {known[fp]}; nothing new"))
+                reason = f"already part of {known[fp]}; delivered again (repeat or HA peer)"
+                dropped.append(_note(det, reason))
+                joined_to = updates.setdefault(known[fp], _Joined())
+                joined_to.duplicates.append(
+                    Duplicate(fingerprint=fp, duplicate_of=fp, reason=reason)
+                )
+                joined_to.reasons.append(f"{det.alert.name}: {reason}")
             continue
         if det.noise:
             dropped.append(_note(det, "detection marked it noise"))
@@ -62,6 +70,9 @@ def correlate(inp: CorrelationInput, graph: ServiceGraph) -> CorrelationResult:
         if joined is not None:
             incident, reason = joined
             _add_update(updates, incident.id, det, reason)
+            symptom = _downstream_of(det, incident.origin_service, graph)
+            if symptom is not None:
+                updates[incident.id].downstream.append(symptom)
             continue
         pending.append(det)
 
@@ -82,9 +93,15 @@ def correlate(inp: CorrelationInput, graph: ServiceGraph) -> CorrelationResult:
         new_incidents=sorted(new_incidents, key=lambda i: (i.opened_at, i.id)),
         updates=[
             IncidentUpdate(
-                incident_id=inc_id, alerts=alerts, reasons=reasons, services=sorted(set(services))
+                incident_id=inc_id,
+                alerts=j.alerts,
+                reasons=j.reasons,
+                services=sorted(set(j.services)),
+                downstream=j.downstream,
+                duplicates=j.duplicates,
             )
-            for inc_id, (alerts, reasons, services) in sorted(updates.items())
+            for inc_id, j in sorted(updates.items())
+            if inc_id in by_id
         ],
         dropped=dropped,
     )
@@ -123,17 +140,45 @@ def _collapse_deliveries(
     return representatives, duplicates
 
 
-def _add_update(
-    updates: dict[str, tuple[list[Alert], list[str], list[str]]],
-    incident_id: str,
-    det: Detection,
-    reason: str,
-) -> None:
-    alerts, reasons, services = updates.setdefault(incident_id, ([], [], []))
-    alerts.append(det.alert)
-    reasons.append(reason)
+@dataclass
+class _Joined:
+    """What correlation adds to one open incident in this batch."""
+
+    alerts: list[Alert] = field(default_factory=list)
+    reasons: list[str] = field(default_factory=list)
+    services: list[str] = field(default_factory=list)
+    downstream: list[DownstreamAlert] = field(default_factory=list)
+    duplicates: list[Duplicate] = field(default_factory=list)
+
+
+def _add_update(updates: dict[str, _Joined], incident_id: str, det: Detection, reason: str) -> None:
+    joined = updates.setdefault(incident_id, _Joined())
+    joined.alerts.append(det.alert)
+    joined.reasons.append(reason)
     if det.service:
-        services.append(det.service)
+        joined.services.append(det.service)
+
+
+def _downstream_of(
+    det: Detection, origin: str | None, graph: ServiceGraph
+) -> DownstreamAlert | None:
+    """The dependency path that explains `det` as a symptom of `origin`, if there is one."""
+    if origin is None or det.service is None or det.service == origin:
+        return None
+    hops = graph.path(det.service, origin)
+    if not hops:
+        return None
+    edges = [DependencyEdge(caller=a, callee=b) for a, b in hops]
+    chain = " -> ".join([det.service, *(e.callee for e in edges)])
+    return DownstreamAlert(
+        fingerprint=det.alert.fingerprint,
+        service=det.service,
+        path=edges,
+        explanation=(
+            f"{det.alert.name} on {det.service} is a symptom: {chain}, so "
+            f"{det.service} fails when {origin} does"
+        ),
+    )
 
 
 def _nearest_open_incident(
@@ -253,26 +298,9 @@ def _build_incident(
     incident_id = f"INC-{opened_at:%Y%m%d}-{short_hash(environment, *fingerprints)}"
     origin, origin_reason = _origin(group, graph)
 
-    downstream: list[DownstreamAlert] = []
-    for det in group:
-        if origin is None or det.service is None or det.service == origin:
-            continue
-        hops = graph.path(det.service, origin)
-        if not hops:
-            continue
-        edges = [DependencyEdge(caller=a, callee=b) for a, b in hops]
-        chain = " -> ".join([det.service, *(e.callee for e in edges)])
-        downstream.append(
-            DownstreamAlert(
-                fingerprint=det.alert.fingerprint,
-                service=det.service,
-                path=edges,
-                explanation=(
-                    f"{det.alert.name} on {det.service} is a symptom: {chain}, so "
-                    f"{det.service} fails when {origin} does"
-                ),
-            )
-        )
+    downstream = [
+        symptom for det in group if (symptom := _downstream_of(det, origin, graph)) is not None
+    ]
 
     lead = min(
         (d for d in group if d.service == origin) if origin else group,

@@ -63,6 +63,9 @@ class OpenIncident(Artifact):
     services: list[str]
     fingerprints: list[str]
     opened_at: datetime
+    origin_service: str | None = Field(
+        default=None, description="Correlation's origin: joined alerts are explained against it"
+    )
 
 
 class IncidentUpdate(Artifact):
@@ -74,6 +77,12 @@ class IncidentUpdate(Artifact):
     services: list[str] = Field(
         default_factory=list,
         description="Services of the joined alerts: widen the open incident's index with them",
+    )
+    downstream: list[DownstreamAlert] = Field(
+        default_factory=list, description="Joined alerts explained by the incident's origin"
+    )
+    duplicates: list[Duplicate] = Field(
+        default_factory=list, description="Known alerts delivered again (e.g. by an HA peer)"
     )
 
 

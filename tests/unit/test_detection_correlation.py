@@ -217,6 +217,8 @@ def test_demo_delivered_one_payload_per_batch_still_makes_one_incident() -> None
     new: list[Incident] = []
     joined: list[str] = []
     dropped: list[str] = []
+    downstream: dict[str, list[str]] = {}
+    duplicates: list[str] = []
     for payload in demo().alert_payloads:
         alerts = [a for a in scenario_alerts(demo()) if a.raw in payload["alerts"]][:1]
         result = run_correlation(alerts, open_incidents)
@@ -228,9 +230,12 @@ def test_demo_delivered_one_payload_per_batch_still_makes_one_incident() -> None
                     services=inc.services,
                     fingerprints=[a.fingerprint for a in inc.alerts],
                     opened_at=inc.opened_at,
+                    origin_service=inc.origin_service,
                 )
             )
         for update in result.updates:
+            downstream.update({d.service: [e.callee for e in d.path] for d in update.downstream})
+            duplicates += [d.fingerprint for d in update.duplicates]
             # As the stream does: widen the open incident's index with what joined it.
             open_incidents = [
                 o.model_copy(
@@ -257,3 +262,9 @@ def test_demo_delivered_one_payload_per_batch_still_makes_one_incident() -> None
         ]
     )
     assert dropped == [UNRELATED, "PaymentsHighErrorRate"]  # the lone warning, the HA duplicate
+    # Alerts that joined later are still explained by the origin, edge by edge.
+    assert {"checkout", "api-gateway", "web-frontend"} <= set(downstream)
+    assert all(path[-1] == "payments" for path in downstream.values())
+    assert downstream["api-gateway"] == ["checkout", "payments"]
+    # The HA peer's repeat is recorded on the incident, not silently dropped.
+    assert len(duplicates) == 1
