@@ -6,6 +6,7 @@ import asyncio
 import functools
 import json
 import os
+import signal
 import sys
 from collections.abc import Callable, Coroutine
 from pathlib import Path
@@ -28,14 +29,28 @@ def fail(message: str) -> None:
     sys.exit(1)
 
 
+async def _interruptible(work: Coroutine[Any, Any, None]) -> None:
+    """Run `work`; SIGINT or SIGTERM cancels it, so `finally` blocks stop what it started.
+
+    Without this, SIGTERM (systemd, docker, kill) would end `up` at once and orphan the dev
+    server and the worker processes, which run in their own sessions.
+    """
+    task = asyncio.current_task()
+    loop = asyncio.get_running_loop()
+    if task is not None:
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, task.cancel)
+    await work
+
+
 def run_async(fn: Callable[P, Coroutine[Any, Any, None]]) -> Callable[P, None]:
     """Run an async command; IncidentFlowError becomes one line and exit code 1."""
 
     @functools.wraps(fn)
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> None:
         try:
-            asyncio.run(fn(*args, **kwargs))
-        except KeyboardInterrupt:
+            asyncio.run(_interruptible(fn(*args, **kwargs)))
+        except (KeyboardInterrupt, asyncio.CancelledError):
             click.echo("stopped", err=True)
             sys.exit(130)
         except IncidentFlowError as err:
