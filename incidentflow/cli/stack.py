@@ -11,7 +11,7 @@ import contextlib
 import os
 import subprocess
 import sys
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 
 import uvicorn
@@ -58,6 +58,15 @@ def spawn_worker(settings: Settings, kind: str, log_dir: Path) -> subprocess.Pop
     )
 
 
+class EmbeddedWebhook(uvicorn.Server):
+    """uvicorn without its own signal handling: the CLI owns SIGINT and SIGTERM and stops
+    every part of the stack in order (uvicorn would re-raise the signal after its own exit)."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
+
+
 class Stack:
     """Everything `up` runs, as an async context manager."""
 
@@ -66,7 +75,7 @@ class Stack:
         self.say = say
         self.server: DevServer | None = None
         self.workers: dict[str, subprocess.Popen[bytes]] = {}
-        self._uvicorn: uvicorn.Server | None = None
+        self._uvicorn: EmbeddedWebhook | None = None
         self._serve_task: asyncio.Task[None] | None = None
 
     @contextlib.asynccontextmanager
@@ -106,7 +115,7 @@ class Stack:
             log_level="warning",
             lifespan="off",
         )
-        self._uvicorn = uvicorn.Server(config)
+        self._uvicorn = EmbeddedWebhook(config)
         self._serve_task = asyncio.create_task(self._uvicorn.serve())
         waited = 0.0
         while not self._uvicorn.started:
@@ -132,18 +141,20 @@ class Stack:
             await asyncio.sleep(0.5)
 
     async def _stop(self) -> None:
+        # Stop in order and finish even if we are cancelled again meanwhile: a half-stopped
+        # stack would leave a dev server or workers running in their own sessions.
         if self._uvicorn is not None:
             self._uvicorn.should_exit = True
         if self._serve_task is not None:
-            with contextlib.suppress(Exception):
+            with contextlib.suppress(BaseException):
                 await asyncio.wait_for(self._serve_task, timeout=10)
         for proc in self.workers.values():
             if proc.poll() is None:
                 proc.terminate()
         for proc in self.workers.values():
             try:
-                await asyncio.to_thread(proc.wait, 15)
+                proc.wait(timeout=15)
             except subprocess.TimeoutExpired:
                 proc.kill()
         if self.server is not None:
-            await asyncio.to_thread(self.server.stop)
+            self.server.stop()

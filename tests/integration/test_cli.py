@@ -14,7 +14,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from incidentflow.temporal import DevServer, free_port
+from incidentflow.temporal import DevServer, free_port, port_open
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -99,12 +99,16 @@ def up(tmp_path: Path) -> Iterator[dict[str, str]]:
     try:
         yield env
     finally:
-        proc.send_signal(signal.SIGINT)
+        # SIGTERM, as systemd or docker would send: everything `up` started must stop too.
+        proc.send_signal(signal.SIGTERM)
         try:
             proc.wait(timeout=30)
         except subprocess.TimeoutExpired:
             proc.kill()
         log.close()
+    assert proc.returncode == 130, (tmp_path / "up.log").read_text()
+    for port in ("INCIDENTFLOW_EMBEDDED_PORT", "INCIDENTFLOW_WEBHOOK_PORT"):
+        assert not port_open("127.0.0.1", int(env[port])), f"{port} still served after SIGTERM"
     output = (tmp_path / "up.log").read_text()
     assert "Temporal UI:" in output and "webhook:" in output, output
     # The embedded server kept its history in the data directory.
