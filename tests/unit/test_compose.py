@@ -1,0 +1,86 @@
+"""docker-compose.yml checked for structure and consistency with the code.
+
+Docker cannot run on this machine or in CI, so this test reads the file instead: every service
+is complete, every INCIDENTFLOW_* variable is one the settings really read, the worker queues
+exist, only the remediation worker carries executor settings, and the search attributes the
+setup job registers are the ones the workflows write.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from incidentflow.settings import Settings
+from worker import QUEUES
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def compose() -> dict[str, Any]:
+    data = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+    assert isinstance(data, dict)
+    return data
+
+
+def env_of(service: dict[str, Any]) -> dict[str, str]:
+    env = service.get("environment") or {}
+    assert isinstance(env, dict), "environment must be a mapping"
+    return {str(k): str(v) for k, v in env.items()}
+
+
+def test_every_service_has_an_image_or_a_build_and_valid_ports() -> None:
+    services = compose()["services"]
+    expected = {"postgresql", "temporal", "temporal-ui", "temporal-setup", "worker"}
+    assert expected | {"remediation-worker", "ingest"} <= set(services)
+    for name, svc in services.items():
+        assert "image" in svc or "build" in svc, name
+        for mapping in svc.get("ports", []):
+            host, container = str(mapping).split(":")
+            assert 0 < int(host) < 65536 and 0 < int(container) < 65536, (name, mapping)
+
+
+def test_incidentflow_variables_are_settings_the_code_reads() -> None:
+    known = {f"INCIDENTFLOW_{name.upper()}" for name in Settings.model_fields}
+    for name, svc in compose()["services"].items():
+        for key in env_of(svc):
+            if key.startswith("INCIDENTFLOW_"):
+                assert key in known, f"{name}: {key} is not a setting"
+        if svc.get("build") == ".":
+            assert "INCIDENTFLOW_TEMPORAL_ADDRESS" in env_of(svc), name
+
+
+def test_workers_are_split_by_credential_scope() -> None:
+    services = compose()["services"]
+    queues = {}
+    for name, svc in services.items():
+        cmd = svc.get("command") or []
+        if "worker" in cmd:
+            queues[name] = cmd[cmd.index("--queue") + 1]
+    assert queues == {"worker": "default", "remediation-worker": "remediation"}
+    assert set(queues.values()) <= set(QUEUES)
+    for name, svc in services.items():
+        executor_keys = [k for k in env_of(svc) if k.startswith("INCIDENTFLOW_EXECUTOR")]
+        assert not executor_keys or name == "remediation-worker", name
+
+
+def test_setup_job_registers_what_the_workflows_write() -> None:
+    services = compose()["services"]
+    assert services["temporal-setup"]["command"] == ["incidentflow", "setup-temporal"]
+    for name in ("worker", "remediation-worker", "ingest"):
+        depends = services[name]["depends_on"]
+        assert depends["temporal-setup"]["condition"] == "service_completed_successfully"
+    ingest = services["ingest"]
+    assert ingest["command"] == ["incidentflow", "serve-webhook"]
+    assert env_of(ingest)["INCIDENTFLOW_WEBHOOK_HOST"] == "0.0.0.0"
+    port = env_of(ingest)["INCIDENTFLOW_WEBHOOK_PORT"]
+    assert f"{port}:{port}" in ingest["ports"]
+
+
+def test_dockerfile_installs_the_package_and_runs_unprivileged() -> None:
+    dockerfile = (ROOT / "Dockerfile").read_text()
+    assert "pip install" in dockerfile and "USER incidentflow" in dockerfile
+    for path in ("incidentflow", "workflows", "activities", "worker.py", "starter.py"):
+        assert path in dockerfile, path
