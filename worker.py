@@ -21,12 +21,16 @@ from activities.correlation import CorrelationActivities
 from activities.detection import DetectionActivities
 from activities.execution import ExecutionActivities
 from activities.investigation import InvestigationActivities
+from activities.notify import NotifyActivities
 from activities.postmortem import PostmortemActivities
-from activities.remediation import RemediationActivities
+from activities.remediation import RemediationActivities, options_from
 from incidentflow.context import build_context
 from incidentflow.errors import IncidentFlowError
-from incidentflow.executors import Ledger, build_executor
+from incidentflow.executors import Ledger, build_executors
+from incidentflow.logs import configure_logging
+from incidentflow.notify import build_notifiers
 from incidentflow.settings import Settings
+from incidentflow.telemetry import configure_tracing
 from incidentflow.temporal import connect
 from workflows.incident import IncidentWorkflow
 from workflows.stream import AlertStreamWorkflow
@@ -56,6 +60,8 @@ def build_workers(client: Client, settings: Settings, queue: str) -> list[Worker
             investigation = InvestigationActivities(
                 ctx, drill_delay_seconds=settings.drill_investigation_delay_seconds
             )
+            remediation = RemediationActivities(ctx, options_from(settings))
+            postmortem = PostmortemActivities(ctx, out_dir=settings.postmortems_path)
             workers.append(
                 Worker(
                     client,
@@ -64,16 +70,21 @@ def build_workers(client: Client, settings: Settings, queue: str) -> list[Worker
                         DetectionActivities(ctx).detect,
                         CorrelationActivities(ctx).correlate,
                         investigation.investigate,
-                        RemediationActivities(ctx).plan_remediation,
-                        PostmortemActivities(ctx).draft_postmortem,
+                        remediation.plan_remediation,
+                        remediation.incident_config,
+                        remediation.check_promql,
+                        postmortem.draft_postmortem,
+                        NotifyActivities(build_notifiers(settings)).notify,
                     ],
                 )
             )
         elif scope == "remediation":
+            # The only place executor credentials are opened (issue 5: least privilege).
             execution = ExecutionActivities(
-                executor=build_executor(settings.executor),
+                executors=build_executors(settings),
                 ledger=Ledger(settings.remediation_dir / "ledger.sqlite"),
                 drill_crash_after_execute=settings.drill_crash_after_execute,
+                drill_delay_seconds=settings.drill_execute_delay_seconds,
             )
             workers.append(
                 Worker(
@@ -123,9 +134,13 @@ def main(argv: list[str] | None = None) -> int:
         help="task queues this process serves (default: workflows + agents)",
     )
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     try:
-        asyncio.run(run_workers(Settings(), args.queue))
+        settings = Settings()
+        configure_logging(settings.log_format, settings.log_level)
+        provider = configure_tracing(settings, f"incidentflow-worker-{args.queue}")
+        asyncio.run(run_workers(settings, args.queue))
+        if provider is not None:
+            provider.shutdown()
     except KeyboardInterrupt:
         return 0
     except IncidentFlowError as err:

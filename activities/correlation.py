@@ -16,4 +16,4 @@ class CorrelationActivities:
     @activity.defn(name="correlate")
     async def correlate(self, inp: CorrelationInput) -> CorrelationResult:
         """New incidents, alerts joined to open ones, and what was dropped as noise."""
-        return correlate(inp, self._ctx.graph)
+        return correlate(inp, self._ctx.graph, self._ctx.rules.correlation)

@@ -16,4 +16,4 @@ class DetectionActivities:
     @activity.defn(name="detect")
     async def detect(self, batch: AlertBatch) -> DetectionResult:
         """Severity, service, flapping and noise for every alert of the batch."""
-        return detect(batch, self._ctx.graph)
+        return detect(batch, self._ctx.graph, self._ctx.rules.detection)

@@ -15,8 +15,8 @@ from typing import Any
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from incidentflow.errors import IncidentFlowError
-from incidentflow.executors import Executor, Ledger
+from incidentflow.errors import ExecutorUnavailable, IncidentFlowError
+from incidentflow.executors import Executors, Ledger
 from incidentflow.models import ActionResult, ActionStatus, ExecuteInput
 
 # Heartbeat well inside the workflow's heartbeat timeout while an executor works.
@@ -35,12 +35,18 @@ async def _heartbeating(work: Coroutine[Any, Any, str], key: str) -> str:
 
 class ExecutionActivities:
     def __init__(
-        self, *, executor: Executor, ledger: Ledger, drill_crash_after_execute: bool = False
+        self,
+        *,
+        executors: Executors,
+        ledger: Ledger,
+        drill_crash_after_execute: bool = False,
+        drill_delay_seconds: float = 0.0,
     ) -> None:
-        self._executor = executor
+        self._executors = executors
         self._ledger = ledger
-        # A chaos drill: die right after acting, before Temporal hears of it.
+        # Chaos drills: die right after acting, or hold the action open before acting.
         self._crash_after = drill_crash_after_execute
+        self._delay = drill_delay_seconds
 
     @activity.defn(name="execute_action")
     async def execute_action(self, inp: ExecuteInput) -> ActionResult:
@@ -54,19 +60,24 @@ class ExecutionActivities:
         params = action.undo if inp.undo else action.params
         activity.heartbeat(f"running {key}")
         try:
-            operations = self._executor.describe(params)
-            output = await _heartbeating(asyncio.to_thread(self._executor.apply, params), key)
+            executor = self._executors.for_params(params)
+            operations = executor.describe(params, key=key)
+            if self._delay:
+                await _heartbeating(asyncio.sleep(self._delay, "drill delay"), key)
+            output = await _heartbeating(asyncio.to_thread(executor.apply, params, key=key), key)
+        except ExecutorUnavailable as err:
+            # The target may come back: Temporal retries with the same key.
+            raise ApplicationError(f"{action.incident_id}: {key}: {err}") from err
         except IncidentFlowError as err:
             raise ApplicationError(
-                f"{action.incident_id}: {self._executor.name} could not run {key}: {err}",
-                non_retryable=True,
+                f"{action.incident_id}: could not run {key}: {err}", non_retryable=True
             ) from err
         result = ActionResult(
             action_id=action.id,
             undo=inp.undo,
             status=ActionStatus.OK,
-            executor=self._executor.name,
-            dry_run=self._executor.dry_run,
+            executor=executor.name,
+            dry_run=executor.dry_run,
             would_run=operations,
             output=output,
             executed_at=datetime.now(UTC),

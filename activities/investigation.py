@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Coroutine
+from typing import Any
 
 from temporalio import activity
+from temporalio.exceptions import ApplicationError
 
 from incidentflow.agents.investigation import investigate
 from incidentflow.context import AgentContext
+from incidentflow.errors import ConfigError
 from incidentflow.models import Investigation, InvestigationInput
 
 # Heartbeat well inside the workflow's heartbeat timeout so a dead worker is noticed fast.
@@ -29,4 +33,27 @@ class InvestigationActivities:
             await asyncio.sleep(HEARTBEAT_EVERY_S)
             waited += HEARTBEAT_EVERY_S
         activity.heartbeat("investigating")
-        return investigate(inp, self._ctx.graph, self._ctx.evidence)
+        # Live sources (Prometheus, Loki, kubectl) block: keep them off the worker's event loop.
+        work = asyncio.to_thread(
+            investigate, inp, self._ctx.graph, self._ctx.evidence, self._ctx.investigation
+        )
+        try:
+            return await _heartbeating(work)
+        except ConfigError as err:
+            # A wrong URL, template or token will not fix itself on retry: fail fast, and the
+            # incident parks for a person with the setting named.
+            raise ApplicationError(
+                f"{inp.incident.id}: investigation cannot read its evidence: {err}",
+                type="ConfigError",
+                non_retryable=True,
+            ) from err
+
+
+async def _heartbeating(work: Coroutine[Any, Any, Investigation]) -> Investigation:
+    """Await `work`, heartbeating so a slow evidence source is not taken for a dead worker."""
+    task = asyncio.ensure_future(work)
+    while True:
+        done, _ = await asyncio.wait({task}, timeout=HEARTBEAT_EVERY_S)
+        if done:
+            return task.result()
+        activity.heartbeat("investigating: waiting for evidence sources")

@@ -1,22 +1,101 @@
 """Agent 4, remediation planning: pick a reversible action from the catalog.
 
-Planning only reads; executing lives in `activities.execution`, on its own task queue.
+Planning only reads; executing lives in `activities.execution`, on its own task queue. This
+module also hands the incident workflow its approval policy and runs PromQL verifications
+(read-only queries, so they belong to the agents' worker).
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
+import httpx
 from temporalio import activity
+from temporalio.exceptions import ApplicationError
 
 from incidentflow.agents.remediation import plan
 from incidentflow.context import AgentContext
-from incidentflow.models import PlanInput, RemediationPlan
+from incidentflow.errors import ConfigError
+from incidentflow.models import (
+    ApprovalPolicy,
+    ConfigRequest,
+    IncidentConfig,
+    PlanInput,
+    RemediationPlan,
+    Risk,
+    VerifyCheck,
+    VerifyProbe,
+)
+from incidentflow.settings import Settings
+
+# One instant query; the workflow's activity retry policy owns retries.
+PROMQL_TIMEOUT_S = 10.0
+
+
+@dataclass(frozen=True)
+class RemediationOptions:
+    """What planning and verification take from settings."""
+
+    config: IncidentConfig
+    verify_window_seconds: int = 600
+    prometheus_url: str | None = None
+
+
+def options_from(settings: Settings) -> RemediationOptions:
+    """Validate the approval policy and notifier settings into the workflow's config."""
+    try:
+        policy = ApprovalPolicy(
+            approvers={Risk(k): v for k, v in settings.approval_policy.items()},
+            two_person=[Risk(r) for r in settings.approval_two_person],
+        )
+    except ValueError as err:
+        raise ConfigError(
+            f"INCIDENTFLOW_APPROVAL_POLICY / _TWO_PERSON: risks are low, medium, high ({err})"
+        ) from err
+    notify = settings.notify_slack_url is not None or bool(settings.notify_webhook_url)
+    return RemediationOptions(
+        config=IncidentConfig(
+            policy=policy, notify=notify, verify_poll_seconds=settings.verify_poll_seconds
+        ),
+        verify_window_seconds=settings.verify_window_seconds,
+        prometheus_url=settings.verify_prometheus_url,
+    )
 
 
 class RemediationActivities:
-    def __init__(self, ctx: AgentContext) -> None:
+    def __init__(self, ctx: AgentContext, options: RemediationOptions | None = None) -> None:
         self._ctx = ctx
+        self._opts = options or RemediationOptions(config=IncidentConfig())
 
     @activity.defn(name="plan_remediation")
     async def plan_remediation(self, inp: PlanInput) -> RemediationPlan:
         """A specific action with its verification and undo, plus alternatives."""
-        return plan(inp, self._ctx.graph)
+        return plan(inp, self._ctx.graph, verify_window_seconds=self._opts.verify_window_seconds)
+
+    @activity.defn(name="incident_config")
+    async def incident_config(self, inp: ConfigRequest) -> IncidentConfig:
+        """The approval policy and notifier switch, recorded once in the incident's history."""
+        return self._opts.config
+
+    @activity.defn(name="check_promql")
+    async def check_promql(self, inp: VerifyCheck) -> VerifyProbe:
+        """Evaluate a PromQL verification once: passes when the query returns a sample."""
+        if not self._opts.prometheus_url:
+            raise ApplicationError(
+                f"{inp.incident_id}: {inp.action_id} verifies with PromQL but "
+                "INCIDENTFLOW_VERIFY_PROMETHEUS_URL is not set",
+                non_retryable=True,
+            )
+        url = self._opts.prometheus_url.rstrip("/") + "/api/v1/query"
+        async with httpx.AsyncClient(timeout=PROMQL_TIMEOUT_S) as client:
+            resp = await client.get(url, params={"query": inp.promql})
+        if resp.status_code == 400:
+            raise ApplicationError(
+                f"{inp.incident_id}: Prometheus refused {inp.promql!r}: {resp.text[:300]}",
+                non_retryable=True,
+            )
+        resp.raise_for_status()
+        result = resp.json().get("data", {}).get("result", [])
+        if result:
+            return VerifyProbe(passed=True, detail=f"{inp.promql} returned {len(result)} sample(s)")
+        return VerifyProbe(passed=False, detail=f"{inp.promql} returned nothing")

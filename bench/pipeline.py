@@ -9,6 +9,8 @@ figure sees the same server state. Times come from the server's own history time
   the workflow task that completed right after `plan_remediation` (the incident then awaits
   approval). It covers detection, correlation, starting the incident workflow, investigation
   and planning.
+- traced: the same pipeline with OpenTelemetry tracing on (spans recorded and exported in
+  batches to an exporter that counts them), interleaved with untraced rounds.
 - bare: a workflow started by signal-with-start that runs 4 no-op activities, from its signal
   to the workflow task after the last one; once with the activities on the workflow's own
   task queue, once on a separate queue (IncidentFlow's agents run on their own queue).
@@ -22,6 +24,7 @@ import statistics
 import sys
 import tempfile
 import uuid
+from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -33,6 +36,10 @@ sys.path[:0] = [str(HERE.parent), str(TESTS), str(TESTS / "integration")]
 from bare import NOOP_ACTIVITIES, BareWorkflow, noop
 from conftest import Stack, app_stack, make_settings
 from flow import DEMO_ORIGIN, demo_payloads, fingerprints_of, wait_for_state
+from opentelemetry import trace
+from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
+from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter, SpanExportResult
+from opentelemetry.sdk.trace.sampling import ALWAYS_OFF, ALWAYS_ON, Sampler, SamplingResult
 from temporalio.api.enums.v1 import EventType
 from temporalio.api.history.v1 import HistoryEvent
 from temporalio.client import Client, WorkflowHistory
@@ -43,6 +50,36 @@ from incidentflow.cli import ops
 from incidentflow.models import AlertBatch, IncidentState
 from incidentflow.temporal import DevServer, connect, free_port
 from workflows.names import stream_workflow_id
+
+
+class SwitchedTracing(Sampler):
+    """Tracing on or off within one process: a sampler that records only while `on`, over a
+    provider whose batch processor hands spans to an exporter that counts and drops them."""
+
+    def __init__(self) -> None:
+        self.on = False
+        self.exported = 0
+
+    def should_sample(self, *args: Any, **kwargs: Any) -> SamplingResult:
+        return (ALWAYS_ON if self.on else ALWAYS_OFF).should_sample(*args, **kwargs)
+
+    def get_description(self) -> str:
+        return "switched"
+
+    def install(self) -> None:
+        outer = self
+
+        class Counting(SpanExporter):
+            def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
+                outer.exported += len(spans)
+                return SpanExportResult.SUCCESS
+
+        provider = TracerProvider(sampler=self)
+        provider.add_span_processor(BatchSpanProcessor(Counting()))
+        trace.set_tracer_provider(provider)
+
+
+TRACING = SwitchedTracing()
 
 
 def _time(event: HistoryEvent) -> datetime:
@@ -167,14 +204,23 @@ async def run(n: int, show: bool) -> None:
             same_worker = Worker(
                 client, task_queue=f"{bare_q}-same", workflows=[BareWorkflow], activities=[noop]
             )
-            figures: dict[str, list[float]] = {"pipeline": [], "same": [], "split": []}
+            figures: dict[str, list[float]] = {
+                "pipeline": [],
+                "traced": [],
+                "same": [],
+                "split": [],
+            }
             async with app_stack(settings, client) as stack, bare_worker, noop_worker, same_worker:
                 await pipeline_once(stack, client, False)  # warm-up rounds, not counted
                 await bare_once(client, f"{bare_q}-same", "", False)
                 await bare_once(client, bare_q, noop_q, False)
                 for i in range(n):
                     last = show and i == n - 1
+                    TRACING.on = False
                     figures["pipeline"].append(await pipeline_once(stack, client, last))
+                    TRACING.on = True
+                    figures["traced"].append(await pipeline_once(stack, client, False))
+                    TRACING.on = False
                     figures["same"].append(await bare_once(client, f"{bare_q}-same", "", last))
                     figures["split"].append(await bare_once(client, bare_q, noop_q, last))
                     ms = {k: f"{v[-1] * 1000:.0f} ms" for k, v in figures.items()}
@@ -184,12 +230,15 @@ async def run(n: int, show: bool) -> None:
     med = {k: statistics.median(v) * 1000 for k, v in figures.items()}
     rows = [
         ("pipeline: accepted -> plan awaiting approval", med["pipeline"]),
+        ("the same, traced (spans exported in batches)", med["traced"]),
         (f"bare: {NOOP_ACTIVITIES} no-op activities, workflow's own queue", med["same"]),
         (f"bare: {NOOP_ACTIVITIES} no-op activities, separate queue", med["split"]),
     ]
     print(f"incidents: {n} (medians)")
     for label, value in rows:
         print(f"  {label:<52} {value:7.1f} ms")
+    print(f"  tracing cost, traced / untraced:       {med['traced'] / med['pipeline']:.2f}")
+    print(f"  spans exported while traced:           {TRACING.exported}")
     print(f"  ratio pipeline / bare, own queue:      {med['pipeline'] / med['same']:.2f}")
     print(f"  ratio pipeline / bare, separate queue: {med['pipeline'] / med['split']:.2f}")
 
@@ -201,4 +250,5 @@ if __name__ == "__main__":
     args = parser.parse_args()
     if args.incidents < 1:
         parser.error("--incidents must be at least 1")
+    TRACING.install()
     asyncio.run(run(args.incidents, args.explain))

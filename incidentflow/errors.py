@@ -25,3 +25,15 @@ class DecisionRefused(IncidentFlowError):
 
 class BadInput(IncidentFlowError):
     """A file or payload that cannot be parsed; the message says which part."""
+
+
+class ExecutorFailed(IncidentFlowError):
+    """An executor refused or failed an action for good (bad target, non-zero exit, 4xx)."""
+
+
+class ExecutorUnavailable(IncidentFlowError):
+    """An executor's target did not answer (timeout, 5xx): worth retrying."""
+
+
+class EvidenceUnavailable(IncidentFlowError):
+    """An evidence source did not answer usefully (down, 5xx, timeout, garbage): retryable."""

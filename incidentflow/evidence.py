@@ -1,9 +1,10 @@
 """The read-only evidence contract investigation reasons over.
 
 An `EvidenceSource` answers three questions for a set of services and a time window: what
-changed, what did they log, and what did their metrics do. Implementations (a scenario bundle
-today; Prometheus, Loki or a deploy log later) are plug-ins: nothing here touches the network,
-and building a source must not either.
+changed, what did they log, and what did their metrics do. Sources that also hold traces or
+runbooks say so by implementing `SpanSource` / `RunbookSource` as well. Implementations (a
+scenario bundle, Prometheus, Loki, change logs, runbooks: `incidentflow.sources`) are plug-ins:
+nothing here touches the network, and building a source must not either.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 from enum import StrEnum
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -86,6 +87,43 @@ class MetricSeries(_Record):
     link: str | None = None
 
 
+class SpanStatus(StrEnum):
+    OK = "ok"
+    ERROR = "error"
+    UNSET = "unset"
+
+
+class SpanRecord(_Record):
+    """One span of a trace, as OpenTelemetry records it."""
+
+    trace_id: str
+    span_id: str
+    parent_id: str | None = None
+    service: str
+    operation: str
+    start: datetime
+    end: datetime
+    status: SpanStatus = SpanStatus.UNSET
+    attributes: dict[str, str] = Field(default_factory=dict)
+    link: str | None = None
+
+    @property
+    def seconds(self) -> float:
+        """Wall-clock duration of the span."""
+        return (self.end - self.start).total_seconds()
+
+
+class Runbook(_Record):
+    """A runbook page whose front matter says which alerts and services it is for."""
+
+    id: str
+    title: str
+    alerts: list[str] = Field(default_factory=list)
+    services: list[str] = Field(default_factory=list)
+    body: str = ""
+    link: str | None = None
+
+
 class EvidenceSource(Protocol):
     """Read-only access to changes, logs and metrics; every answer is sorted by time."""
 
@@ -123,4 +161,22 @@ class EvidenceSource(Protocol):
         self, *, services: Sequence[str], start: datetime, end: datetime
     ) -> list[MetricSeries]:
         """Series of `services`, holding only the points within the window."""
+        ...
+
+
+@runtime_checkable
+class SpanSource(Protocol):
+    """A source that also holds traces (a scenario bundle; a tracing backend later)."""
+
+    def spans(self, *, services: Sequence[str], start: datetime, end: datetime) -> list[SpanRecord]:
+        """Every span of each trace that touches `services` within the window."""
+        ...
+
+
+@runtime_checkable
+class RunbookSource(Protocol):
+    """A source of runbooks matched to alerts by their front matter."""
+
+    def runbooks(self, *, alertnames: Sequence[str], services: Sequence[str]) -> list[Runbook]:
+        """Runbooks naming one of `alertnames` or `services`."""
         ...

@@ -3,19 +3,18 @@
 A bundle holds the topology, the alerts exactly as they were received, metrics, logs, changes
 and optionally the expected answer; the demo, the tests and `BundleEvidenceSource` read it.
 Timestamps stay absolute as recorded; `Scenario.shifted` rebases them all at once. See
-`scenarios/demo-shop/README.md` for the file layout.
+`docs/scenario-bundle-v1.md` for the format.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
-from datetime import UTC, datetime, timedelta
+from collections.abc import Callable, Sequence
+from datetime import datetime, timedelta
 from importlib import resources
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from incidentflow.errors import BadInput
@@ -25,8 +24,24 @@ from incidentflow.evidence import (
     LogRecord,
     MetricPoint,
     MetricSeries,
+    Runbook,
+    SpanRecord,
 )
 from incidentflow.models import Alert, FaultType, Service, ServiceGraph
+from incidentflow.sources.files import (
+    load_changes,
+    load_logs,
+    load_metrics_csv,
+    load_metrics_json,
+    load_runbooks,
+    load_spans,
+    match_runbooks,
+    parse_time,
+    read_yaml,
+    utc,
+)
+
+T = TypeVar("T")
 
 FORMAT_VERSION = 1
 DEMO_SCENARIO = "demo-shop"
@@ -52,6 +67,9 @@ class AcceptedAction(_Frozen):
 
 class ExpectedIncident(_Frozen):
     alertnames: list[str]
+    fingerprints: list[str] = Field(
+        default_factory=list, description="The incident's alerts exactly; else matched by name"
+    )
     services: list[str]
     origin_service: str
     root_cause: ExpectedRootCause
@@ -80,6 +98,8 @@ class Scenario(_Frozen):
     metrics: list[MetricSeries] = Field(default_factory=list)
     logs: list[LogRecord] = Field(default_factory=list)
     changes: list[ChangeRecord] = Field(default_factory=list)
+    spans: list[SpanRecord] = Field(default_factory=list)
+    runbooks: list[Runbook] = Field(default_factory=list)
     expected: ExpectedAnswer | None = None
 
     def alert_starts(self) -> dict[str, datetime]:
@@ -119,6 +139,10 @@ class Scenario(_Frozen):
                 ],
                 "logs": [r.model_copy(update={"at": r.at + delta}) for r in self.logs],
                 "changes": [c.model_copy(update={"at": c.at + delta}) for c in self.changes],
+                "spans": [
+                    s.model_copy(update={"start": s.start + delta, "end": s.end + delta})
+                    for s in self.spans
+                ],
             }
         )
 
@@ -132,7 +156,7 @@ def load_scenario(path: Path) -> Scenario:
     """Read a format v1 bundle; raise `BadInput` naming the file that is wrong."""
     if not path.is_dir():
         raise BadInput(f"{path} is not a scenario directory")
-    manifest = _read_yaml(path / "scenario.yaml")
+    manifest = read_yaml(path / "scenario.yaml")
     if manifest.get("format") != FORMAT_VERSION:
         raise BadInput(
             f"{path / 'scenario.yaml'}: format {manifest.get('format')!r} is not supported; "
@@ -149,8 +173,10 @@ def load_scenario(path: Path) -> Scenario:
             topology=_load_topology(path / "topology.yaml"),
             alert_payloads=_load_alert_payloads(path / "alerts"),
             metrics=_load_metrics(path / "metrics.json", name),
-            logs=_load_logs(path / "logs.jsonl", name),
-            changes=_load_changes(path / "changes.yaml", name),
+            logs=_optional(path / "logs.jsonl", load_logs, f"bundle://{name}/logs.jsonl"),
+            changes=_optional(path / "changes.yaml", load_changes, f"bundle://{name}/changes.yaml"),
+            spans=_optional(path / "spans.jsonl", load_spans, f"bundle://{name}/spans.jsonl"),
+            runbooks=_optional(path / "runbooks", load_runbooks, f"bundle://{name}/runbooks"),
             expected=_load_expected(path / "expected.yaml"),
         )
     except ValidationError as err:
@@ -242,22 +268,34 @@ class BundleEvidenceSource:
                 out.append(series.model_copy(update={"points": points}))
         return out
 
+    def spans(self, *, services: Sequence[str], start: datetime, end: datetime) -> list[SpanRecord]:
+        """Every span of each recorded trace that touches `services` within the window."""
+        wanted = set(services)
+        lo, hi = _utc(start), _utc(end)
+        traces = {
+            s.trace_id
+            for s in self._scenario.spans
+            if s.service in wanted and s.start <= hi and s.end >= lo
+        }
+        return [s for s in self._scenario.spans if s.trace_id in traces]
+
+    def runbooks(self, *, alertnames: Sequence[str], services: Sequence[str]) -> list[Runbook]:
+        """The bundle's runbooks whose front matter names one of the alerts or services."""
+        return match_runbooks(
+            self._scenario.runbooks, alertnames=list(alertnames), services=list(services)
+        )
+
+
+def _optional(path: Path, reader: Callable[[Path, str], list[T]], link_prefix: str) -> list[T]:
+    """A bundle's optional file (or folder): read when present, else nothing."""
+    return reader(path, link_prefix) if path.exists() else []
+
 
 # --- file readers -------------------------------------------------------------------------
 
 
-def _read_yaml(path: Path) -> dict[str, Any]:
-    try:
-        data = yaml.safe_load(path.read_text())
-    except (OSError, yaml.YAMLError) as err:
-        raise BadInput(f"{path}: {err}") from err
-    if not isinstance(data, dict):
-        raise BadInput(f"{path}: expected a mapping at the top level")
-    return data
-
-
 def _load_topology(path: Path) -> ServiceGraph:
-    data = _read_yaml(path)
+    data = read_yaml(path)
     services = data.get("services")
     if not isinstance(services, list):
         raise BadInput(f"{path}: expected `services:` as a list")
@@ -287,76 +325,30 @@ def _load_alert_payloads(folder: Path) -> list[dict[str, Any]]:
 
 
 def _load_metrics(path: Path, scenario: str) -> list[MetricSeries]:
-    if not path.exists():
-        return []
-    try:
-        data = json.loads(path.read_text())
-    except (OSError, json.JSONDecodeError) as err:
-        raise BadInput(f"{path}: {err}") from err
     out: list[MetricSeries] = []
-    for raw in data.get("series", []):
-        points = [MetricPoint(at=_parse_time(t), value=float(v)) for t, v in raw.get("points", [])]
-        link = raw.get("link") or f"bundle://{scenario}/metrics.json#{raw['id']}"
-        out.append(MetricSeries.model_validate({**raw, "points": points, "link": link}))
+    if path.exists():
+        out += load_metrics_json(path, f"bundle://{scenario}/metrics.json")
+    csv_path = path.with_suffix(".csv")
+    if csv_path.exists():
+        out += load_metrics_csv(csv_path, f"bundle://{scenario}/metrics.csv")
     return out
-
-
-def _load_logs(path: Path, scenario: str) -> list[LogRecord]:
-    if not path.exists():
-        return []
-    out: list[LogRecord] = []
-    for lineno, line in enumerate(path.read_text().splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            raw = json.loads(line)
-            out.append(
-                LogRecord(
-                    at=_parse_time(raw["time"]),
-                    service=raw["service"],
-                    level=LogLevel(str(raw.get("level", "info")).lower()),
-                    message=raw["message"],
-                    trace_id=raw.get("trace_id"),
-                    attributes={k: str(v) for k, v in raw.get("attributes", {}).items()},
-                    link=f"bundle://{scenario}/logs.jsonl#L{lineno}",
-                )
-            )
-        except (json.JSONDecodeError, KeyError, ValueError) as err:
-            raise BadInput(f"{path}:{lineno}: {err}") from err
-    return sorted(out, key=lambda r: r.at)
-
-
-def _load_changes(path: Path, scenario: str) -> list[ChangeRecord]:
-    if not path.exists():
-        return []
-    out: list[ChangeRecord] = []
-    for raw in _read_yaml(path).get("changes", []):
-        link = raw.get("link") or f"bundle://{scenario}/changes.yaml#{raw['id']}"
-        out.append(ChangeRecord.model_validate({**raw, "at": _parse_time(raw["at"]), "link": link}))
-    return sorted(out, key=lambda c: (c.at, c.id))
 
 
 def _load_expected(path: Path) -> ExpectedAnswer | None:
     if not path.exists():
         return None
-    return ExpectedAnswer.model_validate(_read_yaml(path))
+    return ExpectedAnswer.model_validate(read_yaml(path))
 
 
 # --- time helpers -------------------------------------------------------------------------
 
 
 def _utc(at: datetime) -> datetime:
-    # Naive times in a bundle or an alert are taken as UTC, so comparisons never raise.
-    return at.replace(tzinfo=UTC) if at.tzinfo is None else at.astimezone(UTC)
+    return utc(at)
 
 
 def _parse_time(value: Any) -> datetime:
-    if isinstance(value, datetime):
-        return _utc(value)
-    try:
-        return _utc(datetime.fromisoformat(str(value).replace("Z", "+00:00")))
-    except ValueError as err:
-        raise BadInput(f"not an RFC 3339 time: {value!r}") from err
+    return parse_time(value)
 
 
 def _format_time(at: datetime) -> str:

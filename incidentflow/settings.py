@@ -7,6 +7,7 @@ ingest app. Every field maps to an `INCIDENTFLOW_<NAME>` environment variable.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -44,6 +45,28 @@ class Settings(BaseSettings):
         default=5.0, description="How long the webhook waits for Temporal before answering 503"
     )
 
+    # Ingest (issue 3): auth per source, partitioning, the settle window, the rules file.
+    ingest_tokens: dict[str, SecretStr] = Field(
+        default_factory=dict,
+        description='Bearer token per source (JSON: {"alertmanager": "...", "*": "..."})',
+    )
+    ingest_hmac_secrets: dict[str, SecretStr] = Field(
+        default_factory=dict, description="HMAC-SHA256 body signature secret per source (JSON)"
+    )
+    partition_labels: list[str] = Field(
+        default_factory=lambda: ["environment", "env"],
+        description="Labels whose first value present names an alert's stream partition",
+    )
+    max_stream_backlog: int = Field(
+        default=800, gt=0, description="Alerts waiting in a stream above which ingest says 503"
+    )
+    settle_seconds: float = Field(
+        default=0.0, ge=0, le=3600, description="Hold new alerts this long before correlating"
+    )
+    rules_path: Path | None = Field(
+        default=None, description="Detection and correlation rules YAML (docs/ingest.md)"
+    )
+
     task_queue_prefix: str = Field(default="", description="Prepended to every task queue name")
     approval_timeout_seconds: int = Field(default=1800, gt=0)
 
@@ -53,7 +76,85 @@ class Settings(BaseSettings):
     evidence_bundle: Path | None = Field(
         default=None, description="Scenario bundle served as evidence; unset = bundled demo"
     )
-    executor: str = Field(default="dry-run", description="Remediation executor")
+    # Evidence sources (issue 4): each is off until configured; none is contacted at start-up.
+    prometheus_url: str | None = Field(default=None, description="Prometheus HTTP API base URL")
+    prometheus_queries: Path | None = Field(
+        default=None, description="YAML of signal name -> PromQL template with {service}"
+    )
+    changelog_file: Path | None = Field(default=None, description="Change log YAML/JSON file")
+    runbooks_dir: Path | None = Field(default=None, description="Markdown runbooks directory")
+    loki_url: str | None = Field(default=None, description="Loki HTTP API base URL (logs)")
+    loki_query_template: str = Field(
+        default='{service="{service}"} |~ "(?i)error|exception|timeout|fatal|panic|warn"',
+        description="LogQL log query; {service} is replaced by each service's name",
+    )
+    loki_tenant: str | None = Field(default=None, description="X-Scope-OrgID sent to Loki")
+    loki_grafana_url: str | None = Field(
+        default=None, description="Grafana base URL: log evidence links open in Explore"
+    )
+    loki_grafana_datasource: str = Field(default="loki", description="Loki datasource uid")
+    changelog_url: str | None = Field(default=None, description="Change log HTTP JSON endpoint")
+    changelog_token: SecretStr | None = Field(default=None, description="Its bearer token")
+    # Read-only rollout history for investigation; the executor_* settings below are the
+    # remediation worker's write credentials and are deliberately separate.
+    kubectl_changes: bool = Field(default=False, description="Read deploys from ReplicaSets")
+    kubectl_binary: str = Field(default="kubectl", description="kubectl for rollout history")
+    kubectl_kubeconfig: Path | None = Field(default=None, description="Read-only kubeconfig")
+    kubectl_context: str | None = Field(default=None, description="kubeconfig context")
+    kubectl_namespace: str = Field(default="default", description="Namespace of the services")
+    kubectl_app_label: str = Field(default="app", description="Label naming a pod's service")
+    investigation_baseline_seconds: int = Field(
+        default=3600, gt=0, description="How far before the first alert 'normal' is read"
+    )
+    investigation_pre_onset_seconds: int = Field(
+        default=600, ge=0, description="The baseline ends this long before the first alert"
+    )
+    executor: str = Field(
+        default="dry-run",
+        description="'dry-run', or the real executors to enable: 'kubectl,http,script'",
+    )
+
+    # Remediation (issue 5). Executor credentials are paths or secrets that only the
+    # remediation worker opens (incidentflow/executors); other processes never touch them.
+    executor_kubectl: str = Field(default="kubectl", description="kubectl binary")
+    executor_kubeconfig: Path | None = Field(default=None, description="kubeconfig for kubectl")
+    executor_http_url: str | None = Field(default=None, description="Where http actions POST")
+    executor_http_secret: SecretStr | None = Field(default=None, description="HMAC key")
+    executor_http_secret_file: Path | None = Field(
+        default=None, description="File holding the HMAC key (a mounted secret)"
+    )
+    executor_script_dir: Path | None = Field(
+        default=None, description="Allow-listed directory of runbook scripts"
+    )
+    executor_timeout_seconds: float = Field(default=300.0, gt=0)
+    approval_policy: dict[str, list[str]] = Field(
+        default_factory=lambda: {"low": ["*"], "medium": ["*"], "high": ["*"]},
+        description='Who may approve each risk (JSON: {"high": ["alice", "bob"]}); * = anyone',
+    )
+    approval_two_person: list[str] = Field(
+        default_factory=lambda: ["high"], description="Risks that need two different approvers"
+    )
+    verify_window_seconds: int = Field(default=600, gt=0, description="Verification window")
+    verify_poll_seconds: int = Field(default=15, gt=0, description="PromQL verification poll")
+    verify_prometheus_url: str | None = Field(
+        default=None, description="Prometheus that PromQL verifications query"
+    )
+    notify_slack_url: SecretStr | None = Field(
+        default=None, description="Slack-compatible incoming webhook URL"
+    )
+    notify_webhook_url: str | None = Field(default=None, description="Generic JSON webhook URL")
+    postmortem_dir: Path | None = Field(
+        default=None, description="Where post-mortems are written; unset = <data_dir>/postmortems"
+    )
+
+    log_format: Literal["auto", "json", "text"] = Field(
+        default="auto", description="auto = text on a terminal, JSON lines otherwise"
+    )
+    log_level: str = Field(default="INFO", description="Root log level")
+    otlp_endpoint: str | None = Field(
+        default=None,
+        description="OTLP/HTTP traces endpoint, e.g. http://collector:4318/v1/traces; unset = none",
+    )
 
     # Chaos drills: how the durability tests (and a curious operator) break things on purpose.
     drill_investigation_delay_seconds: float = Field(
@@ -62,6 +163,14 @@ class Settings(BaseSettings):
     drill_crash_after_execute: bool = Field(
         default=False, description="Remediation worker exits right after acting, before reporting"
     )
+    drill_execute_delay_seconds: float = Field(
+        default=0.0, ge=0, description="Hold each execution open this long before acting"
+    )
+
+    @property
+    def postmortems_path(self) -> Path:
+        """Where drafted post-mortems (Markdown and JSON) are written."""
+        return self.postmortem_dir or self.data_dir / "postmortems"
 
     @property
     def remediation_dir(self) -> Path:

@@ -19,6 +19,7 @@ from temporalio.service import TLSConfig
 from incidentflow.errors import ConfigError, TemporalUnavailable
 from incidentflow.search import SEARCH_ATTRIBUTES
 from incidentflow.settings import Settings
+from incidentflow.telemetry import temporal_interceptors
 
 # How long to wait for a freshly started dev server to accept connections.
 DEV_SERVER_START_TIMEOUT_S = 60.0
@@ -169,6 +170,7 @@ async def connect(settings: Settings) -> Client:
             settings.target,
             namespace=settings.temporal_namespace,
             data_converter=pydantic_data_converter,
+            interceptors=temporal_interceptors(),
             tls=tls or bool(api_key),
             api_key=api_key,
         )

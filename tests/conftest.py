@@ -19,6 +19,7 @@ from temporalio.client import Client
 from incidentflow.ingest.app import create_app
 from incidentflow.ingest.sink import TemporalSink
 from incidentflow.settings import Settings
+from incidentflow.telemetry import traced
 from incidentflow.temporal import DevServer, connect, free_port
 from worker import run_workers
 
@@ -84,7 +85,7 @@ async def app_stack(
     """Workers (in this process) and the real webhook app (through httpx's ASGI transport)."""
     stop = asyncio.Event()
     tasks = [asyncio.create_task(run_workers(settings, queue, stop=stop)) for queue in queues]
-    app = create_app(settings, TemporalSink(client, settings))
+    app = traced(create_app(settings, TemporalSink(client, settings)))
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://ingest") as http:
         try:

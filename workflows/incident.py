@@ -2,54 +2,63 @@
 
 Deterministic orchestration only: agents run as activities on the agents' task queue, the
 approved action on the remediation queue, and the workflow keeps every artifact they emit.
+A gate before every agent step honours a person's pause, override, retry, skip and resolve
+(workflows/takeover.py); approval, execution, verification and undo live in
+workflows/acting.py. A failing agent parks the incident in `needs_attention`; the workflow
+itself does not fail.
 """
 
 from __future__ import annotations
 
-import contextlib
-from datetime import datetime, timedelta
+import asyncio
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
 
 from temporalio import workflow
 from temporalio.exceptions import ActivityError
 
 with workflow.unsafe.imports_passed_through():
-    from activities.execution import ExecutionActivities
     from activities.investigation import InvestigationActivities
     from activities.postmortem import PostmortemActivities
     from activities.remediation import RemediationActivities
     from incidentflow.models import (
         ActionResult,
         Alert,
-        AlertStatus,
         Approval,
+        ConfigRequest,
         Decision,
-        DecisionRequest,
         DownstreamAlert,
         Duplicate,
-        ExecuteInput,
         IncidentClosed,
+        IncidentConfig,
         IncidentInput,
         IncidentRecord,
         IncidentState,
         IncidentUpdate,
         Investigation,
         InvestigationInput,
+        OverrideRequest,
         PlanInput,
         PostMortem,
         PostmortemInput,
         RemediationPlan,
+        Stage,
         TimelineEvent,
         TimelineKind,
         Verification,
-        VerificationStatus,
     )
-    from incidentflow.search import STATE_KEY
+    from incidentflow.search import SERVICE_KEY
     from workflows import policies
+    from workflows.acting import ActingSteps
+    from workflows.moves import MoveHandlers
     from workflows.names import INCIDENT_CLOSED_SIGNAL
 
 
+T = TypeVar("T")
+
+
 @workflow.defn(name="IncidentWorkflow")
-class IncidentWorkflow:
+class IncidentWorkflow(MoveHandlers, ActingSteps):
     """Investigate, plan, wait for a person, act, verify, draft the post-mortem."""
 
     @workflow.init
@@ -69,6 +78,11 @@ class IncidentWorkflow:
         self._verification: Verification | None = None
         self._postmortem: PostMortem | None = None
         self._timeline: list[TimelineEvent] = []
+        # Until the config activity answers: anyone approves, high risk needs two, no notifier.
+        self._config = IncidentConfig()
+        self._closing = False
+        self._init_takeover()
+        self._init_acting()
 
     # -- what people and the CLI read ------------------------------------------------------
 
@@ -94,37 +108,13 @@ class IncidentWorkflow:
             verification=self._verification,
             postmortem=self._postmortem,
             timeline=self._timeline,
+            decisions=self._decisions,
+            owner=self._owner,
+            paused=self._paused_by is not None,
+            escalated=self._escalated,
+            parked_stage=self._parked.value if self._parked else None,
+            verifications=self._verifications,
         )
-
-    # -- a person's decision: updates (validated, refused before history) and signals ------
-
-    @workflow.update(name="approve")
-    def approve(self, req: DecisionRequest) -> Approval:
-        """Approve the pending plan; the action then runs on the remediation queue."""
-        return self._decide(Decision.APPROVED, req)
-
-    @approve.validator
-    def _validate_approve(self, req: DecisionRequest) -> None:
-        self._check_decidable(Decision.APPROVED, req)
-
-    @workflow.update(name="reject")
-    def reject(self, req: DecisionRequest) -> Approval:
-        """Reject the pending plan; nothing executes."""
-        return self._decide(Decision.REJECTED, req)
-
-    @reject.validator
-    def _validate_reject(self, req: DecisionRequest) -> None:
-        self._check_decidable(Decision.REJECTED, req)
-
-    @workflow.signal(name="approve")
-    def approve_signal(self, req: DecisionRequest) -> None:
-        """Same as the update, for `temporal workflow signal`; an invalid one is recorded."""
-        self._decide_by_signal(Decision.APPROVED, req)
-
-    @workflow.signal(name="reject")
-    def reject_signal(self, req: DecisionRequest) -> None:
-        """Same as the update, for `temporal workflow signal`; an invalid one is recorded."""
-        self._decide_by_signal(Decision.REJECTED, req)
 
     # -- machines: the stream joins later alerts to this incident --------------------------
 
@@ -132,7 +122,16 @@ class IncidentWorkflow:
     def alerts_joined(self, update: IncidentUpdate) -> None:
         """Alerts correlation joined to this incident after it opened (firing or resolved)."""
         self._services += [s for s in update.services if s not in self._services]
-        self._downstream += update.downstream
+        if update.origin_service and update.origin_service != self._incident.origin_service:
+            # A deeper failing dependency joined: correlation re-explained every alert.
+            was, now = self._incident.origin_service, update.origin_service
+            why = f"origin moved from {was} to {now}: {update.origin_reason}"
+            self._event(TimelineKind.CORRELATION, "correlation", why)
+            self._incident = self._incident.model_copy(update={"origin_service": now})
+            self._downstream = list(update.downstream)
+            workflow.upsert_search_attributes([SERVICE_KEY.value_set(update.origin_service)])
+        else:
+            self._downstream += update.downstream
         self._duplicates += update.duplicates
         for dup in update.duplicates:
             self._event(TimelineKind.ALERT, "correlation", f"duplicate delivery: {dup.reason}")
@@ -153,27 +152,135 @@ class IncidentWorkflow:
     async def run(self, inp: IncidentInput) -> IncidentRecord:
         """Drive the incident to a terminal state and return its full record."""
         self._record_intake()
-        investigation = await self._investigate()
-        if investigation is None:
-            return await self._park("investigation failed; see the activity failure")
-        plan = await self._plan_remediation(investigation)
-        if plan is None:
-            return await self._park("remediation planning failed; see the activity failure")
-        if plan.action is None:
-            self._event(TimelineKind.PLAN, "remediation", f"no action proposed: {plan.rationale}")
-            return await self._park("no catalog action fits; a person must decide")
+        self._config = await workflow.execute_activity_method(
+            RemediationActivities.incident_config,
+            ConfigRequest(incident_id=self._incident.id),
+            task_queue=self._inp.agent_queue,
+            start_to_close_timeout=policies.CONFIG_TIMEOUT,
+            retry_policy=policies.STREAM_RETRY,
+            summary="read the approval policy",
+        )
+        sender = asyncio.create_task(self._deliver_notifications())
+        final = await self._respond()
+        await self._finish(final)
+        self._closing = True
+        await sender
+        await workflow.wait_condition(workflow.all_handlers_finished)
+        return self.record()
 
-        decision = await self._await_decision(plan)
-        if decision.decision is not Decision.APPROVED:
-            final = (
-                IncidentState.EXPIRED
-                if decision.decision is Decision.EXPIRED
-                else IncidentState.REJECTED
+    async def _respond(self) -> IncidentState:
+        """Investigation to verified action; the state the incident ends in."""
+        stage = Stage.INVESTIGATION
+        while self._resolved_by is None:
+            if stage is Stage.INVESTIGATION:
+                inv = await self._stage(stage, self._investigate, lambda o: o.investigation)
+                self._investigation = inv or self._skipped_investigation()
+                stage = Stage.PLANNING
+            elif stage is Stage.PLANNING:
+                plan = await self._stage(stage, self._plan_remediation, lambda o: o.plan)
+                if plan is None:
+                    if self._resolved_by is None:
+                        self._event(TimelineKind.PLAN, "system", "remediation skipped by a person")
+                    return IncidentState.CLOSED
+                self._adopt_plan(plan)
+                if plan.action is None:
+                    await self._park(stage, f"no catalog action fits: {plan.rationale}")
+                    continue
+                decision = await self._await_decision()
+                if decision is None:
+                    stage = self._rewind()
+                    continue
+                if decision.decision is Decision.EXPIRED:
+                    return IncidentState.EXPIRED
+                if decision.decision is Decision.REJECTED:
+                    return IncidentState.REJECTED
+                stage = Stage.EXECUTION
+            else:
+                await self._gate(stage)
+                if Stage.EXECUTION in self._skips or self._resolved_by is not None:
+                    self._skips.discard(Stage.EXECUTION)
+                    return IncidentState.CLOSED
+                action = self._plan.action if self._plan else None
+                if action is None:
+                    return IncidentState.NEEDS_ATTENTION
+                outcome = await self._act(action)
+                if outcome is True:
+                    return IncidentState.CLOSED
+                why = (
+                    "the action could not run; retry execution, override the plan or resolve"
+                    if outcome is None
+                    else "verification failed and the action was undone; a person decides next"
+                )
+                await self._park(stage, why)
+                stage = self._rewind() if self._wake() else Stage.EXECUTION
+        return IncidentState.CLOSED
+
+    def _rewind(self) -> Stage:
+        """Where the loop goes after a person's override or skip interrupted a wait."""
+        if Stage.INVESTIGATION in self._overrides:
+            return Stage.INVESTIGATION
+        if Stage.PLANNING in self._overrides or Stage.PLANNING in self._skips:
+            return Stage.PLANNING
+        return Stage.EXECUTION
+
+    async def _stage(
+        self,
+        stage: Stage,
+        agent: Callable[[], Awaitable[T]],
+        person: Callable[[OverrideRequest], T | None],
+    ) -> T | None:
+        """Gate, then a person's artifact or the agent's; None when skipped or resolved."""
+        while True:
+            await self._gate(stage)
+            if self._resolved_by is not None and stage is not Stage.POSTMORTEM:
+                return None
+            override = self._overrides.pop(stage, None)
+            if override is not None:
+                self._event(
+                    TimelineKind.TAKEOVER, override.by, f"{stage.value}: using a person's artifact"
+                )
+                return person(override)
+            if stage in self._skips:
+                self._skips.discard(stage)
+                return None
+            try:
+                return await agent()
+            except ActivityError as err:
+                self._event(TimelineKind.STATE, stage.value, f"failed: {err.cause or err}")
+                await self._park(stage, f"{stage.value} failed: {err.cause or err}")
+
+    async def _gate(self, stage: Stage) -> None:
+        """Hold while paused; a resolve also lets the loop go on (to close)."""
+        if self._paused_by is None:
+            return
+        self._waiting_for = (
+            f"paused by {self._paused_by} before {stage.value}: "
+            f"`incidentflow resume {self._incident.id} --by NAME`"
+        )
+        self._show_details()
+        await workflow.wait_condition(
+            lambda: self._paused_by is None or self._resolved_by is not None
+        )
+
+    async def _park(self, stage: Stage, why: str) -> None:
+        """needs_attention until a person retries, skips, overrides or resolves."""
+        self._parked = stage
+        self._event(TimelineKind.STATE, "system", f"needs attention: {why}")
+        self._set_state(
+            IncidentState.NEEDS_ATTENTION,
+            f"a person to retry, skip or override {stage.value}, or resolve "
+            f"(`incidentflow retry {self._incident.id} {stage.value} --by NAME`)",
+        )
+        await workflow.wait_condition(
+            lambda: (
+                stage in self._retries
+                or stage in self._overrides
+                or stage in self._skips
+                or self._wake()
             )
-            return await self._finish(final)
-
-        ok = await self._execute_and_verify(plan)
-        return await self._finish(IncidentState.CLOSED if ok else IncidentState.NEEDS_ATTENTION)
+        )
+        self._retries.discard(stage)
+        self._parked = None
 
     # -- stages ----------------------------------------------------------------------------
 
@@ -202,22 +309,17 @@ class IncidentWorkflow:
             f"{len(inc.duplicates)} duplicate(s)",
         )
 
-    async def _investigate(self) -> Investigation | None:
+    async def _investigate(self) -> Investigation:
         self._set_state(IncidentState.INVESTIGATING, "the investigation agent")
-        try:
-            result = await workflow.execute_activity_method(
-                InvestigationActivities.investigate,
-                InvestigationInput(incident=self._incident),
-                task_queue=self._inp.agent_queue,
-                start_to_close_timeout=policies.INVESTIGATION_TIMEOUT,
-                heartbeat_timeout=policies.INVESTIGATION_HEARTBEAT,
-                retry_policy=policies.AGENT_RETRY,
-                summary=f"investigate {self._incident.origin_service or 'incident'}",
-            )
-        except ActivityError as err:
-            self._event(TimelineKind.STATE, "investigation", f"failed: {err.cause or err}")
-            return None
-        self._investigation = result
+        result = await workflow.execute_activity_method(
+            InvestigationActivities.investigate,
+            InvestigationInput(incident=self._incident),
+            task_queue=self._inp.agent_queue,
+            start_to_close_timeout=policies.INVESTIGATION_TIMEOUT,
+            heartbeat_timeout=policies.INVESTIGATION_HEARTBEAT,
+            retry_policy=policies.AGENT_RETRY,
+            summary=f"investigate {self._incident.origin_service or 'incident'}",
+        )
         top = result.top
         self._event(
             TimelineKind.INVESTIGATION,
@@ -229,166 +331,61 @@ class IncidentWorkflow:
         )
         return result
 
-    async def _plan_remediation(self, investigation: Investigation) -> RemediationPlan | None:
+    def _skipped_investigation(self) -> Investigation:
+        return Investigation(
+            incident_id=self._incident.id,
+            hypotheses=[],
+            rejected=[],
+            evidence=[],
+            summary="investigation skipped by a person",
+        )
+
+    async def _plan_remediation(self) -> RemediationPlan:
+        investigation = self._investigation or self._skipped_investigation()
         self._set_state(IncidentState.PLANNING, "the remediation agent")
-        try:
-            plan = await workflow.execute_activity_method(
-                RemediationActivities.plan_remediation,
-                PlanInput(incident=self._incident, investigation=investigation),
-                task_queue=self._inp.agent_queue,
-                start_to_close_timeout=policies.PLANNING_TIMEOUT,
-                retry_policy=policies.AGENT_RETRY,
-                summary="plan a reversible action",
-            )
-        except ActivityError as err:
-            self._event(TimelineKind.STATE, "remediation", f"failed: {err.cause or err}")
-            return None
+        return await workflow.execute_activity_method(
+            RemediationActivities.plan_remediation,
+            PlanInput(incident=self._incident, investigation=investigation),
+            task_queue=self._inp.agent_queue,
+            start_to_close_timeout=policies.PLANNING_TIMEOUT,
+            retry_policy=policies.AGENT_RETRY,
+            summary="plan a reversible action",
+        )
+
+    def _adopt_plan(self, plan: RemediationPlan) -> None:
         self._plan = plan
-        if plan.action is not None:
-            self._event(
-                TimelineKind.PLAN,
-                "remediation",
-                f"proposed {plan.action.summary} (risk {plan.action.risk.value}; "
-                f"undo: {plan.action.undo_summary})",
-            )
-        return plan
-
-    async def _await_decision(self, plan: RemediationPlan) -> Approval:
-        window = self._inp.approval_timeout_seconds
-        summary = plan.action.summary if plan.action else "the plan"
-        self._set_state(
-            IncidentState.AWAITING_APPROVAL,
-            f"a person to approve or reject: {summary} (expires in {window // 60} min; "
-            f"`incidentflow approve {self._incident.id} --by NAME`)",
-        )
-        with contextlib.suppress(TimeoutError):
-            await workflow.wait_condition(
-                lambda: self._approval is not None,
-                timeout=timedelta(seconds=window),
-                timeout_summary="approval window",
-            )
-        if self._approval is not None:
-            return self._approval
-        # Silence is never consent: the window passing ends the plan, and nothing executes.
-        expired = Approval(
-            decision=Decision.EXPIRED,
-            by="system",
-            at=workflow.now(),
-            reason=f"no decision within {window} s",
-        )
-        self._approval = expired
-        self._event(TimelineKind.DECISION, "system", f"expired: no decision within {window} s")
-        return expired
-
-    async def _execute_and_verify(self, plan: RemediationPlan) -> bool:
-        action = plan.action
-        if action is None:
-            return False
-        self._set_state(IncidentState.EXECUTING, f"the remediation worker to run {action.id}")
-        try:
-            result = await workflow.execute_activity_method(
-                ExecutionActivities.execute_action,
-                ExecuteInput(action=action),
-                task_queue=self._inp.remediation_queue,
-                start_to_close_timeout=policies.EXECUTE_TIMEOUT,
-                heartbeat_timeout=policies.EXECUTE_HEARTBEAT,
-                retry_policy=policies.EXECUTE_RETRY,
-                summary=f"execute: {action.summary}",
-            )
-        except ActivityError as err:
-            self._event(TimelineKind.ACTION, "remediation", f"execution failed: {err.cause or err}")
-            return False
-        self._results.append(result)
+        actor = "person" if plan.engine.value == "person" else "remediation"
+        if plan.action is None:
+            self._event(TimelineKind.PLAN, actor, f"no action proposed: {plan.rationale}")
+            return
         self._event(
-            TimelineKind.ACTION,
-            f"executor:{result.executor}",
-            f"{'would run' if result.dry_run else 'ran'}: {'; '.join(result.would_run)}",
-        )
-        verification = await self._verify(action.id, action.verify.window_seconds, result)
-        self._verification = verification
-        self._event(TimelineKind.VERIFICATION, "system", verification.detail)
-        if verification.status is not VerificationStatus.FAILED:
-            return True
-        return await self._undo(plan)
-
-    async def _verify(self, action_id: str, window: int, result: ActionResult) -> Verification:
-        if result.dry_run:
-            return Verification(
-                action_id=action_id,
-                status=VerificationStatus.SKIPPED,
-                checked_at=workflow.now(),
-                detail="dry-run changed nothing, so there is no effect to verify",
-            )
-        self._set_state(IncidentState.VERIFYING, f"all alerts resolved within {window} s")
-        try:
-            await workflow.wait_condition(
-                lambda: all(a.status is AlertStatus.RESOLVED for a in self._alerts.values()),
-                timeout=timedelta(seconds=window),
-                timeout_summary="verification window",
-            )
-        except TimeoutError:
-            firing = sorted(a.name for a in self._alerts.values() if a.status is AlertStatus.FIRING)
-            return Verification(
-                action_id=action_id,
-                status=VerificationStatus.FAILED,
-                checked_at=workflow.now(),
-                detail=f"still firing after {window} s: {', '.join(firing)}",
-            )
-        return Verification(
-            action_id=action_id,
-            status=VerificationStatus.PASSED,
-            checked_at=workflow.now(),
-            detail=f"all {len(self._alerts)} alerts resolved within {window} s",
+            TimelineKind.PLAN,
+            actor,
+            f"proposed {plan.action.summary} (risk {plan.action.risk.value}; "
+            f"undo: {plan.action.undo_summary})",
         )
 
-    async def _undo(self, plan: RemediationPlan) -> bool:
-        action = plan.action
-        if action is None:
-            return False
-        self._set_state(IncidentState.UNDOING, f"the remediation worker to undo {action.id}")
-        try:
-            result = await workflow.execute_activity_method(
-                ExecutionActivities.execute_action,
-                ExecuteInput(action=action, undo=True),
-                task_queue=self._inp.remediation_queue,
-                start_to_close_timeout=policies.EXECUTE_TIMEOUT,
-                heartbeat_timeout=policies.EXECUTE_HEARTBEAT,
-                retry_policy=policies.EXECUTE_RETRY,
-                summary=f"undo: {action.undo_summary}",
-            )
-        except ActivityError as err:
-            self._event(TimelineKind.ACTION, "remediation", f"undo failed: {err.cause or err}")
-            return False
-        self._results.append(result)
-        self._event(
-            TimelineKind.ACTION, f"executor:{result.executor}", f"undid: {action.undo_summary}"
-        )
-        # Verification failed, so the incident is not over: it parks for a person, never loops.
-        return False
-
-    async def _finish(self, final: IncidentState) -> IncidentRecord:
+    async def _draft(self) -> PostMortem:
         self._set_state(IncidentState.DRAFTING_POSTMORTEM, "the post-mortem agent")
-        try:
-            self._postmortem = await workflow.execute_activity_method(
-                PostmortemActivities.draft_postmortem,
-                PostmortemInput(record=self.record()),
-                task_queue=self._inp.agent_queue,
-                start_to_close_timeout=policies.POSTMORTEM_TIMEOUT,
-                retry_policy=policies.AGENT_RETRY,
-                summary="draft the post-mortem",
-            )
+        return await workflow.execute_activity_method(
+            PostmortemActivities.draft_postmortem,
+            PostmortemInput(record=self.record(), write=True),
+            task_queue=self._inp.agent_queue,
+            start_to_close_timeout=policies.POSTMORTEM_TIMEOUT,
+            retry_policy=policies.AGENT_RETRY,
+            summary="draft the post-mortem",
+        )
+
+    async def _finish(self, final: IncidentState) -> None:
+        pm = await self._stage(Stage.POSTMORTEM, self._draft, lambda o: o.postmortem)
+        if pm is not None:
+            self._postmortem = pm
             self._event(TimelineKind.POSTMORTEM, "postmortem", "draft written")
-        except ActivityError as err:
-            self._event(TimelineKind.POSTMORTEM, "postmortem", f"draft failed: {err.cause or err}")
+        else:
+            self._event(TimelineKind.POSTMORTEM, "postmortem", "post-mortem skipped")
         waiting = "a person to take over" if final is IncidentState.NEEDS_ATTENTION else "nothing"
         self._set_state(final, waiting)
         await self._tell_stream()
-        await workflow.wait_condition(workflow.all_handlers_finished)
-        return self.record()
-
-    async def _park(self, why: str) -> IncidentRecord:
-        self._event(TimelineKind.STATE, "system", f"needs attention: {why}")
-        return await self._finish(IncidentState.NEEDS_ATTENTION)
 
     async def _tell_stream(self) -> None:
         stream = workflow.get_external_workflow_handle(self._inp.stream_workflow_id)
@@ -398,61 +395,3 @@ class IncidentWorkflow:
             )
         except Exception as err:
             workflow.logger.warning("could not tell stream %s: %s", stream.id, err)
-
-    # -- helpers ---------------------------------------------------------------------------
-
-    def _check_decidable(self, decision: Decision, req: DecisionRequest) -> None:
-        if self._approval is not None:
-            prev = self._approval
-            raise ValueError(
-                f"{self._incident.id} was already {prev.decision.value} by {prev.by} "
-                f"at {prev.at:%Y-%m-%d %H:%M:%S} UTC"
-            )
-        if self._state is not IncidentState.AWAITING_APPROVAL:
-            raise ValueError(
-                f"{self._incident.id} has no pending decision (state: {self._state.value}); "
-                f"it waits for {self._waiting_for}"
-            )
-        if decision is Decision.REJECTED and not req.reason.strip():
-            raise ValueError("a rejection needs a reason (--reason TEXT)")
-
-    def _decide(self, decision: Decision, req: DecisionRequest) -> Approval:
-        self._approval = Approval(
-            decision=decision, by=req.by, at=workflow.now(), reason=req.reason
-        )
-        why = f": {req.reason}" if req.reason else ""
-        self._event(TimelineKind.DECISION, req.by, f"{decision.value}{why}")
-        return self._approval
-
-    def _decide_by_signal(self, decision: Decision, req: DecisionRequest) -> None:
-        try:
-            self._check_decidable(decision, req)
-        except ValueError as err:
-            # A signal cannot be refused; record who tried so the history tells the truth.
-            self._event(TimelineKind.DECISION, req.by, f"refused {decision.value} signal: {err}")
-            return
-        self._decide(decision, req)
-
-    def _set_state(self, state: IncidentState, waiting_for: str) -> None:
-        if state is not self._state:
-            self._event(TimelineKind.STATE, "system", f"{self._state.value} -> {state.value}")
-        self._state = state
-        self._waiting_for = waiting_for
-        workflow.upsert_search_attributes([STATE_KEY.value_set(state.value)])
-        inc = self._incident
-        workflow.set_current_details(
-            f"**{state.value}**: waiting for {waiting_for}\n\n"
-            f"{inc.severity.value} · {inc.origin_service or 'unknown service'} · {inc.title}"
-        )
-
-    def _event(
-        self,
-        kind: TimelineKind,
-        actor: str,
-        summary: str,
-        *,
-        at: datetime | None = None,
-    ) -> None:
-        self._timeline.append(
-            TimelineEvent(at=at or workflow.now(), kind=kind, actor=actor, summary=summary)
-        )

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 ALERTS_SIGNAL = "alerts"
 INCIDENT_CLOSED_SIGNAL = "incident_closed"
+INCIDENT_MOVED_SIGNAL = "incident_moved"
 
 
 def stream_workflow_id(partition: str) -> str:

@@ -45,3 +45,17 @@ EXECUTE_RETRY = RetryPolicy(
     maximum_interval=timedelta(seconds=60),
     maximum_attempts=10,
 )
+
+# A PromQL verification is one instant query; a slow Prometheus is retried on the next poll.
+VERIFY_CHECK_TIMEOUT = timedelta(seconds=30)
+VERIFY_CHECK_RETRY = RetryPolicy(maximum_attempts=2)
+# Notifications are best effort: a few tries, then the timeline says it was not sent.
+NOTIFY_TIMEOUT = timedelta(seconds=30)
+NOTIFY_RETRY = RetryPolicy(
+    initial_interval=timedelta(seconds=1),
+    backoff_coefficient=2.0,
+    maximum_interval=timedelta(seconds=10),
+    maximum_attempts=3,
+)
+# Reading the approval policy and notifier settings is a local computation in the worker.
+CONFIG_TIMEOUT = timedelta(seconds=30)

@@ -9,6 +9,7 @@ before Temporal's per-run limits, carrying its open-incident index and unprocess
 from __future__ import annotations
 
 import asyncio
+from datetime import timedelta
 from typing import Any
 
 from temporalio import workflow
@@ -24,25 +25,47 @@ with workflow.unsafe.imports_passed_through():
     from activities.detection import DetectionActivities
     from incidentflow.models import (
         AlertBatch,
+        AlertMember,
+        AlertsResolved,
         CorrelationInput,
         CorrelationResult,
         Detection,
         Incident,
         IncidentClosed,
         IncidentInput,
+        IncidentMoved,
         OpenIncident,
         StreamInput,
+        StreamStats,
     )
     from incidentflow.search import SERVICE_KEY, SEVERITY_KEY, STATE_KEY
     from workflows import policies
     from workflows.incident import IncidentWorkflow
-    from workflows.names import ALERTS_SIGNAL, INCIDENT_CLOSED_SIGNAL
+    from workflows.names import ALERTS_SIGNAL, INCIDENT_CLOSED_SIGNAL, INCIDENT_MOVED_SIGNAL
+    from workflows.stream_index import (
+        all_resolved,
+        apply_update,
+        capped_members,
+        note_transitions,
+    )
 
 # Batch ids remembered to drop a redelivered batch; old ones age out (idempotency at the
 # alert level is correlation's job, by fingerprint).
 SEEN_BATCHES_KEPT = 2_000
 # Temporal caps a run at 10,000 signals; hand over well before.
 MAX_SIGNALS_PER_RUN = 9_000
+# Alerts merged into one detect/correlate round: bounds each activity payload (Temporal refuses
+# payloads over 2 MB) while a burst still correlates together.
+MAX_MERGED_ALERTS = 200
+# Pending alerts a hand-over may carry in its input (about 1 kB each; 2 MB payload limit);
+# with more, the stream keeps processing first.
+CARRY_MAX_ALERTS = 1_200
+# Past this history length or size the stream hands over whatever is pending (the server
+# terminates a run at 51,200 events or 50 MB).
+FORCE_HAND_OVER_EVENTS = 40_000
+FORCE_HAND_OVER_BYTES = 30 * 1024 * 1024
+# Patch marker: streams tell an incident when all its alerts resolved (issue 3).
+ALL_RESOLVED_PATCH = "stream-all-resolved-signal"
 
 
 def _acknowledge(child: asyncio.Future[Any]) -> None:
@@ -63,6 +86,8 @@ class AlertStreamWorkflow:
         self._open: dict[str, OpenIncident] = {o.id: o for o in inp.open_incidents}
         self._signals = 0
         self._processed_batches = 0
+        self._stats: StreamStats = inp.stats
+        self._transitions = {fp: list(ts) for fp, ts in inp.transitions.items()}
 
     @workflow.signal(name=ALERTS_SIGNAL)
     def alerts(self, batch: AlertBatch) -> None:
@@ -73,6 +98,7 @@ class AlertStreamWorkflow:
             return
         self._remember(batch.batch_id)
         self._pending.append(batch)
+        self._count(batches=1, alerts_received=len(batch.alerts))
 
     @workflow.signal(name=INCIDENT_CLOSED_SIGNAL)
     def incident_closed(self, msg: IncidentClosed) -> None:
@@ -80,10 +106,49 @@ class AlertStreamWorkflow:
         self._signals += 1
         self._open.pop(msg.incident_id, None)
 
+    @workflow.signal(name=INCIDENT_MOVED_SIGNAL)
+    def incident_moved(self, msg: IncidentMoved) -> None:
+        """A person merged or split incidents: move the alerts between index entries."""
+        self._signals += 1
+        moved = {a.fingerprint for a in msg.alerts}
+        entry = self._open.get(msg.incident_id)
+        if msg.kind in ("merged_into", "split_out") and entry is not None:
+            left = [fp for fp in entry.fingerprints if fp not in moved]
+            if msg.kind == "merged_into" or not left:
+                self._open.pop(msg.incident_id, None)
+            else:
+                self._open[msg.incident_id] = entry.model_copy(update={"fingerprints": left})
+        elif msg.kind in ("merged_from", "split_from"):
+            base = entry or OpenIncident(
+                id=msg.incident_id,
+                services=[],
+                fingerprints=[],
+                opened_at=min((a.starts_at for a in msg.alerts), default=workflow.now()),
+            )
+            self._open[msg.incident_id] = base.model_copy(
+                update={
+                    "fingerprints": sorted({*base.fingerprints, *moved}),
+                    "services": [
+                        *base.services,
+                        *(s for s in msg.services if s not in base.services),
+                    ],
+                }
+            )
+
+    @workflow.query(name="stats")
+    def stats(self) -> StreamStats:
+        """Every alert accounted for: received, processed, opened, joined, dropped."""
+        return self._stats
+
     @workflow.query(name="open_incidents")
     def open_incidents(self) -> list[OpenIncident]:
         """The open-incident index correlation joins new alerts against."""
         return list(self._open.values())
+
+    @workflow.query(name="backlog")
+    def backlog(self) -> int:
+        """Alerts received and not yet processed: the edge answers 503 above its limit."""
+        return sum(len(b.alerts) for b in self._pending)
 
     @workflow.query(name="pending_batches")
     def pending_batches(self) -> int:
@@ -95,6 +160,10 @@ class AlertStreamWorkflow:
         """Process batches forever, handing over to a new run before the history limits."""
         while True:
             await workflow.wait_condition(lambda: bool(self._pending) or self._should_hand_over())
+            if self._pending and self._inp.settle_seconds > 0 and not self._should_hand_over():
+                # The settle window (Alertmanager's group_wait): an alert that resolves
+                # before it ends arrives in the same merged batch and opens nothing.
+                await workflow.sleep(timedelta(seconds=self._inp.settle_seconds))
             if self._pending:
                 batch = self._take_pending()
                 await self._process(batch)
@@ -114,13 +183,20 @@ class AlertStreamWorkflow:
                             "open_incidents": list(self._open.values()),
                             "pending": list(self._pending),
                             "seen_batches": list(self._seen),
+                            "stats": self._stats.model_copy(update={"runs": self._stats.runs + 1}),
+                            "transitions": self._transitions,
                         }
                     )
                 )
 
     def _take_pending(self) -> AlertBatch:
-        """Every batch waiting now, merged, so a burst is correlated together."""
-        batches, self._pending = self._pending, []
+        """Batches waiting now, up to MAX_MERGED_ALERTS, merged: a burst correlates together."""
+        take, size = 0, 0
+        for b in self._pending:
+            if take and size + len(b.alerts) > MAX_MERGED_ALERTS:
+                break
+            take, size = take + 1, size + len(b.alerts)
+        batches, self._pending = self._pending[:take], self._pending[take:]
         if len(batches) == 1:
             return batches[0]
         return AlertBatch(
@@ -131,6 +207,9 @@ class AlertStreamWorkflow:
         )
 
     async def _process(self, batch: AlertBatch) -> None:
+        recent = note_transitions(self._transitions, batch, workflow.now())
+        if recent:
+            batch = batch.model_copy(update={"recent_transitions": recent})
         detections = await workflow.execute_activity_method(
             DetectionActivities.detect,
             batch,
@@ -151,18 +230,34 @@ class AlertStreamWorkflow:
             retry_policy=policies.STREAM_RETRY,
             summary=f"correlate against {len(self._open)} open incident(s)",
         )
+        self._count(
+            alerts_processed=len(batch.alerts),
+            incidents_opened=len(correlation.new_incidents),
+            alerts_joined=sum(len(u.alerts) for u in correlation.updates),
+            alerts_dropped=len(correlation.dropped),
+        )
         for incident in correlation.new_incidents:
             await self._open_incident(incident, correlation, detections.detections)
         for update in correlation.updates:
             known = self._open.get(update.incident_id)
             if known is None:
                 continue
-            fingerprints = sorted({*known.fingerprints, *(a.fingerprint for a in update.alerts)})
-            self._open[update.incident_id] = known.model_copy(update={"fingerprints": fingerprints})
+            entry = apply_update(known, update)
+            self._open[update.incident_id] = entry
             handle = workflow.get_external_workflow_handle_for(
                 IncidentWorkflow.run, update.incident_id
             )
             await handle.signal(IncidentWorkflow.alerts_joined, update)
+            newly = all_resolved(entry) and not all_resolved(known)
+            if newly and workflow.patched(ALL_RESOLVED_PATCH):
+                await handle.signal(
+                    IncidentWorkflow.alerts_resolved,
+                    AlertsResolved(
+                        incident_id=entry.id,
+                        at=workflow.now(),
+                        fingerprints=entry.fingerprints,
+                    ),
+                )
 
     async def _open_incident(
         self, incident: Incident, correlation: CorrelationResult, detections: list[Detection]
@@ -218,6 +313,18 @@ class AlertStreamWorkflow:
             fingerprints=sorted(fingerprints),
             opened_at=incident.opened_at,
             origin_service=incident.origin_service,
+            members=capped_members(
+                {
+                    d.alert.fingerprint: AlertMember(service=d.service, name=d.alert.name)
+                    for d in detections
+                    if d.alert.fingerprint in fingerprints
+                }
+            ),
+        )
+
+    def _count(self, **add: int) -> None:
+        self._stats = self._stats.model_copy(
+            update={k: getattr(self._stats, k) + v for k, v in add.items()}
         )
 
     def _remember(self, batch_id: str) -> None:
@@ -229,8 +336,14 @@ class AlertStreamWorkflow:
 
     def _should_hand_over(self) -> bool:
         info = workflow.info()
-        return (
-            info.is_continue_as_new_suggested()
-            or info.get_current_history_length() >= self._inp.continue_as_new_after_events
+        length = info.get_current_history_length()
+        wanted = (
+            length >= FORCE_HAND_OVER_EVENTS
+            or info.get_current_history_size() >= FORCE_HAND_OVER_BYTES
             or self._signals >= MAX_SIGNALS_PER_RUN
+            or info.is_continue_as_new_suggested()
+            or length >= self._inp.continue_as_new_after_events
         )
+        # The backlog rides in the next run's input (2 MB at most): drain it below the carry
+        # limit first; the edge's backpressure (503 over its backlog limit) lets it drain.
+        return wanted and sum(len(b.alerts) for b in self._pending) <= CARRY_MAX_ALERTS

@@ -7,23 +7,23 @@ dependency. Pure and deterministic: ids come from hashes of the inputs, times fr
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from collections import defaultdict
-from dataclasses import dataclass, field
 from datetime import timedelta
+from itertools import pairwise
 
 from incidentflow.agents.common import ago, short_hash, utc
-from incidentflow.agents.topology import hop_distance, hops
+from incidentflow.agents.joining import Joined, add_update, incident_update
+from incidentflow.agents.memo_graph import MemoGraph, distance
+from incidentflow.agents.rules import CorrelationRules
+from incidentflow.agents.topology import downstream_of, hops
 from incidentflow.models import (
-    Alert,
     AlertStatus,
     CorrelationInput,
     CorrelationResult,
-    DependencyEdge,
     Detection,
-    DownstreamAlert,
     Duplicate,
     Incident,
-    IncidentUpdate,
     OpenIncident,
     ServiceGraph,
     Severity,
@@ -35,14 +35,27 @@ GROUP_HOPS = 2
 JOIN_HOPS = 2
 # Alerts of one cascade start within minutes of each other (their `for:` clauses differ).
 GROUP_WINDOW = timedelta(minutes=10)
+DEFAULT_RULES = CorrelationRules(
+    group_window_seconds=int(GROUP_WINDOW.total_seconds()),
+    group_hops=GROUP_HOPS,
+    join_hops=JOIN_HOPS,
+)
+# Alertmanager's spelling of "group by every label".
+ALL_LABELS = "..."
+# Grouping reasons kept per incident: a storm must not put 20,000 sentences in one artifact.
+MAX_GROUP_REASONS = 20
 
 
-def correlate(inp: CorrelationInput, graph: ServiceGraph) -> CorrelationResult:
+def correlate(
+    inp: CorrelationInput, graph: ServiceGraph, rules: CorrelationRules = DEFAULT_RULES
+) -> CorrelationResult:
     """New incidents, alerts joined to open incidents, and what was dropped (with reasons)."""
+    graph = MemoGraph(services=graph.services)
     dropped: list[Detection] = []
     representatives, duplicates = _collapse_deliveries(inp.detections, dropped)
     known = {fp: inc.id for inc in inp.open_incidents for fp in inc.fingerprints}
-    updates: dict[str, _Joined] = {}
+    resolved = {fp for inc in inp.open_incidents for fp in inc.resolved}
+    updates: dict[str, Joined] = {}
     by_id = {inc.id: inc for inc in inp.open_incidents}
     pending: list[Detection] = []
 
@@ -50,11 +63,15 @@ def correlate(inp: CorrelationInput, graph: ServiceGraph) -> CorrelationResult:
         fp = det.alert.fingerprint
         if fp in known:
             if det.alert.status is AlertStatus.RESOLVED:
-                _add_update(updates, known[fp], det, f"{det.alert.name} resolved")
+                add_update(updates, known[fp], det, f"{det.alert.name} resolved")
+            elif fp in resolved:
+                add_update(updates, known[fp], det, f"{det.alert.name} fired again")
+            elif det.alert.acknowledged:
+                add_update(updates, known[fp], det, f"{det.alert.name} acknowledged at source")
             else:
                 reason = f"already part of {known[fp]}; delivered again (repeat or HA peer)"
                 dropped.append(_note(det, reason))
-                joined_to = updates.setdefault(known[fp], _Joined())
+                joined_to = updates.setdefault(known[fp], Joined())
                 joined_to.duplicates.append(
                     Duplicate(fingerprint=fp, duplicate_of=fp, reason=reason)
                 )
@@ -66,18 +83,18 @@ def correlate(inp: CorrelationInput, graph: ServiceGraph) -> CorrelationResult:
         if det.alert.status is AlertStatus.RESOLVED:
             dropped.append(_note(det, "resolved before any incident included it"))
             continue
-        joined = _nearest_open_incident(det, inp.open_incidents, graph)
+        joined = _nearest_open_incident(det, inp.open_incidents, graph, rules.join_hops)
         if joined is not None:
             incident, reason = joined
-            _add_update(updates, incident.id, det, reason)
-            symptom = _downstream_of(det, incident.origin_service, graph)
+            add_update(updates, incident.id, det, reason)
+            symptom = downstream_of(det, incident.origin_service, graph)
             if symptom is not None:
                 updates[incident.id].downstream.append(symptom)
             continue
         pending.append(det)
 
     new_incidents: list[Incident] = []
-    for group, group_reasons in _group(pending, graph):
+    for group, group_reasons in _group(pending, graph, rules):
         severity = Severity.most_urgent([d.severity for d in group])
         too_quiet = _below_threshold(group, severity)
         if too_quiet is not None:
@@ -92,14 +109,7 @@ def correlate(inp: CorrelationInput, graph: ServiceGraph) -> CorrelationResult:
     return CorrelationResult(
         new_incidents=sorted(new_incidents, key=lambda i: (i.opened_at, i.id)),
         updates=[
-            IncidentUpdate(
-                incident_id=inc_id,
-                alerts=j.alerts,
-                reasons=j.reasons,
-                services=sorted(set(j.services)),
-                downstream=j.downstream,
-                duplicates=j.duplicates,
-            )
+            incident_update(by_id[inc_id], j, graph)
             for inc_id, j in sorted(updates.items())
             if inc_id in by_id
         ],
@@ -140,49 +150,8 @@ def _collapse_deliveries(
     return representatives, duplicates
 
 
-@dataclass
-class _Joined:
-    """What correlation adds to one open incident in this batch."""
-
-    alerts: list[Alert] = field(default_factory=list)
-    reasons: list[str] = field(default_factory=list)
-    services: list[str] = field(default_factory=list)
-    downstream: list[DownstreamAlert] = field(default_factory=list)
-    duplicates: list[Duplicate] = field(default_factory=list)
-
-
-def _add_update(updates: dict[str, _Joined], incident_id: str, det: Detection, reason: str) -> None:
-    joined = updates.setdefault(incident_id, _Joined())
-    joined.alerts.append(det.alert)
-    joined.reasons.append(reason)
-    if det.service:
-        joined.services.append(det.service)
-
-
-def _downstream_of(
-    det: Detection, origin: str | None, graph: ServiceGraph
-) -> DownstreamAlert | None:
-    """The dependency path that explains `det` as a symptom of `origin`, if there is one."""
-    if origin is None or det.service is None or det.service == origin:
-        return None
-    hops = graph.path(det.service, origin)
-    if not hops:
-        return None
-    edges = [DependencyEdge(caller=a, callee=b) for a, b in hops]
-    chain = " -> ".join([det.service, *(e.callee for e in edges)])
-    return DownstreamAlert(
-        fingerprint=det.alert.fingerprint,
-        service=det.service,
-        path=edges,
-        explanation=(
-            f"{det.alert.name} on {det.service} is a symptom: {chain}, so "
-            f"{det.service} fails when {origin} does"
-        ),
-    )
-
-
 def _nearest_open_incident(
-    det: Detection, open_incidents: list[OpenIncident], graph: ServiceGraph
+    det: Detection, open_incidents: list[OpenIncident], graph: ServiceGraph, join_hops: int
 ) -> tuple[OpenIncident, str] | None:
     """The open incident whose services are fewest hops from the alert's, if within reach."""
     if det.service is None:
@@ -190,7 +159,7 @@ def _nearest_open_incident(
     best: tuple[int, str, OpenIncident, str] | None = None
     for incident in sorted(open_incidents, key=lambda i: (utc(i.opened_at), i.id)):
         for svc in incident.services:
-            dist = 0 if svc == det.service else hop_distance(graph, det.service, svc, JOIN_HOPS)
+            dist = 0 if svc == det.service else distance(graph, det.service, svc, join_hops)
             if dist is None:
                 continue
             if best is None or dist < best[0]:
@@ -203,11 +172,17 @@ def _nearest_open_incident(
 
 
 def _group(
-    pending: list[Detection], graph: ServiceGraph
+    pending: list[Detection], graph: ServiceGraph, rules: CorrelationRules
 ) -> list[tuple[list[Detection], list[str]]]:
-    """Union alerts whose services are close in the graph and that started close in time."""
+    """Union alerts whose services are close in the graph and that started close in time.
+
+    Pairwise in effect, but near-linear: within one bucket (a service, or a group_by key)
+    alerts chain in time order; across two buckets each alert links to its nearest-in-time
+    neighbours on either side, which connects exactly what all pairs would.
+    """
     parent = list(range(len(pending)))
     reasons: dict[int, list[str]] = defaultdict(list)
+    times = [utc(d.alert.starts_at) for d in pending]
 
     def find(i: int) -> int:
         while parent[i] != i:
@@ -215,16 +190,39 @@ def _group(
             i = parent[i]
         return i
 
-    for i, a in enumerate(pending):
-        for j in range(i + 1, len(pending)):
-            b = pending[j]
-            link = _link_reason(a, b, graph)
-            if link is None:
+    def union(i: int, j: int) -> None:
+        ri, rj = find(i), find(j)
+        if ri == rj:
+            return
+        link = _link_reason(pending[i], pending[j], graph, rules)
+        if link is None:
+            return
+        parent[rj] = ri
+        merged = [*reasons[ri], link, *reasons.pop(rj, [])]
+        reasons[ri] = merged[:MAX_GROUP_REASONS]
+
+    buckets: dict[tuple[object, ...], list[int]] = defaultdict(list)
+    for i, det in enumerate(pending):
+        if rules.group_by:
+            buckets[("labels", group_key(det.alert.labels, rules.group_by))].append(i)
+        if rules.topology and det.service is not None:
+            buckets[("service", det.service)].append(i)
+    ordered = {key: sorted(ids, key=lambda i: (times[i], i)) for key, ids in buckets.items()}
+    for ids in ordered.values():
+        for a, b in pairwise(ids):
+            union(a, b)
+    services = sorted(str(k[1]) for k in ordered if k[0] == "service")
+    for x, sa in enumerate(services):
+        for sb in services[x + 1 :]:
+            if distance(graph, str(sa), str(sb), rules.group_hops) is None:
                 continue
-            ri, rj = find(i), find(j)
-            if ri != rj:
-                parent[rj] = ri
-                reasons[ri].extend([link, *reasons.pop(rj, [])])
+            ids_a, ids_b = ordered[("service", sa)], ordered[("service", sb)]
+            keys_b = [times[j] for j in ids_b]
+            for i in ids_a:
+                at = bisect_left(keys_b, times[i])
+                for k in (at - 1, at):
+                    if 0 <= k < len(ids_b):
+                        union(i, ids_b[k])
 
     groups: dict[int, list[Detection]] = defaultdict(list)
     for i, det in enumerate(pending):
@@ -232,15 +230,32 @@ def _group(
     return [(members, reasons.get(root, [])) for root, members in groups.items()]
 
 
-def _link_reason(a: Detection, b: Detection, graph: ServiceGraph) -> str | None:
-    if a.service is None or b.service is None:
-        return None
+def group_key(labels: dict[str, str], group_by: list[str]) -> tuple[tuple[str, str], ...]:
+    """Alertmanager's group key: the group_by labels' values (all labels for `...`)."""
+    if ALL_LABELS in group_by:
+        return tuple(sorted(labels.items()))
+    return tuple((k, labels.get(k, "")) for k in group_by)
+
+
+def _link_reason(
+    a: Detection, b: Detection, graph: ServiceGraph, rules: CorrelationRules
+) -> str | None:
     gap = abs(utc(a.alert.starts_at) - utc(b.alert.starts_at))
-    if gap > GROUP_WINDOW:
+    if gap > timedelta(seconds=rules.group_window_seconds):
+        return None
+    if rules.group_by and group_key(a.alert.labels, rules.group_by) == group_key(
+        b.alert.labels, rules.group_by
+    ):
+        shown = "all labels" if ALL_LABELS in rules.group_by else ", ".join(rules.group_by)
+        return (
+            f"grouped {a.alert.name} and {b.alert.name}: same group_by labels ({shown}), "
+            f"{ago(gap)} apart"
+        )
+    if not rules.topology or a.service is None or b.service is None:
         return None
     if a.service == b.service:
         return f"grouped {a.alert.name} and {b.alert.name}: both on {a.service}, {ago(gap)} apart"
-    dist = hop_distance(graph, a.service, b.service, GROUP_HOPS)
+    dist = distance(graph, a.service, b.service, rules.group_hops)
     if dist is None:
         return None
     return (
@@ -299,7 +314,7 @@ def _build_incident(
     origin, origin_reason = _origin(group, graph)
 
     downstream = [
-        symptom for det in group if (symptom := _downstream_of(det, origin, graph)) is not None
+        symptom for det in group if (symptom := downstream_of(det, origin, graph)) is not None
     ]
 
     lead = min(

@@ -11,7 +11,9 @@ from collections.abc import Iterator
 from datetime import datetime
 
 from incidentflow.agents.common import ago, utc
+from incidentflow.agents.postmortem_diagrams import blast_radius, timeline_chart
 from incidentflow.models import (
+    ActionItem,
     FaultType,
     IncidentRecord,
     PostMortem,
@@ -23,22 +25,48 @@ DRAFT_MARKER = "(draft — edit me)"
 
 
 def draft(record: IncidentRecord, graph: ServiceGraph) -> PostMortem:
-    """The post-mortem draft: summary, impact, timeline, cause, recovery, lessons, actions."""
+    """The draft, in the sections of the SRE book's post-mortem template, plus its data."""
     incident = record.incident
     title = f"Post-mortem: {incident.title}"
+    items = _items(record, graph)
     sections = [
         f"# {title} {DRAFT_MARKER}",
         _header(record),
         _summary(record),
         _impact(record, graph),
-        _timeline(record),
         _root_cause(record),
         _contributing(record),
         _resolution(record),
+        _detection(record),
+        _action_items(items),
         _lessons(record),
-        _action_items(record, graph),
+        _timeline(record),
+        _supporting(record),
     ]
-    return PostMortem(incident_id=incident.id, title=title, markdown="\n\n".join(sections) + "\n")
+    top = record.investigation.top if record.investigation else None
+    start, end = impact_window(record)
+    return PostMortem(
+        incident_id=incident.id,
+        title=title,
+        markdown="\n\n".join(sections) + "\n",
+        impact_start=start,
+        impact_end=end,
+        root_cause=top.cause if top else "",
+        action_items=[ActionItem(text=text, owner=owner) for text, owner in items],
+        timeline=record.timeline,
+    )
+
+
+def impact_window(record: IncidentRecord) -> tuple[datetime, datetime | None]:
+    """First alert to recovery: all alerts resolved, else a passed verification, else open."""
+    inc = record.incident
+    start = min((utc(a.starts_at) for a in inc.alerts), default=utc(inc.opened_at))
+    if inc.resolved_at is not None:
+        return start, utc(inc.resolved_at)
+    passed = [v for v in record.verifications if v.status is VerificationStatus.PASSED]
+    if passed:
+        return start, utc(passed[-1].checked_at)
+    return start, None
 
 
 def _cell(text: str) -> str:
@@ -52,7 +80,10 @@ def _when(at: datetime) -> str:
 
 def _header(record: IncidentRecord) -> str:
     inc = record.incident
+    owner = record.owner or "unassigned"
     return (
+        f"**Date:** {_when(inc.opened_at)} UTC · **Authors:** IncidentFlow post-mortem agent "
+        f"(draft), {owner} · **Status:** {record.state.value}, draft for review\n\n"
         f"| Incident | Severity | Environment | State | Opened (UTC) |\n"
         f"|---|---|---|---|---|\n"
         f"| {inc.id} | {inc.severity.value} | {inc.environment} | {record.state.value} | "
@@ -84,14 +115,20 @@ def _impact(record: IncidentRecord, graph: ServiceGraph) -> str:
             f"| {svc} | {service.owner if service else 'unknown'} | "
             f"{service.tier if service else 'unknown'} | {_cell(', '.join(names)) or '-'} |"
         )
-    end = _last_time(record)
+    start, end = impact_window(record)
     lines.append("")
-    lines.append(
-        f"Duration so far: {ago(end - utc(inc.opened_at))} (from first alert to last event)."
-    )
+    if end is None:
+        lines.append(
+            f"Impact window: from {_when(start)} UTC, not recovered when drafted "
+            f"({ago(_last_time(record) - start)} so far)."
+        )
+    else:
+        lines.append(f"Impact window: {_when(start)} to {_when(end)} UTC ({ago(end - start)}).")
     edge = [s for s in inc.services if (found := graph.get(s)) and found.tier == "edge"]
     if edge:
         lines.append(f"Customer-facing services affected: {', '.join(edge)}.")
+    lines += ["", "Blast radius (origin, the services it reached, the calls that carried it):", ""]
+    lines.append(blast_radius(record))
     return "\n".join(lines)
 
 
@@ -139,25 +176,27 @@ def _timeline_rows(record: IncidentRecord) -> Iterator[tuple[datetime, str, str,
 
 
 def _timeline(record: IncidentRecord) -> str:
+    rows = list(_timeline_rows(record))
     lines = [
         "## Timeline",
         "",
         "| Time (UTC) | Kind | Actor | What happened |",
         "|---|---|---|---|",
     ]
-    for at, kind, actor, text in _timeline_rows(record):
+    for at, kind, actor, text in rows:
         lines.append(f"| {_when(at)} | {kind} | {_cell(actor)} | {_cell(text)} |")
+    lines += ["", timeline_chart(record, rows)]
     return "\n".join(lines)
 
 
 def _root_cause(record: IncidentRecord) -> str:
     inv = record.investigation
     if inv is None or inv.top is None:
-        return "## Root cause\n\nNot established: no hypothesis was recorded."
+        return "## Root causes\n\nNot established: no hypothesis was recorded."
     top = inv.top
     by_id = {e.id: e for e in inv.evidence}
     lines = [
-        "## Root cause",
+        "## Root causes",
         "",
         f"{top.cause} (fault type `{top.fault_type.value}`, confidence {top.confidence:.2f}, "
         f"engine {inv.engine.value}).",
@@ -239,14 +278,56 @@ def _lessons(record: IncidentRecord) -> str:
         bad.append("the remediation did not clear the alerts in time")
     if record.approval and record.approval.decision.value != "approved":
         bad.append(f"the plan was {record.approval.decision.value}")
-    lines = ["## What went well", ""]
+    lucky: list[str] = []
+    if any(r.dry_run for r in record.results):
+        lucky.append("the action ran as a dry run: production was not changed by IncidentFlow")
+    lines = ["## Lessons learned", "", "### What went well", ""]
     lines += [f"- {g[0].upper()}{g[1:]}." for g in good] or ["- (to fill in)"]
-    lines += ["", "## What went badly", ""]
+    lines += ["", "### What went wrong", ""]
     lines += [f"- {b[0].upper()}{b[1:]}." for b in bad] or ["- (to fill in)"]
+    lines += ["", "### Where we got lucky", ""]
+    lines += [f"- {x[0].upper()}{x[1:]}." for x in lucky] or ["- (to fill in)"]
     return "\n".join(lines)
 
 
-def _action_items(record: IncidentRecord, graph: ServiceGraph) -> str:
+def _action_items(items: list[tuple[str, str]]) -> str:
+    lines = ["## Action items", "", "| # | Action | Owner |", "|---|---|---|"]
+    lines += [
+        f"| {n} | {_cell(text)} | {_cell(owner)} |" for n, (text, owner) in enumerate(items, 1)
+    ]
+    return "\n".join(lines)
+
+
+def _detection(record: IncidentRecord) -> str:
+    inc = record.incident
+    sources = sorted({a.source for a in inc.alerts})
+    first = min(inc.alerts, key=lambda a: a.starts_at, default=None)
+    lines = ["## Detection", ""]
+    if first is not None:
+        lines.append(
+            f"First alert: {first.name} from {first.source} at {_when(first.starts_at)} UTC; "
+            f"{len(inc.alerts)} alert(s) from {', '.join(sources)} were correlated into "
+            f"{inc.id} at {_when(inc.opened_at)} UTC."
+        )
+    for det in record.detections[:10]:
+        verdict = "noise" if det.noise else det.severity.value
+        lines.append(f"- {det.alert.name}: {verdict} on {det.service or '?'}")
+    return "\n".join(lines)
+
+
+def _supporting(record: IncidentRecord) -> str:
+    lines = ["## Supporting information", ""]
+    lines.append(
+        f"- Temporal workflow `{record.incident.id}` holds every artifact "
+        f"(`incidentflow show {record.incident.id} --json`)."
+    )
+    for ev in record.investigation.evidence if record.investigation else []:
+        link = f" ({ev.link})" if ev.link else ""
+        lines.append(f"- `{ev.id}` {ev.kind.value}: `{_cell(ev.query)}`{link}")
+    return "\n".join(lines)
+
+
+def _items(record: IncidentRecord, graph: ServiceGraph) -> list[tuple[str, str]]:
     inc, inv = record.incident, record.investigation
     top = inv.top if inv else None
     cause_svc = top.service if top else inc.origin_service
@@ -280,11 +361,7 @@ def _action_items(record: IncidentRecord, graph: ServiceGraph) -> str:
                 _owner(graph, cause_svc or ""),
             )
         )
-    lines = ["## Action items", "", "| # | Action | Owner |", "|---|---|---|"]
-    lines += [
-        f"| {n} | {_cell(text)} | {owner} |" for n, (text, owner) in enumerate(items, start=1)
-    ]
-    return "\n".join(lines)
+    return items
 
 
 def _owner(graph: ServiceGraph, name: str) -> str:

@@ -8,6 +8,7 @@ are hashes of the incident, the action kind and its target.
 from __future__ import annotations
 
 from incidentflow.agents.common import short_hash
+from incidentflow.catalog import CATALOG
 from incidentflow.models import (
     ActionParams,
     FaultType,
@@ -35,7 +36,9 @@ RESTART_HELPS = frozenset(
 )
 
 
-def plan(inp: PlanInput, graph: ServiceGraph) -> RemediationPlan:
+def plan(
+    inp: PlanInput, graph: ServiceGraph, *, verify_window_seconds: int = VERIFY_WINDOW_SECONDS
+) -> RemediationPlan:
     """A specific action for the top hypothesis, with alternatives; none without a hypothesis."""
     incident, investigation = inp.incident, inp.investigation
     top = investigation.top
@@ -50,7 +53,7 @@ def plan(inp: PlanInput, graph: ServiceGraph) -> RemediationPlan:
         )
     options = _options(top, investigation)
     actions = [
-        _action(incident, params, risk, n, top, graph)
+        _action(incident, params, risk, n, top, graph, verify_window_seconds)
         for n, (params, risk) in enumerate(options, start=1)
     ]
     chosen = actions[0]
@@ -115,6 +118,7 @@ def _action(
     n: int,
     top: Hypothesis,
     graph: ServiceGraph,
+    window: int,
 ) -> RemediationAction:
     short = incident.id.rsplit("-", 1)[-1]
     # The digest keeps ids of different actions apart: the executor's ledger runs an id once.
@@ -124,13 +128,13 @@ def _action(
     runbook = f" Runbook: {service.runbook}." if service and service.runbook else ""
     alerts = ", ".join(sorted({a.name for a in incident.alerts}))
     verify = VerifySpec(
-        window_seconds=VERIFY_WINDOW_SECONDS,
+        window_seconds=window,
         description=(
             f"All alerts of {incident.id} ({alerts}) resolve within "
-            f"{VERIFY_WINDOW_SECONDS // 60} min of the action.{runbook}"
+            f"{_span(window)} of the action.{runbook}"
         ),
     )
-    summary, undo, undo_summary = _describe(params)
+    summary, undo, undo_summary = CATALOG.describe(params)
     return RemediationAction(
         id=f"act-{short}-{n}-{digest}",
         incident_id=incident.id,
@@ -140,49 +144,13 @@ def _action(
         verify=verify,
         undo=undo,
         undo_summary=undo_summary,
+        # The remediation worker picks the executor from the catalog; the plan stays free of it.
         executor="dry-run",
     )
 
 
-def _describe(params: ActionParams) -> tuple[str, ActionParams, str]:
-    """(summary, undo params, undo summary) for one action."""
-    if isinstance(params, RollbackParams):
-        undo = RollbackParams(
-            service=params.service,
-            from_version=params.to_version,
-            to_version=params.from_version,
-        )
-        return (
-            f"Roll {params.service} back from {params.from_version} to {params.to_version}",
-            undo,
-            f"Roll {params.service} forward again to {params.from_version}",
-        )
-    if isinstance(params, ScaleParams):
-        undo_scale = ScaleParams(
-            service=params.service,
-            from_replicas=params.to_replicas,
-            to_replicas=params.from_replicas,
-        )
-        return (
-            f"Scale {params.service} from {params.from_replicas} to {params.to_replicas} replicas",
-            undo_scale,
-            f"Scale {params.service} back to {params.from_replicas} replicas",
-        )
-    if isinstance(params, RestartParams):
-        # A restart cannot be taken back; its undo is harmless by design (restart again).
-        return (
-            f"Restart {params.service} (rolling)",
-            params,
-            f"Nothing to undo: a rolling restart of {params.service} leaves it as it was",
-        )
-    undo_flag = params.model_copy(
-        update={"from_value": params.to_value, "to_value": params.from_value}
-    )
-    return (
-        f"Set feature flag {params.flag} to {params.to_value}",
-        undo_flag,
-        f"Set feature flag {params.flag} back to {params.from_value}",
-    )
+def _span(seconds: int) -> str:
+    return f"{seconds // 60} min" if seconds % 60 == 0 else f"{seconds} s"
 
 
 def _why(top: Hypothesis) -> str:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from incidentflow.models import ServiceGraph
+from incidentflow.models import DependencyEdge, Detection, DownstreamAlert, ServiceGraph
 
 
 def hop_distance(graph: ServiceGraph, a: str, b: str, limit: int) -> int | None:
@@ -42,3 +42,53 @@ def dependencies_within(graph: ServiceGraph, name: str, hops: int) -> dict[str, 
 def hops(n: int) -> str:
     """`1 hop`, `2 hops`."""
     return f"{n} hop" if n == 1 else f"{n} hops"
+
+
+def downstream_of(
+    det: Detection, origin: str | None, graph: ServiceGraph
+) -> DownstreamAlert | None:
+    """The dependency path that explains `det` as a symptom of `origin`, if there is one."""
+    return symptom_of(det.alert.fingerprint, det.alert.name, det.service, origin, graph)
+
+
+def symptom_of(
+    fingerprint: str, name: str, service: str | None, origin: str | None, graph: ServiceGraph
+) -> DownstreamAlert | None:
+    """The dependency path that explains an alert on `service` as a symptom of `origin`."""
+    if origin is None or service is None or service == origin:
+        return None
+    hops = graph.path(service, origin)
+    if not hops:
+        return None
+    edges = [DependencyEdge(caller=a, callee=b) for a, b in hops]
+    chain = " -> ".join([service, *(e.callee for e in edges)])
+    return DownstreamAlert(
+        fingerprint=fingerprint,
+        service=service,
+        path=edges,
+        explanation=(
+            f"{name or fingerprint} on {service} is a symptom: {chain}, so "
+            f"{service} fails when {origin} does"
+        ),
+    )
+
+
+def deeper_origin(
+    origin: str | None, services: list[str], graph: ServiceGraph
+) -> tuple[str, str] | None:
+    """The failing service among `services` that `origin` depends on most deeply, if any.
+
+    An incident opened on a symptom (checkout) learns of the real origin (payments) when that
+    alert joins later: the origin moves to the most upstream failing dependency.
+    """
+    if origin is None:
+        return None
+    best: tuple[int, str] | None = None
+    for svc in sorted(set(services) - {origin}):
+        path = graph.path(origin, svc)
+        if path and (best is None or len(path) > best[0]):
+            best = (len(path), svc)
+    if best is None:
+        return None
+    chain = " -> ".join([origin, *(b for _, b in graph.path(origin, best[1]) or [])])
+    return best[1], f"{best[1]} is failing and {origin} depends on it ({chain})"

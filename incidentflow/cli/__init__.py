@@ -116,9 +116,11 @@ async def serve_webhook() -> None:
 
     from incidentflow.ingest.app import create_app
     from incidentflow.ingest.sink import TemporalSink
+    from incidentflow.telemetry import configure_tracing, traced
 
     s = settings()
-    app = create_app(s, TemporalSink(await connect(s), s))
+    configure_tracing(s, "incidentflow-ingest")
+    app = traced(create_app(s, TemporalSink(await connect(s), s)))
     click.echo(f"webhook: {s.ingest_url}/v1/alerts/alertmanager -> Temporal at {s.target}")
     server = uvicorn.Server(uvicorn.Config(app, host=s.webhook_host, port=s.webhook_port))
     await server.serve()
@@ -155,7 +157,10 @@ def alert() -> None:
 @alert.command("send")
 @click.argument("file", type=click.Path(path_type=Path))
 @click.option(
-    "--source", type=click.Choice(["alertmanager"]), default="alertmanager", show_default=True
+    "--source",
+    type=click.Choice(["alertmanager", "grafana", "pagerduty", "generic"]),
+    default="alertmanager",
+    show_default=True,
 )
 @run_async
 async def alert_send(file: Path, source: str) -> None:
@@ -170,6 +175,22 @@ async def alert_send(file: Path, source: str) -> None:
         raise BadInput(f"{file} is not JSON (line {err.lineno}: {err.msg})") from err
     answer = await post_payload(settings(), payload, source=source)
     click.echo(json.dumps(answer))
+
+
+@cli.command()
+@click.argument("target")
+@click.argument("source")
+@click.option("--by", required=True, help="Who merges (recorded in both timelines).")
+@click.option("--reason", default="", help="Why they are one problem.")
+@run_async
+async def merge(target: str, source: str, by: str, reason: str) -> None:
+    """Merge incident SOURCE into TARGET (both timelines record it)."""
+    from incidentflow.cli.moves import merge as merge_incidents
+    from incidentflow.models import MergeRequest
+
+    req = MergeRequest(target=target, source=source, by=by, reason=reason)
+    count = await merge_incidents(await connect(settings()), req)
+    click.echo(f"merged {source} into {target}: {count} alert(s) in {target}")
 
 
 @cli.command()
@@ -214,22 +235,6 @@ async def show(incident_id: str, as_json: bool) -> None:
 
 @cli.command()
 @click.argument("incident_id")
-@click.option("--by", required=True, help="Who approves (recorded in the history).")
-@click.option("--reason", default="", help="Why (recorded).")
-@run_async
-async def approve(incident_id: str, by: str, reason: str) -> None:
-    """Approve the pending remediation plan of an incident."""
-    decision = await ops.decide(
-        await connect(settings()),
-        incident_id,
-        approve=True,
-        request=DecisionRequest(by=by, reason=reason),
-    )
-    click.echo(f"{incident_id}: {decision.decision.value} by {decision.by}")
-
-
-@cli.command()
-@click.argument("incident_id")
 @click.option("--by", required=True, help="Who rejects (recorded in the history).")
 @click.option("--reason", required=True, help="Why (recorded).")
 @run_async
@@ -264,3 +269,12 @@ async def postmortem(incident_id: str, out: Path | None) -> None:
     except OSError as err:
         raise BadInput(f"cannot write {out}: {err.strerror}") from err
     click.echo(f"wrote {out}")
+
+
+from incidentflow.cli.eval import eval_command  # noqa: E402  (registered after `cli` exists)
+
+cli.add_command(eval_command)
+
+from incidentflow.cli import takeover  # noqa: E402  (issue 5: approve, pause, override...)
+
+takeover.register(cli, run_async)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from temporalio.client import (
     Client,
@@ -15,7 +16,13 @@ from temporalio.client import (
 from temporalio.service import RPCError, RPCStatusCode
 
 from incidentflow.errors import DecisionRefused, IncidentNotFound, TemporalUnavailable
-from incidentflow.models import Approval, DecisionRequest, IncidentRecord, OpenIncident
+from incidentflow.models import (
+    Approval,
+    DecisionRequest,
+    IncidentRecord,
+    OpenIncident,
+    TimelineEvent,
+)
 from incidentflow.search import SERVICE_KEY, SEVERITY_KEY, STATE_KEY
 from workflows.incident import IncidentWorkflow
 from workflows.names import stream_workflow_id
@@ -137,3 +144,25 @@ async def open_incidents(client: Client, partition: str) -> list[OpenIncident]:
         if err.status == RPCStatusCode.NOT_FOUND:
             return []
         raise TemporalUnavailable(f"cannot read the alert stream: {err.message}") from err
+
+
+async def take_over(
+    client: Client,
+    incident_id: str,
+    update: Any,
+    request: Any,
+) -> TimelineEvent:
+    """Send a person's takeover update (pause, override, retry...); refusals become one line."""
+    handle, status = await _handle(client, incident_id)
+    if status != WorkflowExecutionStatus.RUNNING:
+        raise DecisionRefused(
+            f"{incident_id} has already ended; see `incidentflow show {incident_id}`"
+        )
+    try:
+        event: TimelineEvent = await handle.execute_update(update, request, rpc_timeout=RPC_TIMEOUT)
+    except WorkflowUpdateFailedError as err:
+        cause = err.cause
+        raise DecisionRefused(getattr(cause, "message", None) or str(cause or err)) from err
+    except RPCError as err:
+        raise TemporalUnavailable(f"not delivered ({err.message}): is a worker running?") from err
+    return event

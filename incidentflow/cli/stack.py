@@ -15,11 +15,13 @@ from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 
 import uvicorn
+from opentelemetry.sdk.trace import TracerProvider
 
 from incidentflow.errors import ConfigError, IncidentFlowError, TemporalUnavailable
 from incidentflow.ingest.app import create_app
 from incidentflow.ingest.sink import TemporalSink
 from incidentflow.settings import Settings
+from incidentflow.telemetry import configure_tracing, traced
 from incidentflow.temporal import (
     DevServer,
     connect,
@@ -77,6 +79,7 @@ class Stack:
         self.workers: dict[str, subprocess.Popen[bytes]] = {}
         self._uvicorn: EmbeddedWebhook | None = None
         self._serve_task: asyncio.Task[None] | None = None
+        self._tracing: TracerProvider | None = None
 
     @contextlib.asynccontextmanager
     async def running(self) -> AsyncIterator[Stack]:
@@ -89,6 +92,7 @@ class Stack:
 
     async def _start(self) -> None:
         s = self.settings
+        self._tracing = configure_tracing(s, "incidentflow-ingest")
         if port_open(s.webhook_host, s.webhook_port):
             raise ConfigError(
                 f"port {s.webhook_port} is in use (is `incidentflow up` already running?); "
@@ -109,7 +113,7 @@ class Stack:
             self.workers[kind] = spawn_worker(s, kind, log_dir)
         self.say(f"workers:      {', '.join(WORKER_KINDS)} (logs in {log_dir})")
         config = uvicorn.Config(
-            create_app(s, TemporalSink(client, s)),
+            traced(create_app(s, TemporalSink(client, s))),
             host=s.webhook_host,
             port=s.webhook_port,
             log_level="warning",
@@ -158,3 +162,5 @@ class Stack:
                 proc.kill()
         if self.server is not None:
             self.server.stop()
+        if self._tracing is not None:
+            self._tracing.shutdown()

@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
-import hashlib
-import json
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from incidentflow.ingest.common import ZERO_TIME, canonical_id, label_fingerprint
 from incidentflow.models import Alert, AlertStatus
 
-# Alertmanager sends this for an alert that has not ended yet.
-_ZERO_TIME = datetime(1, 1, 1, tzinfo=UTC)
+__all__ = [
+    "AlertmanagerAlert",
+    "AlertmanagerWebhook",
+    "batch_identity",
+    "label_fingerprint",
+    "normalize",
+]
 
 
 class AlertmanagerAlert(BaseModel):
@@ -47,17 +51,11 @@ class AlertmanagerWebhook(BaseModel):
     alerts: list[AlertmanagerAlert] = Field(min_length=1)
 
 
-def label_fingerprint(labels: dict[str, str]) -> str:
-    """A stable identity from the label set, for senders that send no fingerprint."""
-    canonical = json.dumps(sorted(labels.items()), separators=(",", ":"))
-    return hashlib.sha256(canonical.encode()).hexdigest()[:16]
-
-
 def normalize(payload: AlertmanagerWebhook) -> list[Alert]:
     """Our `Alert`s from one notification; `raw` keeps each alert exactly as sent."""
     alerts: list[Alert] = []
     for item in payload.alerts:
-        ends_at = item.endsAt if item.endsAt and item.endsAt > _ZERO_TIME else None
+        ends_at = item.endsAt if item.endsAt and item.endsAt > ZERO_TIME else None
         alerts.append(
             Alert(
                 fingerprint=item.fingerprint or label_fingerprint(item.labels),
@@ -86,7 +84,4 @@ def batch_identity(payload: AlertmanagerWebhook, partition: str) -> str:
     recognised at the stream, while the same alert sent by the other Alertmanager of an HA pair
     reaches correlation, which records it as a duplicate of the alert it repeats.
     """
-    canonical = json.dumps(
-        [partition, payload.model_dump(mode="json")], sort_keys=True, separators=(",", ":")
-    )
-    return "am-" + hashlib.sha256(canonical.encode()).hexdigest()[:24]
+    return canonical_id("am", partition, payload.model_dump(mode="json"))

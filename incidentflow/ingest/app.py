@@ -1,15 +1,16 @@
-"""The webhook ASGI app: parse, validate, normalize, batch, and answer 2xx only when durable.
+"""The webhook ASGI app: authenticate, parse, validate, normalize, batch, answer when durable.
 
-Status codes a sender can act on: 202 accepted (Temporal recorded it), 400 not JSON,
-413 body too large, 422 schema errors naming the fields, 503 with Retry-After when Temporal
-did not accept the batch (Alertmanager and most senders retry on 5xx).
+`POST /v1/alerts/<source>` for every wire format in `formats.FORMATS`. Status codes a sender can
+act on: 202 accepted (Temporal recorded it), 400 not JSON, 401 missing or wrong credentials,
+404 unknown source, 413 body too large, 422 schema errors naming the fields, 503 with
+Retry-After when Temporal did not accept the batch (every sender we take retries on 5xx).
 """
 
 from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
@@ -19,8 +20,10 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from incidentflow.errors import TemporalUnavailable
-from incidentflow.ingest.alertmanager import AlertmanagerWebhook, batch_identity, normalize
+from incidentflow.errors import BadInput, TemporalUnavailable
+from incidentflow.ingest import auth
+from incidentflow.ingest.formats import FORMATS, WireFormat
+from incidentflow.ingest.openapi import openapi_document
 from incidentflow.models import Alert, AlertBatch
 from incidentflow.settings import Settings
 
@@ -28,7 +31,8 @@ log = logging.getLogger("incidentflow.ingest")
 
 # Seconds a sender should wait before retrying when Temporal is unavailable.
 RETRY_AFTER_S = 5
-PARTITION_LABELS = ("environment", "env")
+# Nesting deeper than any real alert payload; deeper bodies are refused before parsing work.
+MAX_JSON_DEPTH = 64
 
 
 class AlertSink(Protocol):
@@ -39,73 +43,140 @@ class AlertSink(Protocol):
     async def ready(self) -> bool: ...
 
 
-def partition_of(alert: Alert, default: str) -> str:
-    """The stream partition an alert belongs to: its environment label, else the default."""
-    for key in PARTITION_LABELS:
+def partition_of(alert: Alert, labels: list[str], default: str) -> str:
+    """The stream partition an alert belongs to: the first partition label set, else default."""
+    for key in labels:
         if alert.labels.get(key):
             return alert.labels[key]
     return default
 
 
-def _problem(status: int, title: str, **extra: Any) -> JSONResponse:
+def problem(status: int, title: str, **extra: Any) -> JSONResponse:
+    """A JSON error body; 503 carries Retry-After and 401 names the scheme."""
     headers = {"Retry-After": str(RETRY_AFTER_S)} if status == 503 else None
+    if status == 401:
+        headers = {"WWW-Authenticate": 'Bearer realm="incidentflow"'}
     return JSONResponse({"error": title, **extra}, status_code=status, headers=headers)
 
 
-def _field_errors(err: ValidationError) -> list[dict[str, str]]:
+def field_errors(err: ValidationError) -> list[dict[str, str]]:
+    """One `{field, problem}` per invalid field, dotted paths, no URLs."""
     return [
         {"field": ".".join(str(p) for p in e["loc"]) or "(body)", "problem": e["msg"]}
         for e in err.errors(include_url=False)
-    ]
+    ][:50]
+
+
+def _reject_constant(name: str) -> None:
+    raise ValueError(f"{name} is not valid JSON")
+
+
+def _depth_ok(body: bytes) -> bool:
+    """False when brackets nest deeper than MAX_JSON_DEPTH (checked before json.loads)."""
+    depth = 0
+    in_string = escaped = False
+    for byte in body:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif byte == 0x5C:  # backslash
+                escaped = True
+            elif byte == 0x22:
+                in_string = False
+        elif byte == 0x22:
+            in_string = True
+        elif byte in (0x5B, 0x7B):
+            depth += 1
+            if depth > MAX_JSON_DEPTH:
+                return False
+        elif byte in (0x5D, 0x7D):
+            depth -= 1
+    return True
+
+
+def parse_json(body: bytes) -> Any:
+    """The parsed body; BadInput for anything a JSON encoder of ours could not write back."""
+    if not _depth_ok(body):
+        raise BadInput(f"JSON nested deeper than {MAX_JSON_DEPTH} levels")
+    try:
+        data = json.loads(body, parse_constant=_reject_constant)
+        # Lone surrogates parse but cannot be encoded again (Temporal payloads are UTF-8).
+        json.dumps(data, ensure_ascii=False).encode()
+    except (UnicodeError, ValueError, RecursionError) as err:
+        raise BadInput(f"body is not JSON: {str(err)[:200]}") from err
+    return data
 
 
 def create_app(settings: Settings, sink: AlertSink) -> Starlette:
     """The ingest app; `sink` is the Temporal hand-off (a test may pass another)."""
 
-    async def read_json(request: Request) -> Any | JSONResponse:
+    async def read_body(request: Request) -> bytes | JSONResponse:
         declared = request.headers.get("content-length")
         if declared and declared.isdigit() and int(declared) > settings.max_body_bytes:
-            return _problem(413, f"body over {settings.max_body_bytes} bytes")
-        body = b""
+            return problem(413, f"body over {settings.max_body_bytes} bytes")
+        chunks: list[bytes] = []
+        size = 0
         async for chunk in request.stream():
-            body += chunk
-            if len(body) > settings.max_body_bytes:
-                return _problem(413, f"body over {settings.max_body_bytes} bytes")
-        try:
-            return json.loads(body)
-        except (UnicodeDecodeError, json.JSONDecodeError) as err:
-            return _problem(400, f"body is not JSON: {err}")
+            size += len(chunk)
+            if size > settings.max_body_bytes:
+                return problem(413, f"body over {settings.max_body_bytes} bytes")
+            chunks.append(chunk)
+        return b"".join(chunks)
 
-    async def alertmanager(request: Request) -> JSONResponse:
-        data = await read_json(request)
-        if isinstance(data, JSONResponse):
-            return data
+    async def receive(request: Request) -> JSONResponse:
+        source = request.path_params["source"]
+        fmt = FORMATS.get(source)
+        if fmt is None:
+            return problem(404, f"unknown source {source!r}; one of {', '.join(FORMATS)}")
+        body = await read_body(request)
+        if isinstance(body, JSONResponse):
+            return body
+        refused = auth.check(settings, source, dict(request.headers), body)
+        if refused is not None:
+            return problem(401, refused)
         try:
-            payload = AlertmanagerWebhook.model_validate(data)
+            data = parse_json(body)
+        except BadInput as err:
+            return problem(400, str(err))
+        return await accept(fmt, data)
+
+    async def accept(fmt: WireFormat, data: Any) -> JSONResponse:
+        now = datetime.now(UTC)
+        try:
+            payload = fmt.model.model_validate(data)
+            alerts = fmt.normalize(payload, now)
         except ValidationError as err:
-            return _problem(
-                422, "not an Alertmanager v4 webhook payload", fields=_field_errors(err)
-            )
-        return await deliver(normalize(payload), lambda part: batch_identity(payload, part))
+            return problem(422, f"not a valid {fmt.title} payload", fields=field_errors(err))
+        except (ValueError, RecursionError) as err:
+            return problem(422, f"not a valid {fmt.title} payload: {str(err)[:200]}")
+        answer = await deliver(alerts, lambda part: fmt.identity(payload, part), now)
+        if fmt.source == "pagerduty" and answer.status_code == 202:
+            # What a PagerDuty client expects back, next to our own fields.
+            body = json.loads(bytes(answer.body))
+            body.update(status="success", message="Event processed")
+            body["dedup_key"] = alerts[0].fingerprint
+            return JSONResponse(body, status_code=202)
+        return answer
 
-    async def deliver(alerts: list[Alert], identity: Callable[[str], str]) -> JSONResponse:
+    async def deliver(
+        alerts: list[Alert], identity: Callable[[str], str], now: datetime
+    ) -> JSONResponse:
         by_partition: dict[str, list[Alert]] = {}
         for alert in alerts:
-            by_partition.setdefault(partition_of(alert, settings.environment), []).append(alert)
+            part = partition_of(alert, settings.partition_labels, settings.environment)
+            by_partition.setdefault(part, []).append(alert)
         accepted: list[dict[str, Any]] = []
-        now = datetime.now(UTC)
         for partition, group in sorted(by_partition.items()):
             batch = AlertBatch(
-                batch_id=identity(partition),
-                environment=partition,
-                received_at=now,
-                alerts=group,
+                batch_id=identity(partition), environment=partition, received_at=now, alerts=group
             )
             try:
                 stream = await sink.accept(batch)
+            except BadInput as err:
+                return problem(413, str(err), accepted_before_failure=accepted)
             except TemporalUnavailable as err:
                 log.warning("503 for batch %s: %s", batch.batch_id, err)
-                return _problem(
+                return problem(
                     503,
                     "Temporal did not accept the batch; retry later",
                     detail=str(err),
@@ -120,12 +191,18 @@ def create_app(settings: Settings, sink: AlertSink) -> Starlette:
     async def readyz(_: Request) -> JSONResponse:
         if await sink.ready():
             return JSONResponse({"status": "ready", "temporal": settings.target})
-        return _problem(503, f"Temporal at {settings.target} is not reachable")
+        return problem(503, f"Temporal at {settings.target} is not reachable")
 
-    handler = Callable[[Request], Awaitable[JSONResponse]]
-    routes: list[tuple[str, handler, list[str]]] = [
-        ("/v1/alerts/alertmanager", alertmanager, ["POST"]),
-        ("/healthz", healthz, ["GET"]),
-        ("/readyz", readyz, ["GET"]),
-    ]
-    return Starlette(routes=[Route(path, fn, methods=m) for path, fn, m in routes])
+    document = openapi_document()
+
+    async def openapi(_: Request) -> JSONResponse:
+        return JSONResponse(document)
+
+    return Starlette(
+        routes=[
+            Route("/v1/alerts/{source}", receive, methods=["POST"]),
+            Route("/healthz", healthz, methods=["GET"]),
+            Route("/readyz", readyz, methods=["GET"]),
+            Route("/openapi.json", openapi, methods=["GET"]),
+        ]
+    )

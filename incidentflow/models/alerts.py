@@ -28,6 +28,9 @@ class Alert(Artifact):
     starts_at: datetime
     ends_at: datetime | None = None
     generator_url: str | None = None
+    acknowledged: bool = Field(
+        default=False, description="Acknowledged at the source (PagerDuty `acknowledge`)"
+    )
     raw: dict[str, Any] = Field(default_factory=dict)
 
     @property
@@ -43,6 +46,10 @@ class AlertBatch(Artifact):
     environment: str
     received_at: datetime
     alerts: list[Alert]
+    recent_transitions: dict[str, int] = Field(
+        default_factory=dict,
+        description="Status changes per fingerprint the stream saw in the flap window before",
+    )
 
 
 class Detection(Artifact):

@@ -54,6 +54,16 @@ class Incident(Artifact):
     duplicates: list[Duplicate] = Field(default_factory=list)
     opened_at: datetime
     reasons: list[str] = Field(default_factory=list)
+    resolved_at: datetime | None = Field(
+        default=None, description="When every alert of the incident had resolved at its source"
+    )
+
+
+class AlertMember(Artifact):
+    """One alert of an open incident, as the stream's index remembers it."""
+
+    service: str | None = None
+    name: str = ""
 
 
 class OpenIncident(Artifact):
@@ -65,6 +75,14 @@ class OpenIncident(Artifact):
     opened_at: datetime
     origin_service: str | None = Field(
         default=None, description="Correlation's origin: joined alerts are explained against it"
+    )
+    resolved: list[str] = Field(
+        default_factory=list, description="Fingerprints whose latest status is resolved"
+    )
+    members: dict[str, AlertMember] = Field(
+        default_factory=dict,
+        description="Fingerprint -> service and name: lets correlation re-explain every alert "
+        "when a deeper failing dependency joins and the origin moves",
     )
 
 
@@ -84,6 +102,15 @@ class IncidentUpdate(Artifact):
     duplicates: list[Duplicate] = Field(
         default_factory=list, description="Known alerts delivered again (e.g. by an HA peer)"
     )
+    members: dict[str, AlertMember] = Field(
+        default_factory=dict, description="Service and name of each joined alert"
+    )
+    origin_service: str | None = Field(
+        default=None,
+        description="Set when a joined alert's service is a deeper failing dependency: the "
+        "origin moves there, and `downstream` then replaces the incident's whole list",
+    )
+    origin_reason: str = ""
 
 
 class CorrelationInput(Artifact):
@@ -120,6 +147,18 @@ class IncidentClosed(Artifact):
     incident_id: str
 
 
+class StreamStats(Artifact):
+    """Counters a stream carries across continue-as-new: every alert is accounted for."""
+
+    runs: int = 1
+    batches: int = 0
+    alerts_received: int = 0
+    alerts_processed: int = 0
+    incidents_opened: int = 0
+    alerts_joined: int = 0
+    alerts_dropped: int = 0
+
+
 class StreamInput(Artifact):
     """Alert stream workflow input; carried across continue-as-new."""
 
@@ -134,3 +173,53 @@ class StreamInput(Artifact):
     continue_as_new_after_events: int = Field(
         default=10_000, gt=0, description="Hand over to a new run before this history length"
     )
+    settle_seconds: float = Field(
+        default=0.0, ge=0, description="Hold new batches this long so quick resolves cancel out"
+    )
+    stats: StreamStats = Field(default_factory=StreamStats)
+    transitions: dict[str, list[datetime]] = Field(
+        default_factory=dict, description="Recent status changes per fingerprint (flapping)"
+    )
+
+
+class AlertsResolved(Artifact):
+    """The stream tells an incident that every one of its alerts has resolved."""
+
+    incident_id: str
+    at: datetime
+    fingerprints: list[str]
+
+
+class MergeRequest(Artifact):
+    """A person merges incident `source` into `target` (update on both, recorded in both)."""
+
+    target: str
+    source: str
+    by: str = Field(min_length=1)
+    reason: str = ""
+
+
+class SplitRequest(Artifact):
+    """A person moves alerts out of `incident_id` into a new incident of their own."""
+
+    incident_id: str
+    fingerprints: list[str] = Field(min_length=1)
+    by: str = Field(min_length=1)
+    reason: str = ""
+
+
+class IncidentMoved(Artifact):
+    """What a merge or split moved, as the incident workflows and the stream record it."""
+
+    incident_id: str = Field(description="The incident this message is for")
+    other_id: str = Field(description="The incident on the other side of the move")
+    alerts: list[Alert] = Field(default_factory=list)
+    services: list[str] = Field(default_factory=list)
+    by: str
+    reason: str = ""
+    kind: str = Field(description="merged_into | merged_from | split_out | split_from")
+
+
+# StreamInput names StreamStats before it is defined: finish it here, at import, because the
+# workflow sandbox cannot resolve the forward reference later (issue 5 saw "not fully defined").
+StreamInput.model_rebuild()

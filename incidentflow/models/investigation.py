@@ -18,6 +18,7 @@ class EvidenceKind(StrEnum):
     TRACE = "trace"
     TOPOLOGY = "topology"
     ALERT = "alert"
+    RUNBOOK = "runbook"
 
 
 class FaultType(StrEnum):

@@ -30,6 +30,9 @@ class TimelineKind(StrEnum):
     VERIFICATION = "verification"
     STATE = "state"
     POSTMORTEM = "postmortem"
+    TAKEOVER = "takeover"
+    NOTE = "note"
+    NOTIFICATION = "notification"
 
 
 class TimelineEvent(Artifact):
@@ -39,11 +42,21 @@ class TimelineEvent(Artifact):
     summary: str
 
 
+class ActionItem(Artifact):
+    text: str
+    owner: str = Field(description="From the service catalog's owner of the service")
+
+
 class PostMortem(Artifact):
     incident_id: str
     title: str
     markdown: str
     engine: Engine = Engine.RULES
+    impact_start: datetime | None = None
+    impact_end: datetime | None = None
+    root_cause: str = ""
+    action_items: list[ActionItem] = Field(default_factory=list)
+    timeline: list[TimelineEvent] = Field(default_factory=list)
 
 
 class IncidentRecord(Artifact):
@@ -60,7 +73,18 @@ class IncidentRecord(Artifact):
     verification: Verification | None = None
     postmortem: PostMortem | None = None
     timeline: list[TimelineEvent] = Field(default_factory=list)
+    decisions: list[Approval] = Field(
+        default_factory=list, description="Every decision attempt, refused ones included"
+    )
+    owner: str | None = None
+    paused: bool = False
+    escalated: bool = False
+    parked_stage: str | None = Field(
+        default=None, description="The stage a person must retry, skip or override"
+    )
+    verifications: list[Verification] = Field(default_factory=list)
 
 
 class PostmortemInput(Artifact):
     record: IncidentRecord
+    write: bool = Field(default=False, description="Also write Markdown and JSON to disk")

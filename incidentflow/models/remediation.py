@@ -45,14 +45,56 @@ class FeatureFlagParams(Artifact):
     to_value: bool
 
 
+class DrainParams(Artifact):
+    """Take a service's traffic off one target (zone, node pool, region) or put it back."""
+
+    kind: Literal["drain"] = "drain"
+    service: str
+    target: str
+    drained: bool = True
+
+
+class FailoverParams(Artifact):
+    kind: Literal["failover"] = "failover"
+    service: str
+    from_target: str
+    to_target: str
+
+
+# Runbook arguments are typed scalars: the script executor passes each as one argv element.
+ScriptArg = str | int | bool
+
+
+class RunbookScriptParams(Artifact):
+    kind: Literal["runbook_script"] = "runbook_script"
+    script: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$", description="File name only")
+    args: dict[str, ScriptArg] = Field(default_factory=dict)
+    undo_script: str | None = Field(default=None, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+
+
+class NoopParams(Artifact):
+    """The undo of an action that leaves nothing to take back (e.g. a rolling restart)."""
+
+    kind: Literal["noop"] = "noop"
+    reason: str
+
+
 ActionParams = Annotated[
-    RollbackParams | RestartParams | ScaleParams | FeatureFlagParams,
+    RollbackParams
+    | RestartParams
+    | ScaleParams
+    | FeatureFlagParams
+    | DrainParams
+    | FailoverParams
+    | RunbookScriptParams
+    | NoopParams,
     Field(discriminator="kind"),
 ]
 
 
 class VerifyKind(StrEnum):
     ALERTS_RESOLVED = "alerts_resolved"
+    PROMQL = "promql"
 
 
 class VerifySpec(Artifact):
@@ -61,6 +103,9 @@ class VerifySpec(Artifact):
     kind: VerifyKind = VerifyKind.ALERTS_RESOLVED
     window_seconds: int = Field(default=600, gt=0)
     description: str
+    promql: str | None = Field(
+        default=None, description="For kind promql: passes once this query returns a sample"
+    )
 
 
 class RemediationAction(Artifact):
@@ -95,6 +140,7 @@ class Decision(StrEnum):
     APPROVED = "approved"
     REJECTED = "rejected"
     EXPIRED = "expired"
+    REFUSED = "refused"
 
 
 class DecisionRequest(Artifact):
@@ -109,12 +155,66 @@ class Approval(Artifact):
     by: str
     at: datetime
     reason: str = ""
+    approvers: list[str] = Field(
+        default_factory=list, description="Everyone whose approval counted (two for high risk)"
+    )
+
+
+class ApprovalPolicy(Artifact):
+    """Who may approve which risk level; '*' means anyone. High risk needs two people."""
+
+    approvers: dict[Risk, list[str]] = Field(
+        default_factory=lambda: {Risk.LOW: ["*"], Risk.MEDIUM: ["*"], Risk.HIGH: ["*"]}
+    )
+    two_person: list[Risk] = Field(default_factory=lambda: [Risk.HIGH])
+
+    def required(self, risk: Risk) -> int:
+        """How many different people must approve an action of this risk."""
+        return 2 if risk in self.two_person else 1
+
+    def refusal(self, by: str, risk: Risk, already: list[str]) -> str | None:
+        """Why `by` may not approve now, or None when the approval counts."""
+        allowed = self.approvers.get(risk, [])
+        if "*" not in allowed and by not in allowed:
+            names = ", ".join(allowed) or "nobody"
+            return f"{by} may not approve {risk.value} risk actions (allowed: {names})"
+        if by in already:
+            return (
+                f"{by} already approved; {risk.value} risk needs "
+                f"{self.required(risk)} different approvers"
+            )
+        return None
+
+
+class ConfigRequest(Artifact):
+    incident_id: str
+
+
+class IncidentConfig(Artifact):
+    """What the incident workflow learns from configuration once, recorded in its history."""
+
+    policy: ApprovalPolicy = Field(default_factory=ApprovalPolicy)
+    notify: bool = Field(default=False, description="A notifier is configured")
+    verify_poll_seconds: int = Field(default=15, gt=0)
 
 
 class ActionStatus(StrEnum):
     OK = "ok"
     ERROR = "error"
     ALREADY_DONE = "already_done"
+
+
+class VerifyCheck(Artifact):
+    """One evaluation of a PromQL verification (the agents' worker queries Prometheus)."""
+
+    incident_id: str
+    action_id: str
+    promql: str
+
+
+class VerifyProbe(Artifact):
+    passed: bool
+    detail: str
 
 
 class ExecuteInput(Artifact):

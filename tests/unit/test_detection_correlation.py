@@ -268,3 +268,39 @@ def test_demo_delivered_one_payload_per_batch_still_makes_one_incident() -> None
     assert downstream["api-gateway"] == ["checkout", "payments"]
     # The HA peer's repeat is recorded on the incident, not silently dropped.
     assert len(duplicates) == 1
+
+
+def test_origin_moves_when_a_deeper_failing_dependency_joins() -> None:
+    """Alertmanager may deliver the symptom's group first: checkout opens the incident, then
+    payments (which checkout calls) joins and becomes the origin; every alert is re-explained."""
+    from incidentflow.models import AlertMember
+
+    checkout = make_alert(
+        "CheckoutHighErrorRate",
+        labels={"service": "checkout", "severity": "critical"},
+        fingerprint="c1",
+    )
+    gateway = make_alert("GatewayErrors", labels={"service": "api-gateway"}, fingerprint="g1")
+    opened = run_correlation([checkout])
+    (incident,) = opened.new_incidents
+    assert incident.origin_service == "checkout"
+    entry = OpenIncident(
+        id=incident.id,
+        services=incident.services,
+        fingerprints=["c1"],
+        opened_at=incident.opened_at,
+        origin_service="checkout",
+        members={"c1": AlertMember(service="checkout", name="CheckoutHighErrorRate")},
+    )
+    payments = make_alert(
+        "PaymentsHighErrorRate", labels={"service": "payments", "severity": "critical"}
+    )
+    (update,) = run_correlation([payments, gateway], [entry]).updates
+    assert update.origin_service == "payments"
+    assert "checkout depends on it" in update.origin_reason
+    paths = {d.fingerprint: [e.callee for e in d.path] for d in update.downstream}
+    assert paths["c1"] == ["payments"]
+    assert paths["g1"] == ["checkout", "payments"]
+    # Nothing deeper joined: the origin stays, and no update claims otherwise.
+    (same,) = run_correlation([gateway], [entry]).updates
+    assert same.origin_service is None

@@ -1,13 +1,16 @@
 """Agent 3, investigation (rules engine): rank root-cause hypotheses with cited evidence.
 
-Candidates are the incident's services and what they call within two hops. For each, the
-evidence source is asked for changes, error logs and metric series around the onset; findings
-become `Evidence` and scores become ranked hypotheses and reasoned rejections. Pure and
-deterministic: every time comes from the incident's alerts, never from a clock.
+Candidates are the incident's services and what they call within N hops. For each, the
+evidence source is asked for changes, error logs, metric series and (where it holds them)
+traces and runbooks around the onset, reaching back before the first alert for a baseline;
+findings become `Evidence` and scores become ranked hypotheses and reasoned rejections (the
+formula is in `scoring`). Pure and deterministic: every time comes from the incident's alerts,
+never from a clock.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import timedelta
 
 from incidentflow.agents.common import utc
@@ -24,8 +27,9 @@ from incidentflow.agents.investigation.signals import (
     log_findings,
     metric_finding,
 )
+from incidentflow.agents.investigation.spans import attribute
 from incidentflow.agents.topology import dependencies_within
-from incidentflow.evidence import EvidenceSource
+from incidentflow.evidence import EvidenceSource, RunbookSource, SpanSource
 from incidentflow.models import (
     Evidence,
     EvidenceKind,
@@ -38,36 +42,50 @@ from incidentflow.models import (
     ServiceGraph,
 )
 
-# How far below the incident's services a cause may hide: a dependency's dependency.
-CANDIDATE_HOPS = 2
-# The baseline hour before the onset that "normal" is measured against.
-BASELINE = timedelta(minutes=60)
-# The baseline ends this long before the onset: alerts fire minutes after a fault begins.
-PRE_ONSET = timedelta(minutes=10)
-# How long after the last alert to keep reading.
-AFTER_LAST_ALERT = timedelta(minutes=15)
-# Changes are read further back than the baseline, so older ones can be ruled out by name.
-CHANGE_LOOKBACK = timedelta(hours=6)
+
+@dataclass(frozen=True)
+class InvestigationConfig:
+    """The time frame and reach of an investigation; settings may shorten it (live tests)."""
+
+    # How far below the incident's services a cause may hide: a dependency's dependency.
+    hops: int = 2
+    # The baseline before the onset that "normal" is measured against.
+    baseline: timedelta = timedelta(minutes=60)
+    # The baseline ends this long before the onset: alerts fire minutes after a fault begins.
+    pre_onset: timedelta = timedelta(minutes=10)
+    # How long after the last alert to keep reading.
+    after_last_alert: timedelta = timedelta(minutes=15)
+    # Changes are read further back than the baseline, so older ones can be ruled out by name.
+    change_lookback: timedelta = timedelta(hours=6)
+
+
+DEFAULT_CONFIG = InvestigationConfig()
 # Budget: the artifact must stay small however noisy the sources are.
 MAX_CHANGES_PER_SERVICE = 3
 MAX_EVIDENCE = 60
 MAX_HYPOTHESES = 5
+MAX_RUNBOOKS = 2
+# Findings are read by people; a pathological log line must not blow the artifact budget.
+MAX_FINDING_CHARS = 600
 
-__all__ = ["investigate"]
+__all__ = ["DEFAULT_CONFIG", "InvestigationConfig", "investigate"]
 
 
 def investigate(
-    inp: InvestigationInput, graph: ServiceGraph, evidence: EvidenceSource
+    inp: InvestigationInput,
+    graph: ServiceGraph,
+    evidence: EvidenceSource,
+    config: InvestigationConfig = DEFAULT_CONFIG,
 ) -> Investigation:
-    """Rank hypotheses for `inp.incident` from the changes, logs and metrics `evidence` holds."""
+    """Rank hypotheses for `inp.incident` from what `evidence` holds about its services."""
     incident = inp.incident
     source = evidence.aligned(incident.alerts)
-    window = _window(incident)
-    candidates = _candidates(incident, graph)
+    window = _window(incident, config)
+    candidates = _candidates(incident, graph, config.hops)
     names = list(candidates)
 
     for change in source.changes(
-        services=names, start=window.onset - CHANGE_LOOKBACK, end=window.onset
+        services=names, start=window.onset - config.change_lookback, end=window.onset
     ):
         cand = candidates[change.service]
         if len(cand.changes) < MAX_CHANGES_PER_SERVICE:
@@ -84,6 +102,19 @@ def investigate(
         for log in cand.logs:
             if log.points_to in candidates:
                 candidates[log.points_to].blamed_by.append(log)
+    if isinstance(source, SpanSource):
+        traces = attribute(
+            source.spans(services=names, start=window.start, end=window.end), window, source.name
+        )
+        for svc, item in traces.deepest_errors.items():
+            if svc in candidates:
+                candidates[svc].deepest_error = item
+        for svc, item in traces.self_time.items():
+            if svc in candidates:
+                candidates[svc].self_time = item
+        for svc, item in traces.network.items():
+            if svc in candidates:
+                candidates[svc].network = item
 
     for cand in candidates.values():
         score(cand, candidates, incident.origin_service)
@@ -97,6 +128,14 @@ def investigate(
     if not hypotheses and incident.origin_service:
         fallback, topo = _topology_fallback(incident, graph, window)
         hypotheses, items = [fallback], [*items, topo]
+    if isinstance(source, RunbookSource) and hypotheses:
+        items += _runbooks(source, incident, hypotheses[0].service, window)
+    items = [
+        e
+        if len(e.finding) <= MAX_FINDING_CHARS
+        else e.model_copy(update={"finding": e.finding[: MAX_FINDING_CHARS - 1] + "…"})
+        for e in items
+    ]
     return Investigation(
         incident_id=incident.id,
         hypotheses=hypotheses,
@@ -106,22 +145,49 @@ def investigate(
     )
 
 
-def _window(incident: Incident) -> Window:
+def _window(incident: Incident, config: InvestigationConfig) -> Window:
     starts = [utc(a.starts_at) for a in incident.alerts] or [utc(incident.opened_at)]
     onset = min(starts)
     return Window(
-        start=onset - BASELINE,
-        cut=onset - PRE_ONSET,
+        start=onset - config.baseline,
+        cut=onset - config.pre_onset,
         onset=onset,
-        end=max(starts) + AFTER_LAST_ALERT,
+        end=max(starts) + config.after_last_alert,
     )
 
 
-def _candidates(incident: Incident, graph: ServiceGraph) -> dict[str, Candidate]:
+def _runbooks(
+    source: RunbookSource, incident: Incident, service: str, window: Window
+) -> list[Evidence]:
+    """Runbooks whose front matter names the incident's alerts or the suspected service."""
+    books = source.runbooks(
+        alertnames=sorted({a.name for a in incident.alerts}), services=[service]
+    )
+    return [
+        Evidence(
+            id=f"ev-runbook-{book.id}",
+            kind=EvidenceKind.RUNBOOK,
+            source=getattr(source, "name", "runbooks"),
+            service=service if service in book.services else None,
+            query=f"runbooks matching alerts {sorted(set(book.alerts))} services {book.services}",
+            start=window.start,
+            end=window.end,
+            finding=f"runbook {book.title!r}: {book.body.strip().splitlines()[0][:200]}"
+            if book.body.strip()
+            else f"runbook {book.title!r}",
+            link=book.link,
+            weight=0.1,
+            attributes={"alerts": ",".join(book.alerts), "services": ",".join(book.services)},
+        )
+        for book in books[:MAX_RUNBOOKS]
+    ]
+
+
+def _candidates(incident: Incident, graph: ServiceGraph, hops: int) -> dict[str, Candidate]:
     """Incident services first, then what they call, nearest first; names kept stable."""
     depth: dict[str, int] = {}
     for svc in incident.services:
-        for name, d in dependencies_within(graph, svc, CANDIDATE_HOPS).items():
+        for name, d in dependencies_within(graph, svc, hops).items():
             depth[name] = min(d, depth.get(name, d))
     alerting = set(incident.services)
     origin_deps = set(graph.dependencies(incident.origin_service or ""))
@@ -156,6 +222,7 @@ def _evidence(
             *(c.evidence for c in cand.changes),
             *(f.evidence for f in cand.logs),
             *(m.evidence for m in cand.metrics),
+            *(t[1] for t in cand.trace_items),
         ]
         for item in items:
             if item.id in weights:

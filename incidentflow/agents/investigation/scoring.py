@@ -1,8 +1,17 @@
 """Score each candidate service from its findings; rank hypotheses and explain rejections.
 
-The score adds what an on-call engineer weighs: a change shortly before the onset, new error
-signatures in the service's own logs, a metric shift against its own baseline, and whether it
-is the deepest failing service. Errors that blame a failing dependency point away from it.
+The score adds what an on-call engineer weighs (each term capped, the sum capped at 0.95):
+
+    change    0.20..0.35  a change in the 30 min before onset, on a failing service
+              +0.10       ...corroborated: onset within 15 min of it, or errors name the version
+    metrics   0.25 * min(1, z/8) for its strongest change point (errors, latency, saturation...)
+    logs      0.20        new or far more frequent templates in its own logs
+    blamed    0.05        other services' errors name it
+    spans     0.25 * share of failing traces whose deepest erroring span is its own
+              0.20 * share of slow traces' extra time that is its own (or on the wire to it)
+    deepest   0.10        failing, and nothing it calls is failing
+    explained -0.30       it fails because a dependency does (it blames it, the dependency's
+                          change point came first, or the traces put the errors deeper)
 """
 
 from __future__ import annotations
@@ -14,7 +23,7 @@ from datetime import timedelta
 from incidentflow.agents.common import ago, hhmm
 from incidentflow.agents.investigation.signals import ChangeFinding, LogFinding, MetricFinding
 from incidentflow.evidence import ChangeKind
-from incidentflow.models import FaultType, Hypothesis, RejectedHypothesis
+from incidentflow.models import Evidence, FaultType, Hypothesis, RejectedHypothesis
 
 # A change this close before the onset is a prime suspect; older ones need more to convict.
 RECENT_CHANGE = timedelta(minutes=30)
@@ -24,8 +33,20 @@ CHANGE_TO_JUMP = timedelta(minutes=15)
 MIN_CONFIDENCE = 0.3
 MAX_CONFIDENCE = 0.95  # rules never claim certainty
 _RESOURCE = re.compile(
-    r"out of memory|OOM|no space left|too many connections|pool exhausted|disk full",
+    r"out of memory|OOM|no space left|too many (open )?(connections|files)|pool exhausted|"
+    r"disk full|heap space|memory limit",
     re.IGNORECASE,
+)
+_EXPIRY = re.compile(
+    r"expired|x509|not valid after|certificate has|token expir|licen[cs]e expir", re.IGNORECASE
+)
+_NETWORK = re.compile(
+    r"reset by peer|packet loss|no route to host|i/o timeout|network is unreachable|"
+    r"retransmi|broken pipe",
+    re.IGNORECASE,
+)
+_DOWN = re.compile(
+    r"connection refused|no such host|unavailable|econnrefused|no healthy upstream", re.IGNORECASE
 )
 
 
@@ -42,6 +63,10 @@ class Candidate:
     metrics: list[MetricFinding] = field(default_factory=list)
     logs: list[LogFinding] = field(default_factory=list)
     blamed_by: list[LogFinding] = field(default_factory=list)  # others' logs naming it
+    # (share, evidence) from traces: deepest erroring span, own-time growth, wire-time growth
+    deepest_error: tuple[float, Evidence] | None = None
+    self_time: tuple[float, Evidence] | None = None
+    network: tuple[float, Evidence] | None = None
     score: float = 0.0
     explained_by: str | None = None
 
@@ -54,8 +79,12 @@ class Candidate:
         return [m for m in self.metrics if m.jumped]
 
     @property
+    def trace_items(self) -> list[tuple[float, Evidence]]:
+        return [t for t in (self.deepest_error, self.self_time, self.network) if t is not None]
+
+    @property
     def failing(self) -> bool:
-        return bool(self.jumps or self.own_logs)
+        return bool(self.jumps or self.own_logs or self.trace_items)
 
     @property
     def first_jump(self) -> MetricFinding | None:
@@ -83,6 +112,10 @@ def score(cand: Candidate, candidates: dict[str, Candidate], origin: str | None)
         total += 0.2
     if cand.failing and cand.blamed_by:
         total += 0.05
+    if cand.deepest_error is not None:
+        total += 0.25 * cand.deepest_error[0]
+    wait = max((t[0] for t in (cand.self_time, cand.network) if t is not None), default=0.0)
+    total += 0.2 * min(1.0, wait)
     failing_deps = [c for c in candidates.values() if c.service in cand.calls and c.failing]
     if cand.failing and not failing_deps and (cand.service == origin or cand.blamed_by):
         total += 0.1  # the deepest failing service: nothing below it explains it
@@ -99,7 +132,10 @@ def score(cand: Candidate, candidates: dict[str, Candidate], origin: str | None)
                 and dep_first.jump_at is not None
                 and dep_first.jump_at <= first.jump_at
             )
-            if dep.service in blamed or earlier:
+            deeper = dep.deepest_error is not None and (
+                cand.deepest_error is None or dep.deepest_error[0] > cand.deepest_error[0]
+            )
+            if dep.service in blamed or earlier or deeper:
                 cand.explained_by = dep.service
                 total -= 0.3
                 break
@@ -118,15 +154,29 @@ def _corroborates(change: ChangeFinding, cand: Candidate) -> bool:
 
 
 def fault_type(cand: Candidate) -> FaultType:
-    """What kind of fault the findings describe."""
+    """What kind of fault the findings describe, most specific evidence first."""
     change = cand.recent_change()
     if change is not None:
         if change.change.kind is ChangeKind.DEPLOY:
             return FaultType.BAD_DEPLOY
         return FaultType.CONFIG_CHANGE
-    if any(_RESOURCE.search(f.sample.message) for f in cand.own_logs):
+    texts = [f.sample.message for f in (*cand.own_logs, *cand.blamed_by)]
+    signals = {m.signal for m in cand.jumps}
+    if any(_EXPIRY.search(t) for t in texts):
+        return FaultType.EXPIRY
+    if any(_RESOURCE.search(f.sample.message) for f in cand.own_logs) or "saturation" in signals:
+        if "traffic" in signals:
+            return FaultType.TRAFFIC_SURGE
         return FaultType.RESOURCE_EXHAUSTION
-    if cand.own_logs:
+    if "traffic" in signals:
+        return FaultType.TRAFFIC_SURGE
+    if cand.network is not None or any(_NETWORK.search(t) for t in texts):
+        return FaultType.NETWORK
+    if "availability" in signals or (
+        cand.blamed_by and all(_DOWN.search(f.sample.message) for f in cand.blamed_by)
+    ):
+        return FaultType.DEPENDENCY_DOWN
+    if cand.own_logs or cand.deepest_error is not None:
         return FaultType.CODE_EXCEPTION
     return FaultType.UNKNOWN
 
@@ -140,6 +190,7 @@ def hypothesis(cand: Candidate) -> Hypothesis:
         *(f.evidence.id for f in cand.own_logs),
         *(m.evidence.id for m in cand.jumps),
         *(f.evidence.id for f in cand.blamed_by),
+        *(t[1].id for t in cand.trace_items),
     ]
     contradicting = [m.evidence.id for m in cand.metrics if not m.jumped]
     symptom = cand.own_logs[0].sample.message if cand.own_logs else None
@@ -156,6 +207,8 @@ def hypothesis(cand: Candidate) -> Hypothesis:
         cause += f": {symptom}"
     elif jump is not None:
         cause += f": {jump.evidence.finding}"
+    elif cand.trace_items:
+        cause += f": {cand.trace_items[0][1].finding}"
     return Hypothesis(
         cause=cause,
         service=cand.service,

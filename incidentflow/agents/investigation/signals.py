@@ -1,7 +1,9 @@
 """Turn raw changes, logs and metric series into findings, each with its `Evidence`.
 
 Findings compare the incident window with a baseline taken before it, so what counts as a
-jump or a new error depends on each series' own history rather than fixed thresholds.
+jump or a new error depends on each series' own history rather than fixed thresholds: metric
+onsets are change points found by a one-sided CUSUM of the series standardised against its
+baseline; log lines are mined into templates and compared with the baseline's.
 """
 
 from __future__ import annotations
@@ -14,11 +16,15 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from incidentflow.agents.common import ago, hhmm
+from incidentflow.agents.investigation.templates import mine
 from incidentflow.evidence import ChangeRecord, LogLevel, LogRecord, MetricSeries
 from incidentflow.models import Evidence, EvidenceKind
 
-# A jump must stand this many baseline deviations above the baseline mean...
+# A shift must average this many baseline deviations away from the baseline mean...
 JUMP_Z = 4.0
+# CUSUM: deviations under K sigma are treated as noise; the sum must pass H sigma to alarm.
+CUSUM_K = 1.0
+CUSUM_H = 8.0
 # ...and be this much larger in relative terms, so a flat baseline's tiny sigma cannot
 # turn a wobble into a jump.
 JUMP_RATIO = 1.5
@@ -33,6 +39,19 @@ DEPENDENCY_FAILURE = re.compile(
 _HEX_ID = re.compile(r"\b[0-9a-f]{8,}\b", re.IGNORECASE)
 _NUMBER = re.compile(r"\d+")
 LOG_SIGNATURES_PER_SERVICE = 2
+# What a series measures, from its name: decides which direction hurts and the fault it hints.
+SIGNALS: tuple[tuple[str, re.Pattern[str]], ...] = (
+    ("availability", re.compile(r"(^|_)up$|availability|success_ratio", re.I)),
+    ("saturation", re.compile(r"cpu|memory|mem_|heap|disk|connections|pool|fd|saturation", re.I)),
+    ("traffic", re.compile(r"request_rate|requests_per|rps|throughput|qps", re.I)),
+    ("errors", re.compile(r"error|5xx|fail", re.I)),
+    ("latency", re.compile(r"latency|duration|seconds", re.I)),
+)
+
+
+def signal_of(name: str) -> str:
+    """errors | latency | saturation | traffic | availability | other."""
+    return next((sig for sig, pattern in SIGNALS if pattern.search(name)), "other")
 
 
 @dataclass(frozen=True)
@@ -60,6 +79,7 @@ class MetricFinding:
     z: float
     jump_at: datetime | None
     evidence: Evidence
+    signal: str = "other"
 
     @property
     def jumped(self) -> bool:
@@ -110,34 +130,56 @@ def change_finding(change: ChangeRecord, window: Window, source: str) -> ChangeF
     return ChangeFinding(change=change, lead=lead, evidence=evidence)
 
 
+def change_point(values: list[float], mean: float, sigma: float) -> int | None:
+    """Index where a sustained shift away from the baseline begins, or None (one-sided CUSUM)."""
+    total = 0.0
+    began = 0
+    for i, value in enumerate(values):
+        step = (value - mean) / sigma - CUSUM_K
+        if total + step <= 0:
+            total, began = 0.0, i + 1
+            continue
+        total += step
+        if total > CUSUM_H:
+            return min(began, i)
+    return None
+
+
 def metric_finding(series: MetricSeries, window: Window, source: str) -> MetricFinding | None:
-    """Compare a series after `cut` with its own baseline; None without enough points."""
+    """Find the change point of a series after `cut` against its own baseline."""
     base = [p.value for p in series.points if window.start <= p.at < window.cut]
     after = [p for p in series.points if window.cut <= p.at <= window.end]
     if len(base) < 3 or not after:
         return None
+    signal = signal_of(series.name)
+    # Availability hurts when it falls; everything else we read hurts when it grows.
+    sign = -1.0 if signal == "availability" else 1.0
     mean = statistics.fmean(base)
-    sigma = max(statistics.pstdev(base), SIGMA_FLOOR * abs(mean), 1e-12)
-    # Only rises count: the series we read (errors, latency, saturation) hurt when they grow.
-    threshold = max(mean + JUMP_Z * sigma, mean * JUMP_RATIO)
-    jump_at = next((p.at for p in after if p.value > threshold), None)
-    tail = [p.value for p in after if jump_at is None or p.at >= jump_at]
+    sigma = max(statistics.pstdev(base), SIGMA_FLOOR * abs(mean), 1e-9)
+    idx = change_point([sign * p.value for p in after], sign * mean, sigma)
+    jump_at = after[idx].at if idx is not None else None
+    tail = [p.value for p in after[idx or 0 :]] if idx is not None else [p.value for p in after]
     after_mean = statistics.fmean(tail)
-    z = (after_mean - mean) / sigma
-    if jump_at is not None and z < JUMP_Z:
-        jump_at = None  # a lone spike above the line, not a shift
+    z = sign * (after_mean - mean) / sigma
+    ratio_ok = (
+        after_mean >= mean * JUMP_RATIO if sign > 0 else after_mean <= mean / JUMP_RATIO
+    ) or mean == 0
+    if jump_at is not None and (z < JUMP_Z or not ratio_ok):
+        jump_at = None  # the sum crossed, but the shift is too small to matter
     unit = series.unit
     if jump_at is not None:
+        verb = "rose" if sign > 0 else "fell"
         finding = (
-            f"{series.service} {series.name} rose from {_fmt(mean, unit)} (baseline mean over "
-            f"{len(base)} points, sigma {_fmt(sigma, unit)}) to {_fmt(after_mean, unit)} from "
-            f"{hhmm(jump_at)}: z={z:.0f}, {_ratio(after_mean, mean)}"
+            f"{series.service} {series.name} {verb} from {_fmt(mean, unit)} (baseline mean over "
+            f"{len(base)} points, sigma {_fmt(sigma, unit)}) to {_fmt(after_mean, unit)}; "
+            f"change point at {hhmm(jump_at)}: z={z:.0f}, {_ratio(after_mean, mean)}"
         )
-        weight = round(min(0.9, 0.5 + 0.1 * math.log2(max(after_mean / mean, 1.0))), 2)
+        big = after_mean / mean if sign > 0 and mean > 0 else 4.0
+        weight = round(min(0.9, 0.5 + 0.1 * math.log2(max(big, 1.0))), 2)
     else:
         finding = (
             f"{series.service} {series.name} stayed at baseline: {_fmt(after_mean, unit)} during "
-            f"the incident vs {_fmt(mean, unit)} before (z={z:.1f})"
+            f"the incident vs {_fmt(mean, unit)} before (z={z:.1f}, no change point)"
         )
         weight = 0.0
     evidence = Evidence(
@@ -153,12 +195,14 @@ def metric_finding(series: MetricSeries, window: Window, source: str) -> MetricF
         weight=weight,
         attributes={
             "series": series.id,
+            "signal": signal,
             "baseline_mean": f"{mean:.6g}",
             "incident_mean": f"{after_mean:.6g}",
             "z": f"{z:.1f}",
+            **({"onset": jump_at.isoformat()} if jump_at else {}),
         },
     )
-    return MetricFinding(series, mean, after_mean, z, jump_at, evidence)
+    return MetricFinding(series, mean, after_mean, z, jump_at, evidence, signal)
 
 
 def log_findings(
@@ -168,10 +212,12 @@ def log_findings(
     window: Window,
     source: str,
 ) -> list[LogFinding]:
-    """The service's most frequent new error signatures in the incident window."""
+    """The service's most frequent templates that are new (or far more frequent) since `cut`."""
     groups: dict[tuple[str | None, str], list[LogRecord]] = defaultdict(list)
-    for rec in logs:
-        groups[(blamed_dependency(rec, dependencies), signature(rec.message))].append(rec)
+    for tpl in mine([rec.message for rec in logs]):
+        for i in tpl.members:
+            rec = logs[i]
+            groups[(blamed_dependency(rec, dependencies), tpl.text)].append(rec)
     base_minutes = max((window.cut - window.start).total_seconds() / 60, 1.0)
     after_minutes = max((window.end - window.cut).total_seconds() / 60, 1.0)
     ranked: list[tuple[int, str, list[LogRecord], list[LogRecord], str | None]] = []
@@ -213,7 +259,7 @@ def log_findings(
             kind=EvidenceKind.LOG,
             source=source,
             service=service,
-            query=f'{{service="{service}"}} | level=~"warning|error|fatal" | pattern `{sig}`',
+            query=f'{{service="{service}"}} | level=~"warning|error|fatal" | template `{sig}`',
             start=window.start,
             end=window.end,
             finding=finding,

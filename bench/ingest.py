@@ -1,0 +1,226 @@
+"""Benchmark: an alert storm through the webhook, against a real Alertmanager in the same run.
+
+    python bench/ingest.py [--alerts 20000] [--batch 100] [--clients 8]
+
+20,000 alerts over 40 services caused by 3 root problems (three dependency trees), posted as
+Alertmanager webhook payloads of 100 alerts from 8 concurrent clients to the real ingest
+process (`incidentflow serve-webhook`) with a real worker process and dev server. Then the same
+alerts go to Debian's `prometheus-alertmanager` (`/api/v2/alerts`) the same way.
+
+Prints alerts/s accepted (202 = durable in Temporal), p50/p99 acknowledgement latency, the time
+until the stream had processed every alert, incidents formed (expect 3), alerts lost (expect 0),
+peak RSS of ingest and worker, Alertmanager's rate and the ratio.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import statistics
+import sys
+import tempfile
+import time
+import uuid
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+sys.path[:0] = [str(ROOT), str(ROOT / "tests" / "integration")]
+
+import httpx
+import yaml
+from alertmanager_peer import alertmanager
+
+from incidentflow.models import OpenIncident, StreamStats
+from incidentflow.settings import Settings
+from incidentflow.temporal import DevServer, connect, free_port, port_open
+from workflows.names import stream_workflow_id
+
+ROOTS = 3
+
+
+def catalog() -> tuple[dict[str, Any], list[str]]:
+    """Three trees (root <- 4 mids <- 8 leaves), one extra leaf: 40 services."""
+    services: list[dict[str, Any]] = []
+    for r in range(ROOTS):
+        root = f"db-{r}"
+        services.append({"name": root, "depends_on": []})
+        for m in range(4):
+            mid = f"api-{r}-{m}"
+            services.append({"name": mid, "depends_on": [root]})
+            for leaf in range(2):
+                services.append({"name": f"web-{r}-{m}-{leaf}", "depends_on": [mid]})
+    services.append({"name": "web-0-extra", "depends_on": ["api-0-0"]})
+    return {"services": services}, [s["name"] for s in services]
+
+
+def storm(n: int, services: list[str], start: datetime) -> list[dict[str, Any]]:
+    """`n` Prometheus-style alerts (labels, annotations, startsAt) spread over 5 minutes."""
+    alerts = []
+    for i in range(n):
+        svc = services[i % len(services)]
+        alerts.append(
+            {
+                "labels": {
+                    "alertname": f"HighErrorRate{i % 7}",
+                    "service": svc,
+                    "instance": f"{svc}-pod-{i}",
+                    "severity": "critical" if svc.startswith("db-") else "warning",
+                },
+                "annotations": {"summary": f"errors on {svc}"},
+                "startsAt": (start + timedelta(seconds=(i * 300) // n)).isoformat(),
+                "generatorURL": "http://prometheus/graph",
+            }
+        )
+    return alerts
+
+
+def webhook_payload(alerts: list[dict[str, Any]], batch_no: int) -> dict[str, Any]:
+    return {
+        "version": "4",
+        "groupKey": f"storm-{batch_no}",
+        "status": "firing",
+        "receiver": "incidentflow",
+        "alerts": [
+            {
+                **a,
+                "status": "firing",
+                "endsAt": "0001-01-01T00:00:00Z",
+                "fingerprint": uuid.uuid5(uuid.NAMESPACE_OID, a["labels"]["instance"]).hex[:16],
+            }
+            for a in alerts
+        ],
+    }
+
+
+async def blast(url: str, bodies: list[Any], clients: int) -> tuple[float, list[float], int]:
+    """POST every body from `clients` concurrent clients; (seconds, latencies, retries)."""
+    queue: asyncio.Queue[Any] = asyncio.Queue()
+    for body in bodies:
+        queue.put_nowait(body)
+    latencies: list[float] = []
+    retries = 0
+
+    async def client() -> None:
+        nonlocal retries
+        async with httpx.AsyncClient(timeout=60) as http:
+            while not queue.empty():
+                body = queue.get_nowait()
+                while True:
+                    t0 = time.perf_counter()
+                    resp = await http.post(url, json=body)
+                    if resp.status_code < 300:
+                        latencies.append(time.perf_counter() - t0)
+                        break
+                    retries += 1  # 503: the sender retries, as Alertmanager would
+                    await asyncio.sleep(0.2)
+
+    t0 = time.perf_counter()
+    await asyncio.gather(*(client() for _ in range(clients)))
+    return time.perf_counter() - t0, latencies, retries
+
+
+def peak_rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def pct(values: list[float], q: float) -> float:
+    return statistics.quantiles(values, n=100)[int(q) - 1] * 1000 if len(values) > 1 else 0.0
+
+
+async def main(args: argparse.Namespace) -> None:
+    tmp = Path(tempfile.mkdtemp(prefix="bench-ingest-"))
+    graph, services = catalog()
+    (tmp / "catalog.yml").write_text(yaml.safe_dump(graph))
+    server = DevServer(db_file=tmp / "t.sqlite", port=free_port(), ui_port=free_port())
+    server.start()
+    port = free_port()
+    env = {
+        **os.environ,
+        "INCIDENTFLOW_TEMPORAL_ADDRESS": server.address,
+        "INCIDENTFLOW_ENVIRONMENT": "bench",
+        "INCIDENTFLOW_CATALOG_PATH": str(tmp / "catalog.yml"),
+        "INCIDENTFLOW_DATA_DIR": str(tmp / "data"),
+        "INCIDENTFLOW_WEBHOOK_PORT": str(port),
+        "INCIDENTFLOW_TASK_QUEUE_PREFIX": "bench-",
+    }
+    py = sys.executable
+    log = (tmp / "procs.log").open("ab")
+    worker = await asyncio.create_subprocess_exec(
+        py, "worker.py", cwd=ROOT, env=env, stdout=log, stderr=log
+    )
+    ingest = await asyncio.create_subprocess_exec(
+        py, "starter.py", "serve-webhook", cwd=ROOT, env=env, stdout=log, stderr=log
+    )
+    try:
+        for _ in range(600):
+            if port_open("127.0.0.1", port):
+                break
+            await asyncio.sleep(0.1)
+        alerts = storm(args.alerts, services, datetime.now(UTC) - timedelta(minutes=6))
+        chunks = [alerts[i : i + args.batch] for i in range(0, len(alerts), args.batch)]
+        ours_s, lat, retries = await blast(
+            f"http://127.0.0.1:{port}/v1/alerts/alertmanager",
+            [webhook_payload(c, n) for n, c in enumerate(chunks)],
+            args.clients,
+        )
+        client = await connect(Settings(temporal_address=server.address))
+        handle = client.get_workflow_handle(stream_workflow_id("bench"))
+        t_drain = time.perf_counter()
+        while True:
+            stats = await handle.query("stats", result_type=StreamStats)
+            if stats.alerts_processed >= args.alerts or time.perf_counter() - t_drain > 600:
+                break
+            await asyncio.sleep(0.5)
+        drain_s = time.perf_counter() - t_drain + ours_s
+        index = await handle.query("open_incidents", result_type=list[OpenIncident])
+        held = {fp for inc in index for fp in inc.fingerprints}
+        lost = args.alerts - len(held) - stats.alerts_dropped
+        rss_ingest, rss_worker = peak_rss_mb(ingest.pid), peak_rss_mb(worker.pid)
+    finally:
+        for proc in (ingest, worker):
+            proc.terminate()
+            await proc.wait()
+        server.stop()
+
+    with alertmanager(tmp / "am", webhook_url=None) as am:
+        am_s, am_lat, am_retries = await blast(f"{am}/api/v2/alerts", chunks, args.clients)
+
+    ours_rate, am_rate = args.alerts / ours_s, args.alerts / am_s
+    print(
+        f"alerts: {args.alerts} over {len(services)} services, {ROOTS} root problems, "
+        f"batches of {args.batch} from {args.clients} clients"
+    )
+    print(
+        f"incidentflow  accepted: {ours_rate:8.0f} alerts/s   ack p50 {pct(lat, 50):6.1f} ms  "
+        f"p99 {pct(lat, 99):6.1f} ms   503-retries {retries}"
+    )
+    print(
+        f"alertmanager  accepted: {am_rate:8.0f} alerts/s   ack p50 {pct(am_lat, 50):6.1f} ms  "
+        f"p99 {pct(am_lat, 99):6.1f} ms   retries {am_retries}"
+    )
+    print(f"ratio incidentflow/alertmanager: {ours_rate / am_rate:.2f}x (goal >= 0.5x)")
+    print(
+        f"all alerts processed by the stream after {drain_s:.1f} s "
+        f"({args.alerts / drain_s:.0f} alerts/s end to end), runs {stats.runs}"
+    )
+    print(
+        f"incidents formed: {len(index)} (expect {ROOTS}); opened {stats.incidents_opened}; "
+        f"joined {stats.alerts_joined}; dropped {stats.alerts_dropped}"
+    )
+    print(f"alerts lost: {lost} (expect 0)")
+    print(f"peak RSS: ingest {rss_ingest:.0f} MiB, worker {rss_worker:.0f} MiB")
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--alerts", type=int, default=20_000)
+    parser.add_argument("--batch", type=int, default=100)
+    parser.add_argument("--clients", type=int, default=8)
+    asyncio.run(main(parser.parse_args()))

@@ -1,0 +1,45 @@
+"""`incidentflow eval DIR...`: how often the pipeline is right on bundles with known answers."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+
+import click
+
+from incidentflow.errors import BadInput
+
+
+@click.command("eval")
+@click.argument("dirs", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--json", "json_out", type=click.Path(path_type=Path), help="Also write JSON here.")
+@click.option("--parallel", default=2, show_default=True, help="Bundles run at the same time.")
+def eval_command(dirs: tuple[Path, ...], json_out: Path | None, parallel: int) -> None:
+    """Run each scenario bundle in DIRS through the real pipeline and score it.
+
+    Starts a private Temporal dev server and in-process workers; exit code 0 whenever it ran,
+    whatever the scores.
+    """
+    from incidentflow.cli import run_async, settings
+    from incidentflow.eval import find_bundles
+    from incidentflow.eval.report import table, totals
+    from incidentflow.eval.runner import run_eval
+
+    @run_async
+    async def go() -> None:
+        bundles = find_bundles(list(dirs))
+        cases = await run_eval(
+            bundles, settings(), parallel=parallel, say=lambda m: click.echo(m, err=True)
+        )
+        total = totals(cases)
+        click.echo(table(cases, total))
+        if json_out is not None:
+            doc = {"cases": [c.model_dump(mode="json") for c in cases], "total": total}
+            try:
+                await asyncio.to_thread(json_out.write_text, json.dumps(doc, indent=2))
+            except OSError as err:
+                raise BadInput(f"cannot write {json_out}: {err.strerror}") from err
+            click.echo(f"wrote {json_out}", err=True)
+
+    go()

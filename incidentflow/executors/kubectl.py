@@ -1,0 +1,114 @@
+"""The kubectl executor: rollout undo, rollout restart, scale; it reads state before acting.
+
+Reading first makes a repeat harmless: a retry after a crash finds the deployment already as
+the action wants it and does nothing.
+"""
+
+from __future__ import annotations
+
+import shlex
+import subprocess
+from pathlib import Path
+
+from incidentflow.errors import ExecutorFailed
+from incidentflow.models import ActionParams, RestartParams, RollbackParams, ScaleParams
+
+IMAGE = "jsonpath={.spec.template.spec.containers[0].image}"
+REPLICAS = "jsonpath={.spec.replicas}"
+# The last action key is kept on the deployment so a repeated restart is recognised.
+ACTION_ANNOTATION = "incidentflow.io/last-action"
+LAST_ACTION = "jsonpath={.metadata.annotations.incidentflow\\.io/last-action}"
+ROLLOUT_TIMEOUT = "--timeout=5m"
+MAX_OUTPUT = 4000
+
+
+def kubectl_plan(params: ActionParams, key: str) -> list[list[str]]:
+    """The kubectl argument lists an action may run, reads first (what dry-run reports)."""
+    match params:
+        case RollbackParams(service=svc):
+            dep = f"deployment/{svc}"
+            return [
+                ["get", dep, "-o", IMAGE],
+                ["rollout", "undo", dep],
+                ["rollout", "status", dep, ROLLOUT_TIMEOUT],
+                ["get", dep, "-o", IMAGE],
+            ]
+        case RestartParams(service=svc):
+            dep = f"deployment/{svc}"
+            return [
+                ["get", dep, "-o", LAST_ACTION],
+                ["rollout", "restart", dep],
+                ["annotate", dep, f"{ACTION_ANNOTATION}={key}", "--overwrite"],
+                ["rollout", "status", dep, ROLLOUT_TIMEOUT],
+            ]
+        case ScaleParams(service=svc, to_replicas=n):
+            dep = f"deployment/{svc}"
+            return [["get", dep, "-o", REPLICAS], ["scale", dep, f"--replicas={n}"]]
+    raise ExecutorFailed(f"the kubectl executor cannot run action kind {params.kind}")
+
+
+class KubectlExecutor:
+    """Runs kubectl with the remediation worker's kubeconfig (never from workflow input)."""
+
+    name = "kubectl"
+    dry_run = False
+
+    def __init__(self, *, binary: str, kubeconfig: Path | None, timeout: float) -> None:
+        self._binary = binary
+        self._kubeconfig = kubeconfig
+        self._timeout = timeout
+
+    def command(self, args: list[str]) -> list[str]:
+        """The full argv for one kubectl call."""
+        config = ["--kubeconfig", str(self._kubeconfig)] if self._kubeconfig else []
+        return [self._binary, *config, *args]
+
+    def describe(self, params: ActionParams, *, key: str) -> list[str]:
+        lines = [shlex.join(self.command(args)) for args in kubectl_plan(params, key)]
+        if isinstance(params, RollbackParams):
+            # The read after the undo is the check: say what it must find.
+            lines[-1] += f"  # expect {params.service}:{params.to_version}"
+        return lines
+
+    def _run(self, args: list[str]) -> str:
+        argv = self.command(args)
+        try:
+            done = subprocess.run(
+                argv, capture_output=True, text=True, timeout=self._timeout, check=False
+            )
+        except FileNotFoundError as err:
+            raise ExecutorFailed(
+                f"{self._binary} not found: install kubectl or set INCIDENTFLOW_EXECUTOR_KUBECTL"
+            ) from err
+        except subprocess.TimeoutExpired as err:
+            raise ExecutorFailed(f"{shlex.join(argv)} timed out after {self._timeout} s") from err
+        if done.returncode != 0:
+            raise ExecutorFailed(
+                f"{shlex.join(argv)} exited {done.returncode}: {done.stderr.strip()[-500:]}"
+            )
+        return done.stdout.strip()
+
+    def apply(self, params: ActionParams, *, key: str) -> str:
+        steps = kubectl_plan(params, key)
+        match params:
+            case RollbackParams(service=svc, to_version=want):
+                image = self._run(steps[0])
+                if image.endswith(f":{want}"):
+                    return f"{svc} already runs {image}; nothing to do"
+                out = [self._run(steps[1]), self._run(steps[2])]
+                now = self._run(steps[3])
+                if not now.endswith(f":{want}"):
+                    raise ExecutorFailed(
+                        f"rollout undo left {svc} on {now}, not {want}: roll it by hand"
+                    )
+                return "\n".join([*out, f"{svc} now runs {now}"])[-MAX_OUTPUT:]
+            case RestartParams(service=svc):
+                if self._run(steps[0]) == key:
+                    return f"{svc} was already restarted for {key}; nothing to do"
+                out = [self._run(args) for args in steps[1:]]
+                return "\n".join(out)[-MAX_OUTPUT:]
+            case ScaleParams(service=svc, to_replicas=n):
+                if self._run(steps[0]) == str(n):
+                    return f"{svc} already has {n} replicas; nothing to do"
+                return self._run(steps[1])[-MAX_OUTPUT:]
+        raise ExecutorFailed(f"the kubectl executor cannot run action kind {params.kind}")

@@ -1,0 +1,28 @@
+"""Helpers every wire format shares: stable fingerprints and delivery ids."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from datetime import UTC, datetime
+from typing import Any
+
+# Alertmanager and Grafana send this for an alert that has not ended yet.
+ZERO_TIME = datetime(1, 1, 1, tzinfo=UTC)
+
+
+def label_fingerprint(labels: dict[str, str]) -> str:
+    """A stable identity from the label set, for senders that send no fingerprint."""
+    canonical = json.dumps(sorted(labels.items()), separators=(",", ":"))
+    return hashlib.sha256(canonical.encode()).hexdigest()[:16]
+
+
+def canonical_id(prefix: str, partition: str, body: Any) -> str:
+    """`<prefix>-<hash>` of the partition and the parsed body: one id per distinct delivery."""
+    canonical = json.dumps([partition, body], sort_keys=True, separators=(",", ":"))
+    return f"{prefix}-" + hashlib.sha256(canonical.encode()).hexdigest()[:24]
+
+
+def as_utc(at: datetime) -> datetime:
+    """`at` in UTC; a sender's naive time is taken as UTC."""
+    return at.replace(tzinfo=UTC) if at.tzinfo is None else at.astimezone(UTC)

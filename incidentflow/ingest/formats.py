@@ -1,0 +1,59 @@
+"""The wire formats the webhook takes, one entry per `POST /v1/alerts/<source>`."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel
+
+from incidentflow.ingest import alertmanager, generic, grafana, pagerduty
+from incidentflow.models import Alert
+
+
+@dataclass(frozen=True)
+class WireFormat:
+    """How to read one sender's body: its model, normalization and delivery identity."""
+
+    source: str
+    title: str
+    model: type[BaseModel]
+    normalize: Callable[[Any, datetime], list[Alert]]
+    identity: Callable[[Any, str], str]
+
+
+FORMATS: dict[str, WireFormat] = {
+    f.source: f
+    for f in (
+        WireFormat(
+            "alertmanager",
+            "Prometheus Alertmanager webhook (version 4)",
+            alertmanager.AlertmanagerWebhook,
+            lambda p, _now: alertmanager.normalize(p),
+            alertmanager.batch_identity,
+        ),
+        WireFormat(
+            "grafana",
+            "Grafana alerting webhook contact point",
+            grafana.GrafanaWebhook,
+            lambda p, _now: grafana.normalize(p),
+            grafana.batch_identity,
+        ),
+        WireFormat(
+            "pagerduty",
+            "PagerDuty Events API v2 event",
+            pagerduty.PagerDutyEvent,
+            pagerduty.normalize,
+            pagerduty.batch_identity,
+        ),
+        WireFormat(
+            "generic",
+            "IncidentFlow generic JSON",
+            generic.GenericPayload,
+            generic.normalize,
+            generic.batch_identity,
+        ),
+    )
+}

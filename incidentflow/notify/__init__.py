@@ -1,0 +1,119 @@
+"""Notifiers: tell people when a decision is needed, when an incident changes state, on expiry.
+
+Two wire formats: a Slack-compatible incoming webhook (`text` plus `blocks`; Mattermost and
+Rocket.Chat take the same) and a generic JSON webhook (the `Notification` model as JSON).
+Built from settings by the agents' worker; nothing is contacted until a message is sent.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Protocol
+
+import httpx
+
+from incidentflow.models import Notification, NotificationKind
+from incidentflow.settings import Settings
+
+# One attempt per call: the notify activity's retry policy owns retries.
+SEND_TIMEOUT_S = 10.0
+
+HEADLINES = {
+    NotificationKind.DECISION_NEEDED: "Decision needed",
+    NotificationKind.STATE_CHANGED: "State changed",
+    NotificationKind.EXPIRED: "Approval expired",
+    NotificationKind.ESCALATED: "Escalated",
+}
+
+
+class Notifier(Protocol):
+    name: str
+
+    def payload(self, note: Notification) -> dict[str, Any]:
+        """The JSON body this notifier posts for `note`."""
+        ...
+
+    def url(self) -> str:
+        """Where it posts (may be secret: never logged)."""
+        ...
+
+
+def text_of(note: Notification) -> str:
+    """The plain-text message: summary, proposed action, the exact approve command."""
+    lines = [
+        f"[{note.severity}] {HEADLINES[note.kind]}: {note.incident_id} {note.title}",
+        f"state: {note.state}" + (f" · service: {note.service}" if note.service else ""),
+        note.summary,
+    ]
+    if note.proposed_action:
+        lines.append(f"proposed: {note.proposed_action} (risk {note.risk or '?'})")
+    if note.undo:
+        lines.append(f"undo: {note.undo}")
+    if note.detail:
+        lines.append(note.detail)
+    if note.approve_command:
+        lines.append(f"approve: `{note.approve_command}`")
+    return "\n".join(lines)
+
+
+class SlackNotifier:
+    """A Slack-compatible incoming webhook."""
+
+    name = "slack"
+
+    def __init__(self, url: str) -> None:
+        self._url = url
+
+    def url(self) -> str:
+        return self._url
+
+    def payload(self, note: Notification) -> dict[str, Any]:
+        text = text_of(note)
+        blocks: list[dict[str, Any]] = [
+            {"type": "section", "text": {"type": "mrkdwn", "text": text}},
+        ]
+        if note.approve_command:
+            blocks.append(
+                {
+                    "type": "context",
+                    "elements": [{"type": "mrkdwn", "text": f"`{note.approve_command}`"}],
+                }
+            )
+        return {"text": text, "blocks": blocks}
+
+
+class WebhookNotifier:
+    """A generic JSON webhook: the notification model itself, plus the rendered text."""
+
+    name = "webhook"
+
+    def __init__(self, url: str) -> None:
+        self._url = url
+
+    def url(self) -> str:
+        return self._url
+
+    def payload(self, note: Notification) -> dict[str, Any]:
+        return {**note.model_dump(mode="json"), "text": text_of(note)}
+
+
+def build_notifiers(settings: Settings) -> list[Notifier]:
+    """The notifiers the settings configure (none by default)."""
+    found: list[Notifier] = []
+    if settings.notify_slack_url is not None:
+        found.append(SlackNotifier(settings.notify_slack_url.get_secret_value()))
+    if settings.notify_webhook_url:
+        found.append(WebhookNotifier(settings.notify_webhook_url))
+    return found
+
+
+async def send(notifier: Notifier, note: Notification, client: httpx.AsyncClient) -> str | None:
+    """Post one notification; None when delivered, else why not (without the URL)."""
+    try:
+        resp = await client.post(
+            notifier.url(), json=notifier.payload(note), timeout=SEND_TIMEOUT_S
+        )
+    except httpx.HTTPError as err:
+        return f"{notifier.name}: {type(err).__name__}"
+    if resp.status_code >= 300:
+        return f"{notifier.name}: HTTP {resp.status_code}"
+    return None

@@ -1,0 +1,213 @@
+"""Compose the evidence sources the settings enable into one source the agent asks."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from pathlib import Path
+
+from incidentflow.errors import ConfigError
+from incidentflow.evidence import (
+    ChangeRecord,
+    EvidenceSource,
+    LogLevel,
+    LogRecord,
+    MetricSeries,
+    Runbook,
+    RunbookSource,
+    SpanRecord,
+    SpanSource,
+)
+from incidentflow.models import Alert
+from incidentflow.settings import Settings
+from incidentflow.sources.files import load_changes, load_runbooks, match_runbooks, read_yaml, utc
+
+
+class CompositeSource:
+    """Several sources answered as one: each question goes to all, answers are merged."""
+
+    def __init__(self, sources: Sequence[EvidenceSource]) -> None:
+        self._sources = list(sources)
+
+    @property
+    def name(self) -> str:
+        """The member sources' names joined (a single member keeps its own name)."""
+        return "+".join(s.name for s in self._sources)
+
+    @property
+    def members(self) -> list[EvidenceSource]:
+        """The sources this one asks."""
+        return list(self._sources)
+
+    def aligned(self, alerts: Sequence[Alert]) -> CompositeSource:
+        """Each member lined up with the incident."""
+        return CompositeSource([s.aligned(alerts) for s in self._sources])
+
+    def changes(
+        self, *, services: Sequence[str], start: datetime, end: datetime
+    ) -> list[ChangeRecord]:
+        """Changes from every member, oldest first, one per id."""
+        found = {
+            c.id: c
+            for s in self._sources
+            for c in s.changes(services=services, start=start, end=end)
+        }
+        return sorted(found.values(), key=lambda c: (c.at, c.id))
+
+    def logs(
+        self,
+        *,
+        services: Sequence[str],
+        start: datetime,
+        end: datetime,
+        min_level: LogLevel = LogLevel.WARNING,
+    ) -> list[LogRecord]:
+        """Log lines from every member, by time."""
+        lines = [
+            r
+            for s in self._sources
+            for r in s.logs(services=services, start=start, end=end, min_level=min_level)
+        ]
+        return sorted(lines, key=lambda r: r.at)
+
+    def metrics(
+        self, *, services: Sequence[str], start: datetime, end: datetime
+    ) -> list[MetricSeries]:
+        """Series from every member; the first member to name a series id wins."""
+        found: dict[str, MetricSeries] = {}
+        for s in self._sources:
+            for series in s.metrics(services=services, start=start, end=end):
+                found.setdefault(series.id, series)
+        return list(found.values())
+
+    def spans(self, *, services: Sequence[str], start: datetime, end: datetime) -> list[SpanRecord]:
+        """Spans from the members that hold traces."""
+        return [
+            span
+            for s in self._sources
+            if isinstance(s, SpanSource)
+            for span in s.spans(services=services, start=start, end=end)
+        ]
+
+    def runbooks(self, *, alertnames: Sequence[str], services: Sequence[str]) -> list[Runbook]:
+        """Runbooks from the members that hold them."""
+        return [
+            book
+            for s in self._sources
+            if isinstance(s, RunbookSource)
+            for book in s.runbooks(alertnames=alertnames, services=services)
+        ]
+
+
+class FileChangeLog:
+    """A deploy/config change log kept as a YAML or JSON file (`changes:` list)."""
+
+    def __init__(self, path: Path, *, name: str = "changelog") -> None:
+        if not path.is_file():
+            raise ConfigError(f"INCIDENTFLOW_CHANGELOG_FILE={path} is not a file")
+        self._path = path
+        self._name = name
+
+    @property
+    def name(self) -> str:
+        """Recorded as `Evidence.source`."""
+        return self._name
+
+    def aligned(self, alerts: Sequence[Alert]) -> FileChangeLog:
+        """A live log is already on the incident's clock."""
+        return self
+
+    def changes(
+        self, *, services: Sequence[str], start: datetime, end: datetime
+    ) -> list[ChangeRecord]:
+        """Changes to `services` in the window; the file is re-read so appends are seen."""
+        wanted, lo, hi = set(services), utc(start), utc(end)
+        return [
+            c
+            for c in load_changes(self._path, f"file://{self._path.resolve()}")
+            if c.service in wanted and lo <= c.at <= hi
+        ]
+
+    def logs(
+        self,
+        *,
+        services: Sequence[str],
+        start: datetime,
+        end: datetime,
+        min_level: LogLevel = LogLevel.WARNING,
+    ) -> list[LogRecord]:
+        """A change log holds no logs."""
+        return []
+
+    def metrics(
+        self, *, services: Sequence[str], start: datetime, end: datetime
+    ) -> list[MetricSeries]:
+        """A change log holds no metrics."""
+        return []
+
+
+class RunbookDir(FileChangeLog):
+    """A directory of Markdown runbooks with front matter (`alerts:`, `services:`)."""
+
+    def __init__(self, folder: Path, *, name: str = "runbooks") -> None:
+        if not folder.is_dir():
+            raise ConfigError(f"INCIDENTFLOW_RUNBOOKS_DIR={folder} is not a directory")
+        self._folder = folder
+        self._name = name
+
+    def changes(
+        self, *, services: Sequence[str], start: datetime, end: datetime
+    ) -> list[ChangeRecord]:
+        """Runbooks hold no changes."""
+        return []
+
+    def runbooks(self, *, alertnames: Sequence[str], services: Sequence[str]) -> list[Runbook]:
+        """Runbooks naming the alerts or services, read fresh so edits are seen."""
+        books = load_runbooks(self._folder, f"file://{self._folder.resolve()}")
+        return match_runbooks(books, alertnames=list(alertnames), services=list(services))
+
+
+def evidence_sources(settings: Settings) -> list[EvidenceSource]:
+    """The live sources the settings enable, in a fixed order (none contacted here)."""
+    from incidentflow.sources.prometheus import PrometheusSource
+
+    out: list[EvidenceSource] = []
+    if settings.prometheus_url:
+        queries = None
+        if settings.prometheus_queries:
+            raw = read_yaml(settings.prometheus_queries)
+            queries = {str(k): str(v) for k, v in raw.items()}
+        out.append(PrometheusSource(settings.prometheus_url, queries=queries))
+    if settings.loki_url:
+        from incidentflow.sources.loki import LokiSource
+
+        out.append(
+            LokiSource(
+                settings.loki_url,
+                template=settings.loki_query_template,
+                tenant=settings.loki_tenant,
+                grafana_url=settings.loki_grafana_url,
+                datasource=settings.loki_grafana_datasource,
+            )
+        )
+    if settings.changelog_file:
+        out.append(FileChangeLog(settings.changelog_file))
+    if settings.changelog_url:
+        from incidentflow.sources.changelog_http import HttpChangeLog
+
+        out.append(HttpChangeLog(settings.changelog_url, token=settings.changelog_token))
+    if settings.kubectl_changes:
+        from incidentflow.sources.kubectl import KubectlChangeLog
+
+        out.append(
+            KubectlChangeLog(
+                binary=settings.kubectl_binary,
+                namespace=settings.kubectl_namespace,
+                kubeconfig=settings.kubectl_kubeconfig,
+                context=settings.kubectl_context,
+                app_label=settings.kubectl_app_label,
+            )
+        )
+    if settings.runbooks_dir:
+        out.append(RunbookDir(settings.runbooks_dir))
+    return out

@@ -1,0 +1,226 @@
+"""Kubernetes rollout history through kubectl: each Deployment revision becomes a deploy.
+
+One call per question, `kubectl get replicasets -n <ns> -l '<label> in (<services>)' -o json`,
+read-only. A Deployment keeps one ReplicaSet per revision
+(`deployment.kubernetes.io/revision`); consecutive revisions give the images before and after,
+and a ReplicaSet's creation time is when its revision rolled out. A rollback re-uses an old
+ReplicaSet under a new revision (it then carries `revision-history`); Kubernetes records no
+rollout time for that, so the latest time its fields were written stands in.
+kubectl runs as a list of arguments (never a shell) with a timeout; it does not retry.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+from collections import defaultdict
+from collections.abc import Sequence
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from incidentflow.errors import BadInput, ConfigError, EvidenceUnavailable
+from incidentflow.evidence import ChangeKind, ChangeRecord, LogLevel, LogRecord, MetricSeries
+from incidentflow.models import Alert
+from incidentflow.sources.files import parse_time, utc
+
+KUBECTL_TIMEOUT_S = 20.0
+REVISION = "deployment.kubernetes.io/revision"
+REVISION_HISTORY = "deployment.kubernetes.io/revision-history"
+# A label value, as Kubernetes allows it; other names cannot select anything.
+_LABEL_VALUE = re.compile(r"^[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$")
+
+
+def image_tag(image: str) -> str:
+    """`registry:5000/team/payments:v2.15.0` -> `v2.15.0`; a digest or a bare name as it is."""
+    if "@" in image:
+        return image.split("@", 1)[1]
+    name = image.rsplit("/", 1)[-1]
+    return name.split(":", 1)[1] if ":" in name else "latest"
+
+
+def _images(rs: dict[str, Any]) -> list[str]:
+    containers = rs.get("spec", {}).get("template", {}).get("spec", {}).get("containers", [])
+    return [str(c["image"]) for c in containers]
+
+
+def _version(images: list[str]) -> str:
+    """One container: its tag (what logs and alerts name); several: `image:tag` each."""
+    if len(images) == 1:
+        return image_tag(images[0])
+    return ",".join(img.rsplit("/", 1)[-1] for img in images)
+
+
+def _rolled_out_at(rs: dict[str, Any]) -> datetime:
+    meta = rs["metadata"]
+    created = parse_time(meta["creationTimestamp"])
+    if REVISION_HISTORY not in meta.get("annotations", {}):
+        return created
+    written = [parse_time(f["time"]) for f in meta.get("managedFields", []) if f.get("time")]
+    return max([created, *written])
+
+
+class KubectlChangeLog:
+    """Deploys read from ReplicaSets; no logs or metrics."""
+
+    def __init__(
+        self,
+        *,
+        binary: str = "kubectl",
+        namespace: str = "default",
+        kubeconfig: Path | None = None,
+        context: str | None = None,
+        app_label: str = "app",
+        timeout_s: float = KUBECTL_TIMEOUT_S,
+        name: str = "kubernetes",
+    ) -> None:
+        self._binary = binary
+        self._namespace = namespace
+        self._kubeconfig = kubeconfig
+        self._context = context
+        self._label = app_label
+        self._timeout = timeout_s
+        self._name = name
+
+    @property
+    def name(self) -> str:
+        """Recorded as `Evidence.source`."""
+        return self._name
+
+    def aligned(self, alerts: Sequence[Alert]) -> KubectlChangeLog:
+        """A live cluster is already on the incident's clock."""
+        return self
+
+    def argv(self, services: Sequence[str]) -> list[str]:
+        """The kubectl command line that lists the services' ReplicaSets."""
+        head = [self._binary]
+        if self._kubeconfig is not None:
+            head += ["--kubeconfig", str(self._kubeconfig)]
+        if self._context:
+            head += ["--context", self._context]
+        selector = f"{self._label} in ({','.join(sorted(services))})"
+        return [*head, "get", "replicasets", "-n", self._namespace, "-l", selector, "-o", "json"]
+
+    def changes(
+        self, *, services: Sequence[str], start: datetime, end: datetime
+    ) -> list[ChangeRecord]:
+        """One deploy per revision rolled out in the window, oldest first."""
+        wanted = sorted({s for s in services if _LABEL_VALUE.match(s)})
+        if not wanted:
+            return []
+        lo, hi = utc(start), utc(end)
+        try:
+            found = self._deploys(self._get(wanted))
+        except (KeyError, TypeError, ValueError, AttributeError, BadInput) as err:
+            raise EvidenceUnavailable(
+                f"`kubectl get replicasets` sent a ReplicaSet that does not fit: {err!r}"
+            ) from err
+        return [c for c in found if c.service in wanted and lo <= c.at <= hi]
+
+    def logs(
+        self,
+        *,
+        services: Sequence[str],
+        start: datetime,
+        end: datetime,
+        min_level: LogLevel = LogLevel.WARNING,
+    ) -> list[LogRecord]:
+        """Rollout history holds no logs."""
+        return []
+
+    def metrics(
+        self, *, services: Sequence[str], start: datetime, end: datetime
+    ) -> list[MetricSeries]:
+        """Rollout history holds no metrics."""
+        return []
+
+    def _get(self, services: list[str]) -> list[dict[str, Any]]:
+        argv = self.argv(services)
+        try:
+            done = subprocess.run(
+                argv, capture_output=True, text=True, timeout=self._timeout, check=False
+            )
+        except FileNotFoundError as err:
+            raise ConfigError(
+                f"INCIDENTFLOW_KUBECTL_BINARY={self._binary!r} was not found"
+            ) from err
+        except subprocess.TimeoutExpired as err:
+            raise EvidenceUnavailable(
+                f"`kubectl get replicasets` took over {self._timeout:g}s "
+                f"(INCIDENTFLOW_KUBECTL_CONTEXT={self._context or 'current'})"
+            ) from err
+        if done.returncode != 0:
+            why = (done.stderr.strip().splitlines() or ["no message"])[-1][:200]
+            raise EvidenceUnavailable(
+                f"`kubectl get replicasets -n {self._namespace}` exited {done.returncode}: {why}"
+            )
+        try:
+            items = json.loads(done.stdout)["items"]
+        except (ValueError, KeyError, TypeError) as err:
+            raise EvidenceUnavailable(
+                f"`kubectl get replicasets -o json` printed no list: {done.stdout[:120]!r}"
+            ) from err
+        if not isinstance(items, list):
+            raise EvidenceUnavailable("`kubectl get replicasets -o json` items is not a list")
+        return items
+
+    def _deploys(self, items: list[dict[str, Any]]) -> list[ChangeRecord]:
+        by_deployment: dict[tuple[str, str], list[tuple[int, dict[str, Any]]]] = defaultdict(list)
+        for rs in items:
+            meta = rs["metadata"]
+            revision = meta.get("annotations", {}).get(REVISION)
+            service = meta.get("labels", {}).get(self._label)
+            if revision is None or service is None:
+                continue  # not a Deployment's ReplicaSet, or not one of ours
+            owner = next(
+                (o["name"] for o in meta.get("ownerReferences", []) if o["kind"] == "Deployment"),
+                service,
+            )
+            by_deployment[(service, owner)].append((int(revision), rs))
+        out: list[ChangeRecord] = []
+        for (service, deployment), revisions in by_deployment.items():
+            revisions.sort(key=lambda r: r[0])
+            previous: list[str] = []
+            for revision, rs in revisions:
+                images = _images(rs)
+                out.append(self._record(service, deployment, revision, rs, previous, images))
+                previous = images
+        return sorted(out, key=lambda c: (c.at, c.id))
+
+    def _record(
+        self,
+        service: str,
+        deployment: str,
+        revision: int,
+        rs: dict[str, Any],
+        previous: list[str],
+        images: list[str],
+    ) -> ChangeRecord:
+        meta = rs["metadata"]
+        cause = meta.get("annotations", {}).get("kubernetes.io/change-cause", "")
+        rolled_back = REVISION_HISTORY in meta.get("annotations", {})
+        what = "rollback" if rolled_back else "rollout"
+        description = (
+            f"deployment/{deployment} revision {revision} ({what}): "
+            f"{', '.join(previous) or 'none'} -> {', '.join(images)}"
+        )
+        try:
+            return ChangeRecord(
+                id=f"k8s-{self._namespace}-{deployment}-r{revision}",
+                service=service,
+                kind=ChangeKind.DEPLOY,
+                at=_rolled_out_at(rs),
+                before=_version(previous) if previous else "none",
+                after=_version(images),
+                author="kubernetes",  # a ReplicaSet does not record who rolled it out
+                description=f"{description}; {cause}" if cause else description,
+                link=(
+                    f"k8s://{self._context or 'current'}/apis/apps/v1/namespaces/"
+                    f"{self._namespace}/replicasets/{meta['name']}"
+                ),
+            )
+        except ValidationError as err:
+            raise BadInput(f"replicaset {meta.get('name')}: {err}") from err

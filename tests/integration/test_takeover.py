@@ -1,0 +1,161 @@
+"""A person takes the wheel on the real dev server: pause, override, skip, note, assign."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import datetime
+from pathlib import Path
+
+import pytest
+from conftest import Stack, app_stack, make_settings
+from flow import wait_for_state
+from remediation_flow import awaiting, fire
+
+from incidentflow.cli import ops
+from incidentflow.errors import DecisionRefused
+from incidentflow.models import (
+    DecisionRequest,
+    Engine,
+    Evidence,
+    EvidenceKind,
+    FaultType,
+    Hypothesis,
+    IncidentState,
+    Investigation,
+    OverrideRequest,
+    RestartParams,
+    Stage,
+    StageRequest,
+    TakeoverRequest,
+    TimelineKind,
+)
+from incidentflow.temporal import DevServer, connect
+from workflows.incident import IncidentWorkflow
+
+
+def person_investigation(incident_id: str, at: datetime) -> Investigation:
+    """A person's own finding: a connection pool leak in checkout, with its evidence."""
+    ev = Evidence(
+        id="ev-person-1",
+        kind=EvidenceKind.METRIC,
+        source="person",
+        service="checkout",
+        query="db_pool_in_use{service='checkout'}",
+        start=at,
+        end=at,
+        finding="checkout's DB pool is pinned at 100% since 14:02",
+        weight=0.9,
+    )
+    top = Hypothesis(
+        cause="checkout leaks DB connections",
+        service="checkout",
+        fault_type=FaultType.RESOURCE_EXHAUSTION,
+        confidence=0.8,
+        evidence_ids=["ev-person-1"],
+    )
+    return Investigation(
+        incident_id=incident_id,
+        hypotheses=[top],
+        rejected=[],
+        evidence=[ev],
+        summary="a person's investigation",
+    )
+
+
+async def test_override_investigation_then_pipeline_continues_from_it(stack: Stack) -> None:
+    incident_id, _ = await fire(stack)
+    record = await awaiting(stack, incident_id)
+    assert record.plan is not None and record.plan.action is not None
+    assert record.plan.action.params.kind == "rollback"
+    client = stack.client
+    bad = person_investigation("INC-20000101-000000", record.incident.opened_at)
+    with pytest.raises(DecisionRefused, match="is for INC-20000101-000000"):
+        await ops.take_over(
+            client,
+            incident_id,
+            IncidentWorkflow.override,
+            OverrideRequest(by="dana", stage=Stage.INVESTIGATION, investigation=bad),
+        )
+    mine = person_investigation(incident_id, record.incident.opened_at)
+    await ops.take_over(
+        client,
+        incident_id,
+        IncidentWorkflow.override,
+        OverrideRequest(by="dana", stage=Stage.INVESTIGATION, investigation=mine, reason="pool"),
+    )
+    async with asyncio.timeout(30):
+        while True:
+            record = await ops.get_record(client, incident_id)
+            action = record.plan.action if record.plan else None
+            if (
+                record.state is IncidentState.AWAITING_APPROVAL
+                and action
+                and action.params == (RestartParams(service="checkout"))
+            ):
+                break
+            await asyncio.sleep(0.2)
+    # The remediation agent planned from the person's investigation, which is marked as theirs.
+    assert record.investigation is not None and record.investigation.engine is Engine.PERSON
+    assert record.investigation.top is not None
+    assert record.investigation.top.service == "checkout"
+    assert record.plan is not None and "ev-person-1" in record.plan.evidence_ids
+    await ops.decide(
+        client,
+        incident_id,
+        approve=False,
+        request=DecisionRequest(by="dana", reason="restarting by hand"),
+    )
+    final = await client.get_workflow_handle_for(IncidentWorkflow.run, incident_id).result()
+    assert final.state is IncidentState.REJECTED
+    assert any(e.kind is TimelineKind.TAKEOVER and e.actor == "dana" for e in final.timeline)
+
+
+async def test_pause_holds_the_gate_and_skip_note_assign_resolve(
+    dev_server: DevServer, tmp_path: Path
+) -> None:
+    settings = make_settings(
+        dev_server.address, tmp_path / "data", drill_investigation_delay_seconds=2
+    )
+    client = await connect(settings)
+    async with app_stack(settings, client) as stack:
+        incident_id, _ = await fire(stack)
+        # Pause while investigating: the gate before planning holds.
+        await wait_for_state(client, incident_id, {IncidentState.INVESTIGATING})
+        await ops.take_over(client, incident_id, IncidentWorkflow.pause, _req("erin", "look"))
+        with pytest.raises(DecisionRefused, match="already paused"):
+            await ops.take_over(client, incident_id, IncidentWorkflow.pause, _req("x"))
+        await asyncio.sleep(4)
+        held = await ops.get_record(client, incident_id)
+        assert held.paused and held.investigation is not None and held.plan is None
+        assert "paused by erin before planning" in held.waiting_for
+        await ops.take_over(
+            client, incident_id, IncidentWorkflow.assign, _req("erin", "team-payments")
+        )
+        await ops.take_over(
+            client, incident_id, IncidentWorkflow.note, _req("erin", "DB team looking")
+        )
+        await ops.take_over(
+            client,
+            incident_id,
+            IncidentWorkflow.skip,
+            StageRequest(by="erin", stage=Stage.PLANNING, reason="fixing by hand"),
+        )
+        with pytest.raises(DecisionRefused, match="only a failed stage"):
+            await ops.take_over(
+                client,
+                incident_id,
+                IncidentWorkflow.retry,
+                StageRequest(by="erin", stage=Stage.INVESTIGATION),
+            )
+        await ops.take_over(client, incident_id, IncidentWorkflow.resume, _req("erin"))
+        final = await client.get_workflow_handle_for(IncidentWorkflow.run, incident_id).result()
+    assert final.state is IncidentState.CLOSED
+    assert final.plan is None and final.results == []
+    assert final.owner == "team-payments"
+    notes = [e for e in final.timeline if e.kind is TimelineKind.NOTE]
+    assert [(n.actor, n.summary) for n in notes] == [("erin", "DB team looking")]
+    assert final.postmortem is not None and "DB team looking" in final.postmortem.markdown
+
+
+def _req(by: str, text: str = "") -> TakeoverRequest:
+    return TakeoverRequest(by=by, text=text)

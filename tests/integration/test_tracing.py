@@ -1,0 +1,99 @@
+"""One trace from the webhook request through the signal, both workflows and the activities;
+replaying a history adds no spans."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from conftest import Stack
+from flow import DEMO_ORIGIN, demo_payloads, fingerprints_of, wait_for_incident, wait_for_state
+from opentelemetry import trace
+from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from temporalio.client import WorkflowHistory
+from temporalio.contrib.opentelemetry import TracingInterceptor
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.worker import Replayer
+
+from incidentflow.models import IncidentState
+from worker import WORKFLOWS
+
+HISTORY = Path(__file__).resolve().parents[1] / "histories" / "demo_incident.json"
+
+
+@pytest.fixture(scope="module")
+def spans() -> Iterator[InMemorySpanExporter]:
+    """The process's tracer provider, exporting to memory (set once per process)."""
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    trace.set_tracer_provider(provider)
+    if trace.get_tracer_provider() is not provider:
+        pytest.fail("another test installed a tracer provider first")
+    yield exporter
+
+
+def ancestors(span: ReadableSpan, by_id: dict[int, ReadableSpan]) -> list[str]:
+    """Names of the span's ancestors, nearest first."""
+    names = []
+    parent = span.parent
+    while parent is not None and parent.span_id in by_id:
+        found = by_id[parent.span_id]
+        names.append(found.name)
+        parent = found.parent
+    return names
+
+
+async def test_one_trace_from_webhook_to_every_activity(
+    spans: InMemorySpanExporter, stack: Stack
+) -> None:
+    spans.clear()
+    payloads = demo_payloads()
+    for payload in payloads:
+        assert (await stack.post_alertmanager(payload)).status_code == 202
+    incident_id = await wait_for_incident(
+        stack.client, stack.settings, fingerprints_of(payloads, DEMO_ORIGIN)
+    )
+    await wait_for_state(stack.client, incident_id, {IncidentState.AWAITING_APPROVAL})
+
+    finished = spans.get_finished_spans()
+    by_id = {s.context.span_id: s for s in finished}
+    first_request = min(
+        (s for s in finished if s.name == "POST /v1/alerts/alertmanager"),
+        key=lambda s: s.start_time or 0,
+    )
+    same_trace = [s for s in finished if s.context.trace_id == first_request.context.trace_id]
+    names = {s.name for s in same_trace}
+    for expected in (
+        "SignalWithStartWorkflow:AlertStreamWorkflow",
+        "RunWorkflow:AlertStreamWorkflow",
+        "RunActivity:detect",
+        "RunActivity:correlate",
+        "StartChildWorkflow:IncidentWorkflow",
+        "RunWorkflow:IncidentWorkflow",
+        "RunActivity:investigate",
+        "RunActivity:plan_remediation",
+    ):
+        assert expected in names, f"{expected} missing from the request's trace: {sorted(names)}"
+    investigate = next(s for s in same_trace if s.name == "RunActivity:investigate")
+    chain = ancestors(investigate, by_id)
+    assert chain[-1] == "POST /v1/alerts/alertmanager", chain
+    # webhook request -> signal-with-start -> stream starts the incident -> it schedules
+    # the investigation -> the agents' worker runs it.
+    assert chain[:2] == ["StartActivity:investigate", "StartChildWorkflow:IncidentWorkflow"], chain
+    assert (investigate.attributes or {}).get("temporalWorkflowID") == incident_id
+
+
+async def test_replaying_a_history_adds_no_spans(spans: InMemorySpanExporter) -> None:
+    spans.clear()
+    history = WorkflowHistory.from_json("demo_incident", HISTORY.read_text())
+    replayer = Replayer(
+        workflows=WORKFLOWS,
+        data_converter=pydantic_data_converter,
+        interceptors=[TracingInterceptor()],
+    )
+    await replayer.replay_workflow(history, raise_on_replay_failure=True)
+    assert spans.get_finished_spans() == ()

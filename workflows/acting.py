@@ -1,0 +1,373 @@
+"""The incident workflow's decision and action steps: approval policy, execute, verify, undo.
+
+Approvals follow the approval policy (who may approve which risk; high risk needs two different
+people); a refused approval is recorded with who tried. An approved action runs on the
+remediation task queue, is verified in its window, and is undone automatically when
+verification fails; the incident then parks for a person and never loops.
+
+Deterministic module: no I/O, no clock but workflow.now(), no randomness.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from datetime import timedelta
+
+from temporalio import workflow
+from temporalio.exceptions import ActivityError, ApplicationError
+
+with workflow.unsafe.imports_passed_through():
+    from activities.execution import ExecutionActivities
+    from activities.notify import NotifyActivities
+    from activities.remediation import RemediationActivities
+    from incidentflow.models import (
+        ActionResult,
+        Alert,
+        AlertStatus,
+        Approval,
+        Decision,
+        DecisionRequest,
+        ExecuteInput,
+        IncidentInput,
+        IncidentState,
+        NotificationKind,
+        RemediationAction,
+        Stage,
+        TimelineKind,
+        Verification,
+        VerificationStatus,
+        VerifyCheck,
+        VerifyKind,
+    )
+    from workflows import policies
+    from workflows.takeover import TakeoverHandlers
+
+
+class ActingSteps(TakeoverHandlers):
+    """approve / reject, then execute, verify and undo one approved action."""
+
+    _inp: IncidentInput
+    _alerts: dict[str, Alert]
+    _results: list[ActionResult]
+    _verification: Verification | None
+    _closing: bool
+
+    def _init_acting(self) -> None:
+        self._decisions: list[Approval] = []
+        self._approvers: list[str] = []
+        self._verifications: list[Verification] = []
+
+    # -- a person's decision: updates (validated) and signals ------------------------------
+
+    @workflow.update(name="approve")
+    def approve(self, req: DecisionRequest) -> Approval:
+        """Approve the pending plan; the action runs once the policy's approvers agree."""
+        refusal = self._policy_refusal(req)
+        if refusal is not None:
+            # Accepted into history so who tried is on record, then failed for the caller.
+            self._refuse(req, refusal)
+            raise ApplicationError(refusal, type="ApprovalRefused", non_retryable=True)
+        return self._decide(Decision.APPROVED, req)
+
+    @approve.validator
+    def _validate_approve(self, req: DecisionRequest) -> None:
+        self._check_decidable(Decision.APPROVED, req)
+
+    @workflow.update(name="reject")
+    def reject(self, req: DecisionRequest) -> Approval:
+        """Reject the pending plan; nothing executes."""
+        return self._decide(Decision.REJECTED, req)
+
+    @reject.validator
+    def _validate_reject(self, req: DecisionRequest) -> None:
+        self._check_decidable(Decision.REJECTED, req)
+
+    @workflow.signal(name="approve")
+    def approve_signal(self, req: DecisionRequest) -> None:
+        """Same as the update, for `temporal workflow signal`; an invalid one is recorded."""
+        self._decide_by_signal(Decision.APPROVED, req)
+
+    @workflow.signal(name="reject")
+    def reject_signal(self, req: DecisionRequest) -> None:
+        """Same as the update, for `temporal workflow signal`; an invalid one is recorded."""
+        self._decide_by_signal(Decision.REJECTED, req)
+
+    def _check_decidable(self, decision: Decision, req: DecisionRequest) -> None:
+        if self._approval is not None:
+            prev = self._approval
+            raise ValueError(
+                f"{self._incident.id} was already {prev.decision.value} by {prev.by} "
+                f"at {prev.at:%Y-%m-%d %H:%M:%S} UTC"
+            )
+        if self._state is not IncidentState.AWAITING_APPROVAL:
+            raise ValueError(
+                f"{self._incident.id} has no pending decision (state: {self._state.value}); "
+                f"it waits for {self._waiting_for}"
+            )
+        if decision is Decision.REJECTED and not req.reason.strip():
+            raise ValueError("a rejection needs a reason (--reason TEXT)")
+
+    def _policy_refusal(self, req: DecisionRequest) -> str | None:
+        action = self._plan.action if self._plan else None
+        if action is None:
+            return None
+        return self._config.policy.refusal(req.by, action.risk, self._approvers)
+
+    def _refuse(self, req: DecisionRequest, why: str) -> None:
+        self._decisions.append(
+            Approval(decision=Decision.REFUSED, by=req.by, at=workflow.now(), reason=why)
+        )
+        self._event(TimelineKind.DECISION, req.by, f"approval refused: {why}")
+
+    def _decide(self, decision: Decision, req: DecisionRequest) -> Approval:
+        why = f": {req.reason}" if req.reason else ""
+        if decision is Decision.APPROVED:
+            self._approvers.append(req.by)
+            action = self._plan.action if self._plan else None
+            needed = self._config.policy.required(action.risk) if action else 1
+            if len(self._approvers) < needed:
+                partial = Approval(
+                    decision=decision,
+                    by=req.by,
+                    at=workflow.now(),
+                    reason=req.reason,
+                    approvers=list(self._approvers),
+                )
+                self._decisions.append(partial)
+                self._event(
+                    TimelineKind.DECISION,
+                    req.by,
+                    f"approval {len(self._approvers)} of {needed}{why}; waiting for "
+                    f"{needed - len(self._approvers)} more different approver(s)",
+                )
+                self._set_state(IncidentState.AWAITING_APPROVAL, self._decision_waiting())
+                return partial
+        final = Approval(
+            decision=decision,
+            by=req.by,
+            at=workflow.now(),
+            reason=req.reason,
+            approvers=list(self._approvers),
+        )
+        self._approval = final
+        self._decisions.append(final)
+        self._event(TimelineKind.DECISION, req.by, f"{decision.value}{why}")
+        return final
+
+    def _decide_by_signal(self, decision: Decision, req: DecisionRequest) -> None:
+        try:
+            self._check_decidable(decision, req)
+        except ValueError as err:
+            # A signal cannot be refused; record who tried so the history tells the truth.
+            self._event(TimelineKind.DECISION, req.by, f"refused {decision.value} signal: {err}")
+            return
+        refusal = self._policy_refusal(req) if decision is Decision.APPROVED else None
+        if refusal is not None:
+            self._refuse(req, refusal)
+            return
+        self._decide(decision, req)
+
+    def _decision_waiting(self) -> str:
+        action = self._plan.action if self._plan else None
+        summary = action.summary if action else "the plan"
+        needed = self._config.policy.required(action.risk) if action else 1
+        have = f" ({len(self._approvers)} of {needed} approvals)" if needed > 1 else ""
+        window = self._inp.approval_timeout_seconds
+        return (
+            f"a person to approve or reject: {summary}{have} (expires in {window // 60} min; "
+            f"`incidentflow approve {self._incident.id} --by NAME`)"
+        )
+
+    def _wake(self) -> bool:
+        """A person asked the run loop to leave the step it waits in."""
+        return (
+            self._resolved_by is not None
+            or Stage.INVESTIGATION in self._overrides
+            or Stage.PLANNING in self._overrides
+            or Stage.PLANNING in self._skips
+            or Stage.EXECUTION in self._skips
+        )
+
+    async def _await_decision(self) -> Approval | None:
+        """The decision, or None when a person overrode, skipped or resolved instead."""
+        self._approval = None
+        self._approvers = []
+        window = self._inp.approval_timeout_seconds
+        self._set_state(IncidentState.AWAITING_APPROVAL, self._decision_waiting())
+        self._notify(NotificationKind.DECISION_NEEDED, f"approval window: {window // 60} min")
+        with contextlib.suppress(TimeoutError):
+            await workflow.wait_condition(
+                lambda: self._approval is not None or self._wake(),
+                timeout=timedelta(seconds=window),
+                timeout_summary="approval window",
+            )
+        if self._approval is not None:
+            return self._approval
+        if self._wake():
+            return None
+        # Silence is never consent: the window passing ends the plan, and nothing executes.
+        expired = Approval(
+            decision=Decision.EXPIRED,
+            by="system",
+            at=workflow.now(),
+            reason=f"no decision within {window} s",
+            approvers=list(self._approvers),
+        )
+        self._approval = expired
+        self._decisions.append(expired)
+        self._event(TimelineKind.DECISION, "system", f"expired: no decision within {window} s")
+        # Escalate once: one expiry message, never a reminder loop.
+        self._escalated = True
+        self._notify(NotificationKind.EXPIRED, f"no decision within {window} s; escalating")
+        return expired
+
+    # -- acting ----------------------------------------------------------------------------
+
+    async def _act(self, action: RemediationAction) -> bool | None:
+        """Execute, verify, undo on failure: True verified, False undone, None did not run."""
+        self._execution_failed = False
+        self._set_state(IncidentState.EXECUTING, f"the remediation worker to run {action.id}")
+        result = await self._run_executor(action, undo=False)
+        if result is None:
+            self._execution_failed = True
+            return None
+        self._event(
+            TimelineKind.ACTION,
+            f"executor:{result.executor}",
+            f"{'would run' if result.dry_run else 'ran'}: {'; '.join(result.would_run)}",
+        )
+        verification = await self._verify(action, result)
+        self._verification = verification
+        self._verifications.append(verification)
+        self._event(TimelineKind.VERIFICATION, "system", verification.detail)
+        if verification.status is not VerificationStatus.FAILED:
+            return True
+        self._set_state(IncidentState.UNDOING, f"the remediation worker to undo {action.id}")
+        undone = await self._run_executor(action, undo=True)
+        if undone is not None:
+            self._event(
+                TimelineKind.ACTION, f"executor:{undone.executor}", f"undid: {action.undo_summary}"
+            )
+        # Verification failed, so the incident is not over: it parks for a person, never loops.
+        return False
+
+    async def _run_executor(self, action: RemediationAction, *, undo: bool) -> ActionResult | None:
+        what = "undo" if undo else "execute"
+        try:
+            result = await workflow.execute_activity_method(
+                ExecutionActivities.execute_action,
+                ExecuteInput(action=action, undo=undo),
+                task_queue=self._inp.remediation_queue,
+                start_to_close_timeout=policies.EXECUTE_TIMEOUT,
+                heartbeat_timeout=policies.EXECUTE_HEARTBEAT,
+                retry_policy=policies.EXECUTE_RETRY,
+                summary=f"{what}: {action.undo_summary if undo else action.summary}",
+            )
+        except ActivityError as err:
+            self._event(TimelineKind.ACTION, "remediation", f"{what} failed: {err.cause or err}")
+            return None
+        self._results.append(result)
+        return result
+
+    async def _verify(self, action: RemediationAction, result: ActionResult) -> Verification:
+        window = action.verify.window_seconds
+        if result.dry_run:
+            return self._verdict(
+                action,
+                VerificationStatus.SKIPPED,
+                "dry-run changed nothing, so there is no effect to verify",
+            )
+        if action.verify.kind is VerifyKind.PROMQL and action.verify.promql:
+            self._set_state(IncidentState.VERIFYING, f"{action.verify.promql} within {window} s")
+            return await self._verify_promql(action, action.verify.promql)
+        self._set_state(IncidentState.VERIFYING, f"all alerts resolved within {window} s")
+        try:
+            await workflow.wait_condition(
+                lambda: (
+                    self._resolved_by is not None
+                    or all(a.status is AlertStatus.RESOLVED for a in self._alerts.values())
+                ),
+                timeout=timedelta(seconds=window),
+                timeout_summary="verification window",
+            )
+        except TimeoutError:
+            firing = sorted(a.name for a in self._alerts.values() if a.status is AlertStatus.FIRING)
+            return self._verdict(
+                action,
+                VerificationStatus.FAILED,
+                f"still firing after {window} s: {', '.join(firing)}",
+            )
+        if self._resolved_by is not None and any(
+            a.status is AlertStatus.FIRING for a in self._alerts.values()
+        ):
+            return self._verdict(
+                action, VerificationStatus.SKIPPED, f"resolved by {self._resolved_by} first"
+            )
+        return self._verdict(
+            action,
+            VerificationStatus.PASSED,
+            f"all {len(self._alerts)} alerts resolved within {window} s",
+        )
+
+    async def _verify_promql(self, action: RemediationAction, promql: str) -> Verification:
+        window = action.verify.window_seconds
+        deadline = workflow.now() + timedelta(seconds=window)
+        detail = "not evaluated"
+        while True:
+            try:
+                probe = await workflow.execute_activity_method(
+                    RemediationActivities.check_promql,
+                    VerifyCheck(incident_id=self._incident.id, action_id=action.id, promql=promql),
+                    task_queue=self._inp.agent_queue,
+                    start_to_close_timeout=policies.VERIFY_CHECK_TIMEOUT,
+                    retry_policy=policies.VERIFY_CHECK_RETRY,
+                    summary=f"verify: {promql}",
+                )
+                if probe.passed:
+                    return self._verdict(action, VerificationStatus.PASSED, probe.detail)
+                detail = probe.detail
+            except ActivityError as err:
+                detail = f"query failed: {err.cause or err}"
+            left = (deadline - workflow.now()).total_seconds()
+            if left <= 0:
+                return self._verdict(
+                    action, VerificationStatus.FAILED, f"not true within {window} s: {detail}"
+                )
+            await asyncio.sleep(min(self._config.verify_poll_seconds, left))
+
+    def _verdict(
+        self, action: RemediationAction, status: VerificationStatus, detail: str
+    ) -> Verification:
+        return Verification(
+            action_id=action.id, status=status, checked_at=workflow.now(), detail=detail
+        )
+
+    async def _deliver_notifications(self) -> None:
+        """Send queued notifications in order, until the incident has finished."""
+        while True:
+            await workflow.wait_condition(lambda: bool(self._outbox) or self._closing)
+            if not self._outbox:
+                return
+            note = self._outbox.pop(0)
+            try:
+                result = await workflow.execute_activity_method(
+                    NotifyActivities.notify,
+                    note,
+                    task_queue=self._inp.agent_queue,
+                    start_to_close_timeout=policies.NOTIFY_TIMEOUT,
+                    retry_policy=policies.NOTIFY_RETRY,
+                    summary=f"notify: {note.kind.value}",
+                )
+            except ActivityError as err:
+                self._event(
+                    TimelineKind.NOTIFICATION,
+                    "system",
+                    f"{note.kind.value} not sent: {err.cause or err}",
+                )
+                continue
+            self._event(
+                TimelineKind.NOTIFICATION,
+                "system",
+                f"{note.kind.value} sent to {', '.join(result.delivered) or 'nobody'}",
+            )

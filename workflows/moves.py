@@ -1,0 +1,103 @@
+"""Merge, split and "all alerts resolved": the incident workflow's handlers for moving alerts.
+
+A person merges or splits incidents with validated updates; each side records the move in its
+own timeline. The alert stream says when every alert of an incident resolved at its source.
+
+Deterministic module: no I/O, no clock but workflow.now(), no randomness.
+"""
+
+from __future__ import annotations
+
+from temporalio import workflow
+
+with workflow.unsafe.imports_passed_through():
+    from incidentflow.models import (
+        Alert,
+        AlertsResolved,
+        Incident,
+        IncidentMoved,
+        SplitRequest,
+        TimelineKind,
+    )
+    from workflows.takeover import TakeoverHandlers
+
+
+class MoveHandlers(TakeoverHandlers):
+    """Handlers that move alerts between incidents; mixed into IncidentWorkflow (the timeline
+    helpers come from TakeoverHandlers)."""
+
+    _incident: Incident
+    _alerts: dict[str, Alert]
+    _services: list[str]
+
+    @workflow.signal(name="alerts_resolved")
+    def alerts_resolved(self, msg: AlertsResolved) -> None:
+        """The stream saw every alert of this incident resolve: mark the incident so."""
+        if self._incident.resolved_at is None:
+            self._incident = self._incident.model_copy(update={"resolved_at": msg.at})
+            self._event(
+                TimelineKind.ALERT,
+                "correlation",
+                f"all {len(msg.fingerprints)} alert(s) resolved at their source",
+            )
+
+    # -- people: merge and split (issue 3); each side records the move in its timeline ----
+
+    @workflow.update(name="merge_into")
+    def merge_into(self, msg: IncidentMoved) -> IncidentMoved:
+        """This incident is merged into `msg.other_id`: hand over its alerts and services."""
+        self._event(
+            TimelineKind.CORRELATION,
+            msg.by,
+            f"merged into {msg.other_id}" + (f": {msg.reason}" if msg.reason else ""),
+        )
+        return msg.model_copy(
+            update={"alerts": list(self._alerts.values()), "services": list(self._services)}
+        )
+
+    @merge_into.validator
+    def _validate_merge_into(self, msg: IncidentMoved) -> None:
+        if msg.other_id == self._incident.id:
+            raise ValueError("an incident cannot be merged into itself")
+
+    @workflow.update(name="absorb")
+    def absorb(self, msg: IncidentMoved) -> int:
+        """Take alerts merged or split into this incident; returns its alert count."""
+        for alert in msg.alerts:
+            self._alerts.setdefault(alert.fingerprint, alert)
+        self._services += [s for s in msg.services if s not in self._services]
+        verb = "merged in from" if msg.kind == "merged_from" else "split out of"
+        self._event(
+            TimelineKind.CORRELATION,
+            msg.by,
+            f"{len(msg.alerts)} alert(s) {verb} {msg.other_id}"
+            + (f": {msg.reason}" if msg.reason else ""),
+        )
+        return len(self._alerts)
+
+    @workflow.update(name="split_out")
+    def split_out(self, req: SplitRequest) -> IncidentMoved:
+        """Move alerts out of this incident; the caller opens the new incident with them."""
+        moved = [self._alerts.pop(fp) for fp in req.fingerprints if fp in self._alerts]
+        self._event(
+            TimelineKind.CORRELATION,
+            req.by,
+            f"split {len(moved)} alert(s) out ({', '.join(a.name for a in moved)})"
+            + (f": {req.reason}" if req.reason else ""),
+        )
+        return IncidentMoved(
+            incident_id=self._incident.id,
+            other_id="",
+            alerts=moved,
+            by=req.by,
+            reason=req.reason,
+            kind="split_out",
+        )
+
+    @split_out.validator
+    def _validate_split_out(self, req: SplitRequest) -> None:
+        unknown = [fp for fp in req.fingerprints if fp not in self._alerts]
+        if unknown:
+            raise ValueError(f"not alerts of {self._incident.id}: {', '.join(unknown)}")
+        if set(self._alerts) <= set(req.fingerprints):
+            raise ValueError("a split must leave at least one alert in the incident")

@@ -1,0 +1,94 @@
+"""Pure bookkeeping for the alert stream: the open-incident index and flap tracking.
+
+Deterministic module: no I/O, no clock (times are passed in from `workflow.now()`).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from incidentflow.models import (
+    AlertBatch,
+    AlertMember,
+    AlertStatus,
+    IncidentUpdate,
+    OpenIncident,
+)
+
+# Alertmanager's own flap detection looks at about this span; changes older than it age out.
+FLAP_WINDOW = timedelta(minutes=10)
+# Fingerprints tracked for flapping; the oldest are forgotten first (bounded carry-over).
+FLAP_TRACKED = 5_000
+
+
+def note_transitions(
+    transitions: dict[str, list[datetime]], batch: AlertBatch, now: datetime
+) -> dict[str, int]:
+    """Record status changes in `batch`; returns each fingerprint's changes before it.
+
+    A fingerprint enters the table at its first resolve; from then on, entries alternate
+    resolved/firing, so an odd count means its latest status is resolved and a repeated
+    delivery of the same status is not a change.
+    """
+    before: dict[str, int] = {}
+    for fp, times in list(transitions.items()):
+        kept = [t for t in times if now - t <= FLAP_WINDOW]
+        # Keep parity: dropping an odd number of old entries would flip the latest status.
+        if (len(times) - len(kept)) % 2:
+            kept = times[len(times) - len(kept) - 1 :]
+        if kept:
+            transitions[fp] = kept
+        else:
+            del transitions[fp]
+    for alert in batch.alerts:
+        fp = alert.fingerprint
+        seen = transitions.get(fp, [])
+        if seen:
+            before.setdefault(fp, len(seen))
+        last_resolved = len(seen) % 2 == 1
+        if alert.status is AlertStatus.RESOLVED and not last_resolved:
+            transitions.setdefault(fp, []).append(now)
+        elif alert.status is AlertStatus.FIRING and last_resolved:
+            transitions[fp].append(now)
+    while len(transitions) > FLAP_TRACKED:
+        transitions.pop(next(iter(transitions)))
+    return before
+
+
+# Alerts per incident whose service and name the index remembers (for re-explaining them when
+# the origin moves). A storm incident of thousands of alerts keeps the first ones: the index
+# travels across continue-as-new, and Temporal caps that payload at 2 MB.
+MAX_MEMBERS = 500
+
+
+def capped_members(members: dict[str, AlertMember]) -> dict[str, AlertMember]:
+    """At most MAX_MEMBERS entries, the first ones kept."""
+    if len(members) <= MAX_MEMBERS:
+        return members
+    return dict(list(members.items())[:MAX_MEMBERS])
+
+
+def apply_update(known: OpenIncident, update: IncidentUpdate) -> OpenIncident:
+    """The index entry after `update`: its fingerprints and services, and which resolved."""
+    resolved = set(known.resolved)
+    for alert in update.alerts:
+        if alert.status is AlertStatus.RESOLVED:
+            resolved.add(alert.fingerprint)
+        else:
+            resolved.discard(alert.fingerprint)
+    fingerprints = sorted({*known.fingerprints, *(a.fingerprint for a in update.alerts)})
+    services = [*known.services, *(s for s in update.services if s not in known.services)]
+    changes: dict[str, object] = {
+        "fingerprints": fingerprints,
+        "resolved": sorted(resolved),
+        "services": services,
+        "members": capped_members({**known.members, **update.members}),
+    }
+    if update.origin_service is not None:
+        changes["origin_service"] = update.origin_service
+    return known.model_copy(update=changes)
+
+
+def all_resolved(entry: OpenIncident) -> bool:
+    """True when every alert of the incident has resolved."""
+    return bool(entry.fingerprints) and set(entry.fingerprints) <= set(entry.resolved)
