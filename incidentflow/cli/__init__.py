@@ -16,6 +16,7 @@ import click
 
 from incidentflow.cli import ops, render
 from incidentflow.errors import BadInput, IncidentFlowError
+from incidentflow.logs import configure_logging
 from incidentflow.models import DecisionRequest
 from incidentflow.settings import Settings
 from incidentflow.temporal import connect
@@ -102,7 +103,9 @@ async def up() -> None:
     """Run the stack in the foreground: Temporal (embedded unless configured), workers, webhook."""
     from incidentflow.cli.stack import Stack
 
-    stack = Stack(settings(), say=click.echo)
+    s = settings()
+    configure_logging(s.log_format, s.log_level)
+    stack = Stack(s, say=click.echo)
     async with stack.running():
         click.echo("ready; Ctrl-C stops everything")
         await stack.wait()
@@ -119,6 +122,7 @@ async def serve_webhook() -> None:
     from incidentflow.telemetry import configure_tracing, traced
 
     s = settings()
+    configure_logging(s.log_format, s.log_level)
     configure_tracing(s, "incidentflow-ingest")
     app = traced(create_app(s, TemporalSink(await connect(s), s)))
     click.echo(f"webhook: {s.ingest_url}/v1/alerts/alertmanager -> Temporal at {s.target}")

@@ -21,6 +21,7 @@ from incidentflow.evidence import (
 from incidentflow.models import Alert
 from incidentflow.settings import Settings
 from incidentflow.sources.files import load_changes, load_runbooks, match_runbooks, read_yaml, utc
+from incidentflow.sources.live import LiveSource
 
 
 class CompositeSource:
@@ -99,7 +100,7 @@ class CompositeSource:
         ]
 
 
-class FileChangeLog:
+class FileChangeLog(LiveSource):
     """A deploy/config change log kept as a YAML or JSON file (`changes:` list)."""
 
     def __init__(self, path: Path, *, name: str = "changelog") -> None:
@@ -107,15 +108,6 @@ class FileChangeLog:
             raise ConfigError(f"INCIDENTFLOW_CHANGELOG_FILE={path} is not a file")
         self._path = path
         self._name = name
-
-    @property
-    def name(self) -> str:
-        """Recorded as `Evidence.source`."""
-        return self._name
-
-    def aligned(self, alerts: Sequence[Alert]) -> FileChangeLog:
-        """A live log is already on the incident's clock."""
-        return self
 
     def changes(
         self, *, services: Sequence[str], start: datetime, end: datetime
@@ -128,25 +120,8 @@ class FileChangeLog:
             if c.service in wanted and lo <= c.at <= hi
         ]
 
-    def logs(
-        self,
-        *,
-        services: Sequence[str],
-        start: datetime,
-        end: datetime,
-        min_level: LogLevel = LogLevel.WARNING,
-    ) -> list[LogRecord]:
-        """A change log holds no logs."""
-        return []
 
-    def metrics(
-        self, *, services: Sequence[str], start: datetime, end: datetime
-    ) -> list[MetricSeries]:
-        """A change log holds no metrics."""
-        return []
-
-
-class RunbookDir(FileChangeLog):
+class RunbookDir(LiveSource):
     """A directory of Markdown runbooks with front matter (`alerts:`, `services:`)."""
 
     def __init__(self, folder: Path, *, name: str = "runbooks") -> None:
@@ -154,12 +129,6 @@ class RunbookDir(FileChangeLog):
             raise ConfigError(f"INCIDENTFLOW_RUNBOOKS_DIR={folder} is not a directory")
         self._folder = folder
         self._name = name
-
-    def changes(
-        self, *, services: Sequence[str], start: datetime, end: datetime
-    ) -> list[ChangeRecord]:
-        """Runbooks hold no changes."""
-        return []
 
     def runbooks(self, *, alertnames: Sequence[str], services: Sequence[str]) -> list[Runbook]:
         """Runbooks naming the alerts or services, read fresh so edits are seen."""

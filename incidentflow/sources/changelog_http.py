@@ -17,14 +17,14 @@ import httpx
 from pydantic import SecretStr
 
 from incidentflow.errors import BadInput, ConfigError, EvidenceUnavailable
-from incidentflow.evidence import ChangeRecord, LogLevel, LogRecord, MetricSeries
-from incidentflow.models import Alert
+from incidentflow.evidence import ChangeRecord
 from incidentflow.sources.files import changes_from_list, utc
+from incidentflow.sources.live import LiveSource
 
 HTTP_TIMEOUT_S = 10.0
 
 
-class HttpChangeLog:
+class HttpChangeLog(LiveSource):
     """Changes from an HTTP JSON endpoint; no logs or metrics."""
 
     def __init__(
@@ -42,15 +42,6 @@ class HttpChangeLog:
         self._timeout = timeout_s
         self._name = name
 
-    @property
-    def name(self) -> str:
-        """Recorded as `Evidence.source`."""
-        return self._name
-
-    def aligned(self, alerts: Sequence[Alert]) -> HttpChangeLog:
-        """A live log is already on the incident's clock."""
-        return self
-
     def changes(
         self, *, services: Sequence[str], start: datetime, end: datetime
     ) -> list[ChangeRecord]:
@@ -67,23 +58,6 @@ class HttpChangeLog:
                     if change.service == service and lo <= utc(change.at) <= hi:
                         found[change.id] = change
         return sorted(found.values(), key=lambda c: (c.at, c.id))
-
-    def logs(
-        self,
-        *,
-        services: Sequence[str],
-        start: datetime,
-        end: datetime,
-        min_level: LogLevel = LogLevel.WARNING,
-    ) -> list[LogRecord]:
-        """A change log holds no logs."""
-        return []
-
-    def metrics(
-        self, *, services: Sequence[str], start: datetime, end: datetime
-    ) -> list[MetricSeries]:
-        """A change log holds no metrics."""
-        return []
 
     def _get(self, http: httpx.Client, params: dict[str, str]) -> list[ChangeRecord]:
         where = f"change log at INCIDENTFLOW_CHANGELOG_URL={self._url}"

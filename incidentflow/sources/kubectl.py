@@ -23,9 +23,9 @@ from typing import Any
 from pydantic import ValidationError
 
 from incidentflow.errors import BadInput, ConfigError, EvidenceUnavailable
-from incidentflow.evidence import ChangeKind, ChangeRecord, LogLevel, LogRecord, MetricSeries
-from incidentflow.models import Alert
+from incidentflow.evidence import ChangeKind, ChangeRecord
 from incidentflow.sources.files import parse_time, utc
+from incidentflow.sources.live import LiveSource
 
 KUBECTL_TIMEOUT_S = 20.0
 REVISION = "deployment.kubernetes.io/revision"
@@ -63,7 +63,7 @@ def _rolled_out_at(rs: dict[str, Any]) -> datetime:
     return max([created, *written])
 
 
-class KubectlChangeLog:
+class KubectlChangeLog(LiveSource):
     """Deploys read from ReplicaSets; no logs or metrics."""
 
     def __init__(
@@ -84,15 +84,6 @@ class KubectlChangeLog:
         self._label = app_label
         self._timeout = timeout_s
         self._name = name
-
-    @property
-    def name(self) -> str:
-        """Recorded as `Evidence.source`."""
-        return self._name
-
-    def aligned(self, alerts: Sequence[Alert]) -> KubectlChangeLog:
-        """A live cluster is already on the incident's clock."""
-        return self
 
     def argv(self, services: Sequence[str]) -> list[str]:
         """The kubectl command line that lists the services' ReplicaSets."""
@@ -119,23 +110,6 @@ class KubectlChangeLog:
                 f"`kubectl get replicasets` sent a ReplicaSet that does not fit: {err!r}"
             ) from err
         return [c for c in found if c.service in wanted and lo <= c.at <= hi]
-
-    def logs(
-        self,
-        *,
-        services: Sequence[str],
-        start: datetime,
-        end: datetime,
-        min_level: LogLevel = LogLevel.WARNING,
-    ) -> list[LogRecord]:
-        """Rollout history holds no logs."""
-        return []
-
-    def metrics(
-        self, *, services: Sequence[str], start: datetime, end: datetime
-    ) -> list[MetricSeries]:
-        """Rollout history holds no metrics."""
-        return []
 
     def _get(self, services: list[str]) -> list[dict[str, Any]]:
         argv = self.argv(services)

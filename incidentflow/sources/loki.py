@@ -19,9 +19,9 @@ import httpx
 from pydantic import ValidationError
 
 from incidentflow.errors import ConfigError, EvidenceUnavailable
-from incidentflow.evidence import ChangeRecord, LogLevel, LogRecord, MetricSeries
-from incidentflow.models import Alert
+from incidentflow.evidence import LogLevel, LogRecord
 from incidentflow.sources.files import utc
+from incidentflow.sources.live import LiveSource
 
 DEFAULT_TEMPLATE = '{service="{service}"} |~ "(?i)error|exception|timeout|fatal|panic|warn"'
 # Newest lines kept per service: enough for templates and rates, small for the activity.
@@ -78,7 +78,7 @@ def level_of(labels: dict[str, str], fields: dict[str, Any], line: str) -> LogLe
     return next((level for word, level in _WORDS if word.search(line)), LogLevel.INFO)
 
 
-class LokiSource:
+class LokiSource(LiveSource):
     """Log lines from Loki; no changes or metrics."""
 
     def __init__(
@@ -105,27 +105,6 @@ class LokiSource:
         self._datasource = datasource
         self._timeout = timeout_s
         self._name = name
-
-    @property
-    def name(self) -> str:
-        """Recorded as `Evidence.source`."""
-        return self._name
-
-    def aligned(self, alerts: Sequence[Alert]) -> LokiSource:
-        """A live source is already on the incident's clock."""
-        return self
-
-    def changes(
-        self, *, services: Sequence[str], start: datetime, end: datetime
-    ) -> list[ChangeRecord]:
-        """Loki records no changes."""
-        return []
-
-    def metrics(
-        self, *, services: Sequence[str], start: datetime, end: datetime
-    ) -> list[MetricSeries]:
-        """Log queries only: metrics come from Prometheus."""
-        return []
 
     def link(self, query: str, start: datetime, end: datetime) -> str:
         """Grafana Explore on the query and window when configured, else Loki's own answer."""

@@ -14,9 +14,9 @@ from urllib.parse import urlencode
 import httpx
 
 from incidentflow.errors import ConfigError, IncidentFlowError
-from incidentflow.evidence import ChangeRecord, LogLevel, LogRecord, MetricPoint, MetricSeries
-from incidentflow.models import Alert
+from incidentflow.evidence import MetricPoint, MetricSeries
 from incidentflow.sources.files import utc
+from incidentflow.sources.live import LiveSource
 
 DEFAULT_QUERIES: dict[str, str] = {
     "http_error_ratio": (
@@ -34,7 +34,7 @@ POINTS_PER_QUERY = 240
 HTTP_TIMEOUT_S = 10.0
 
 
-class PrometheusSource:
+class PrometheusSource(LiveSource):
     """Metric series from a Prometheus server; no changes or logs."""
 
     def __init__(
@@ -45,32 +45,6 @@ class PrometheusSource:
         self._base = base_url.rstrip("/")
         self._queries = queries or DEFAULT_QUERIES
         self._name = name
-
-    @property
-    def name(self) -> str:
-        """Recorded as `Evidence.source`."""
-        return self._name
-
-    def aligned(self, alerts: Sequence[Alert]) -> PrometheusSource:
-        """A live source is already on the incident's clock."""
-        return self
-
-    def changes(
-        self, *, services: Sequence[str], start: datetime, end: datetime
-    ) -> list[ChangeRecord]:
-        """Prometheus records no changes."""
-        return []
-
-    def logs(
-        self,
-        *,
-        services: Sequence[str],
-        start: datetime,
-        end: datetime,
-        min_level: LogLevel = LogLevel.WARNING,
-    ) -> list[LogRecord]:
-        """Prometheus records no logs."""
-        return []
 
     def link(self, query: str, start: datetime, end: datetime) -> str:
         """The Prometheus graph page for `query` over the window: what a person opens."""
