@@ -26,6 +26,7 @@ with workflow.unsafe.imports_passed_through():
         Alert,
         AlertStatus,
         Approval,
+        ConfigRequest,
         Decision,
         DecisionRequest,
         ExecuteInput,
@@ -189,8 +190,25 @@ class ActingSteps(TakeoverHandlers):
             or Stage.EXECUTION in self._skips
         )
 
+    async def _load_config(self) -> None:
+        self._config = await workflow.execute_activity_method(
+            RemediationActivities.incident_config,
+            ConfigRequest(incident_id=self._incident.id),
+            task_queue=self._inp.agent_queue,
+            start_to_close_timeout=policies.CONFIG_TIMEOUT,
+            retry_policy=policies.STREAM_RETRY,
+            summary="read the approval policy",
+        )
+
+    async def _config_ready(self) -> None:
+        """Wait for the incident's configuration (policy, notifiers) if it is still loading."""
+        if self._config_loading is not None:
+            await self._config_loading
+            self._config_loading = None
+
     async def _await_decision(self) -> Approval | None:
         """The decision, or None when a person overrode, skipped or resolved instead."""
+        await self._config_ready()
         self._approval = None
         self._approvers = []
         window = self._inp.approval_timeout_seconds

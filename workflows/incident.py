@@ -25,7 +25,6 @@ with workflow.unsafe.imports_passed_through():
         ActionResult,
         Alert,
         Approval,
-        ConfigRequest,
         Decision,
         DownstreamAlert,
         Duplicate,
@@ -81,6 +80,7 @@ class IncidentWorkflow(MoveHandlers, ActingSteps):
         # Until the config activity answers: anyone approves, high risk needs two, no notifier.
         self._config = IncidentConfig()
         self._closing = False
+        self._config_loading = None
         self._init_takeover()
         self._init_acting()
 
@@ -152,14 +152,13 @@ class IncidentWorkflow(MoveHandlers, ActingSteps):
     async def run(self, inp: IncidentInput) -> IncidentRecord:
         """Drive the incident to a terminal state and return its full record."""
         self._record_intake()
-        self._config = await workflow.execute_activity_method(
-            RemediationActivities.incident_config,
-            ConfigRequest(incident_id=self._incident.id),
-            task_queue=self._inp.agent_queue,
-            start_to_close_timeout=policies.CONFIG_TIMEOUT,
-            retry_policy=policies.STREAM_RETRY,
-            summary="read the approval policy",
-        )
+        loading = asyncio.create_task(self._load_config())
+        if workflow.patched("config-alongside-investigation"):
+            # The policy is needed only at the approval gate: read it while the agents work
+            # (one round trip less before the plan awaits approval).
+            self._config_loading = loading
+        else:
+            await loading
         sender = asyncio.create_task(self._deliver_notifications())
         final = await self._respond()
         await self._finish(final)
@@ -264,6 +263,7 @@ class IncidentWorkflow(MoveHandlers, ActingSteps):
 
     async def _park(self, stage: Stage, why: str) -> None:
         """needs_attention until a person retries, skips, overrides or resolves."""
+        await self._config_ready()
         self._parked = stage
         self._event(TimelineKind.STATE, "system", f"needs attention: {why}")
         self._set_state(

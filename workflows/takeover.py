@@ -9,6 +9,7 @@ Deterministic module: no I/O, no clock but workflow.now(), no randomness.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from datetime import datetime
 from typing import TypeVar
@@ -60,6 +61,7 @@ class TakeoverHandlers:
     _waiting_for: str
     _timeline: list[TimelineEvent]
     _config: IncidentConfig
+    _config_loading: asyncio.Task[None] | None
     _investigation: Investigation | None
     _plan: RemediationPlan | None
     _postmortem: PostMortem | None

@@ -1,8 +1,10 @@
 """Record the histories the replay test keeps: `python tests/histories/record.py`.
 
 Runs one full demo incident (approved, executed by dry-run, post-mortem drafted) on a fresh
-dev server and writes the incident's and the stream's histories beside this file. Re-record
-only when a workflow change is meant to be incompatible, and say so in the change.
+dev server and writes the incident's and the stream's histories beside this file. Keep the
+older recordings when you add one (`python tests/histories/record.py _v3`): each stands for a
+workflow that may still be open somewhere. Overwrite one only for a change meant to be
+incompatible, and say so in the change.
 """
 
 from __future__ import annotations
@@ -31,7 +33,7 @@ from workflows.incident import IncidentWorkflow
 from workflows.names import stream_workflow_id
 
 
-async def record(out: Path) -> None:
+async def record(out: Path, suffix: str = "") -> None:
     """Run the demo to the end and write both histories as JSON."""
     with tempfile.TemporaryDirectory() as tmp:
         server = DevServer(db_file=Path(tmp) / "t.sqlite", port=free_port(), ui_port=free_port())
@@ -57,10 +59,11 @@ async def record(out: Path) -> None:
                 ).fetch_history()
         finally:
             server.stop()
-    (out / "demo_incident.json").write_text(incident.to_json())
-    (out / "demo_stream.json").write_text(stream.to_json())
+    (out / f"demo_incident{suffix}.json").write_text(incident.to_json())
+    (out / f"demo_stream{suffix}.json").write_text(stream.to_json())
     print(f"recorded {incident_id}: {len(incident.events)} and {len(stream.events)} events")
 
 
 if __name__ == "__main__":
-    asyncio.run(record(HERE))
+    # `record.py _v2` writes demo_incident_v2.json: keep older recordings, add new ones.
+    asyncio.run(record(HERE, sys.argv[1] if len(sys.argv) > 1 else ""))
