@@ -53,6 +53,7 @@ class ActingSteps(TakeoverHandlers):
     _results: list[ActionResult]
     _verification: Verification | None
     _closing: bool
+    _config_loading: asyncio.Task[None] | None
 
     def _init_acting(self) -> None:
         self._decisions: list[Approval] = []

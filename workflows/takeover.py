@@ -9,7 +9,6 @@ Deterministic module: no I/O, no clock but workflow.now(), no randomness.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable
 from datetime import datetime
 from typing import TypeVar
@@ -61,7 +60,6 @@ class TakeoverHandlers:
     _waiting_for: str
     _timeline: list[TimelineEvent]
     _config: IncidentConfig
-    _config_loading: asyncio.Task[None] | None
     _investigation: Investigation | None
     _plan: RemediationPlan | None
     _postmortem: PostMortem | None
@@ -151,7 +149,7 @@ class TakeoverHandlers:
 
     @escalate.validator
     def _validate_escalate(self, req: TakeoverRequest) -> None:
-        self._check_open()
+        self._check_not_ended()
 
     @workflow.update(name="resolve")
     def resolve(self, req: TakeoverRequest) -> TimelineEvent:
@@ -160,7 +158,7 @@ class TakeoverHandlers:
 
     @resolve.validator
     def _validate_resolve(self, req: TakeoverRequest) -> None:
-        self._check_open()
+        self._check_not_ended()
         if self._resolved_by is not None:
             raise ValueError(f"{self._incident.id} was already resolved by {self._resolved_by}")
 
@@ -198,7 +196,7 @@ class TakeoverHandlers:
 
     @workflow.signal(name="escalate")
     def escalate_signal(self, req: TakeoverRequest) -> None:
-        self._by_signal("escalate", req, lambda r: self._check_open(), self._apply_escalate)
+        self._by_signal("escalate", req, lambda r: self._check_not_ended(), self._apply_escalate)
 
     @workflow.signal(name="resolve")
     def resolve_signal(self, req: TakeoverRequest) -> None:
@@ -221,19 +219,19 @@ class TakeoverHandlers:
 
     # -- checks (raise ValueError: the update is refused) ----------------------------------
 
-    def _check_open(self) -> None:
+    def _check_not_ended(self) -> None:
         if self._state.terminal or self._state is IncidentState.DRAFTING_POSTMORTEM:
             raise ValueError(
                 f"{self._incident.id} is {self._state.value}; there is nothing left to take over"
             )
 
     def _check_text(self, req: TakeoverRequest, what: str) -> None:
-        self._check_open()
+        self._check_not_ended()
         if not req.text.strip():
             raise ValueError(f"give {what}")
 
     def _check_pause(self, req: TakeoverRequest) -> None:
-        self._check_open()
+        self._check_not_ended()
         if self._paused_by is not None:
             raise ValueError(f"{self._incident.id} is already paused by {self._paused_by}")
 
@@ -242,7 +240,7 @@ class TakeoverHandlers:
             raise ValueError(f"{self._incident.id} is not paused")
 
     def _check_retry(self, req: StageRequest) -> None:
-        self._check_open()
+        self._check_not_ended()
         if self._parked is not req.stage:
             where = self._parked.value if self._parked else "no stage"
             raise ValueError(f"only a failed stage can be retried; {where} is waiting for one")
@@ -252,7 +250,7 @@ class TakeoverHandlers:
             )
 
     def _check_skip(self, req: StageRequest) -> None:
-        self._check_open()
+        self._check_not_ended()
         if self._parked is req.stage:
             return
         done = {
@@ -265,7 +263,7 @@ class TakeoverHandlers:
             raise ValueError(f"{req.stage.value} has already run; it can no longer be skipped")
 
     def _check_override(self, req: OverrideRequest) -> None:
-        self._check_open()
+        self._check_not_ended()
         inc = self._incident.id
         if req.stage is Stage.EXECUTION:
             raise ValueError("execution has no artifact to override: override the plan instead")

@@ -15,7 +15,6 @@ from incidentflow.agents.correlation import correlate
 from incidentflow.agents.detection import detect
 from incidentflow.agents.investigation import investigate
 from incidentflow.agents.remediation import plan
-from incidentflow.evidence import ChangeRecord, EvidenceSource, LogLevel, LogRecord, MetricSeries
 from incidentflow.models import (
     Alert,
     AlertBatch,
@@ -31,6 +30,7 @@ from incidentflow.models import (
     RemediationPlan,
 )
 from incidentflow.scenario import BundleEvidenceSource, Scenario, demo_scenario_path, load_scenario
+from incidentflow.sources.live import LiveSource
 
 DUPLICATE_FP = "978dc99d7f462383"
 UNRELATED = "HostDiskWillFillIn24Hours"
@@ -136,30 +136,7 @@ def demo_plan() -> RemediationPlan:
     return plan(inp, demo().topology)
 
 
-class EmptySource:
+class EmptySource(LiveSource):
     """An evidence source with nothing in it (a live system with no telemetry wired)."""
 
-    name = "empty"
-
-    def aligned(self, alerts: Sequence[Alert]) -> EvidenceSource:
-        return self
-
-    def changes(
-        self, *, services: Sequence[str], start: datetime, end: datetime
-    ) -> list[ChangeRecord]:
-        return []
-
-    def logs(
-        self,
-        *,
-        services: Sequence[str],
-        start: datetime,
-        end: datetime,
-        min_level: LogLevel = LogLevel.WARNING,
-    ) -> list[LogRecord]:
-        return []
-
-    def metrics(
-        self, *, services: Sequence[str], start: datetime, end: datetime
-    ) -> list[MetricSeries]:
-        return []
+    _name = "empty"
