@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
-from typing import Any, Literal
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -53,28 +54,26 @@ class AlertmanagerWebhook(BaseModel):
 
 def normalize(payload: AlertmanagerWebhook) -> list[Alert]:
     """Our `Alert`s from one notification; `raw` keeps each alert exactly as sent."""
-    alerts: list[Alert] = []
-    for item in payload.alerts:
-        ends_at = item.endsAt if item.endsAt and item.endsAt > ZERO_TIME else None
-        alerts.append(
-            Alert(
-                fingerprint=item.fingerprint or label_fingerprint(item.labels),
-                source="alertmanager",
-                name=item.labels.get("alertname", "unnamed"),
-                status=AlertStatus(item.status),
-                labels=item.labels,
-                annotations=item.annotations,
-                starts_at=item.startsAt,
-                ends_at=ends_at,
-                generator_url=item.generatorURL or None,
-                raw=_raw(item),
-            )
+    return normalize_alerts(payload.alerts, source="alertmanager")
+
+
+def normalize_alerts(items: Sequence[AlertmanagerAlert], *, source: str) -> list[Alert]:
+    """Alerts in Alertmanager's alert shape (Alertmanager's, and Grafana's, which extends it)."""
+    return [
+        Alert(
+            fingerprint=item.fingerprint or label_fingerprint(item.labels),
+            source=source,
+            name=item.labels.get("alertname", "unnamed"),
+            status=AlertStatus(item.status),
+            labels=item.labels,
+            annotations=item.annotations,
+            starts_at=item.startsAt,
+            ends_at=item.endsAt if item.endsAt and item.endsAt > ZERO_TIME else None,
+            generator_url=item.generatorURL or None,
+            raw=item.model_dump(mode="json"),
         )
-    return alerts
-
-
-def _raw(item: AlertmanagerAlert) -> dict[str, Any]:
-    return item.model_dump(mode="json")
+        for item in items
+    ]
 
 
 def batch_identity(payload: AlertmanagerWebhook, partition: str) -> str:

@@ -2,28 +2,19 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from incidentflow.ingest.common import ZERO_TIME, canonical_id, label_fingerprint
-from incidentflow.models import Alert, AlertStatus
+from incidentflow.ingest.alertmanager import AlertmanagerAlert, normalize_alerts
+from incidentflow.ingest.common import canonical_id
+from incidentflow.models import Alert
 
 
-class GrafanaAlert(BaseModel):
-    """One alert inside a Grafana notification."""
+class GrafanaAlert(AlertmanagerAlert):
+    """One alert inside a Grafana notification: Alertmanager's alert shape, plus Grafana's
+    links and values (Grafana adds fields between releases; extra fields are kept)."""
 
-    # Grafana adds fields between releases (imageURL, orgId...): keep them, never refuse.
-    model_config = ConfigDict(extra="allow")
-
-    status: Literal["firing", "resolved"]
-    labels: dict[str, str]
-    annotations: dict[str, str] = Field(default_factory=dict)
-    startsAt: datetime
-    endsAt: datetime | None = None
-    generatorURL: str = ""
-    fingerprint: str = ""
     silenceURL: str = ""
     dashboardURL: str = ""
     panelURL: str = ""
@@ -54,21 +45,7 @@ class GrafanaWebhook(BaseModel):
 
 def normalize(payload: GrafanaWebhook) -> list[Alert]:
     """Our `Alert`s from one Grafana notification; `raw` keeps each alert as sent."""
-    return [
-        Alert(
-            fingerprint=item.fingerprint or label_fingerprint(item.labels),
-            source="grafana",
-            name=item.labels.get("alertname", "unnamed"),
-            status=AlertStatus(item.status),
-            labels=item.labels,
-            annotations=item.annotations,
-            starts_at=item.startsAt,
-            ends_at=item.endsAt if item.endsAt and item.endsAt > ZERO_TIME else None,
-            generator_url=item.generatorURL or None,
-            raw=item.model_dump(mode="json"),
-        )
-        for item in payload.alerts
-    ]
+    return normalize_alerts(payload.alerts, source="grafana")
 
 
 def batch_identity(payload: GrafanaWebhook, partition: str) -> str:
