@@ -28,6 +28,7 @@ from incidentflow.context import build_context
 from incidentflow.errors import IncidentFlowError
 from incidentflow.executors import Ledger, build_executors
 from incidentflow.logs import configure_logging
+from incidentflow.metrics import report_incident_states
 from incidentflow.notify import build_notifiers
 from incidentflow.settings import Settings
 from incidentflow.telemetry import configure_tracing
@@ -99,7 +100,7 @@ def build_workers(client: Client, settings: Settings, queue: str) -> list[Worker
 
 async def run_workers(settings: Settings, queue: str, *, stop: asyncio.Event | None = None) -> None:
     """Serve `queue` until `stop` is set or the process gets SIGTERM/SIGINT."""
-    client = await connect(settings)
+    client = await connect(settings, serve_metrics=True)
     workers = build_workers(client, settings, queue)
     stop = stop or asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -111,9 +112,17 @@ async def run_workers(settings: Settings, queue: str, *, stop: asyncio.Event | N
     names = ", ".join(w.task_queue for w in workers)
     logging.getLogger("incidentflow.worker").info("serving %s on %s", names, settings.target)
     tasks = [asyncio.create_task(w.run()) for w in workers]
+    # Incidents by state are counted where workflows are served, and only with metrics on.
+    census = (
+        asyncio.create_task(report_incident_states(client, settings))
+        if settings.metrics_bind and "workflows" in QUEUES[queue]
+        else None
+    )
     stopper = asyncio.create_task(stop.wait())
     await asyncio.wait([*tasks, stopper], return_when=asyncio.FIRST_COMPLETED)
     stopper.cancel()
+    if census is not None:
+        census.cancel()
     # A worker still starting up has nothing to drain: cancel it rather than wait for it.
     for w, task in zip(workers, tasks, strict=True):
         if not w.is_running and not task.done():

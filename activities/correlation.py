@@ -5,15 +5,31 @@ from __future__ import annotations
 from temporalio import activity
 
 from incidentflow.agents.correlation import correlate
+from incidentflow.agents.memo_graph import memo_graph
 from incidentflow.context import AgentContext
+from incidentflow.llm.correlation import correlate_llm
+from incidentflow.llm.select import answer, given
 from incidentflow.models import CorrelationInput, CorrelationResult
 
 
 class CorrelationActivities:
     def __init__(self, ctx: AgentContext) -> None:
         self._ctx = ctx
+        # The graph is fixed for the worker's life: its cached walks serve every batch.
+        self._graph = memo_graph(ctx.graph)
 
     @activity.defn(name="correlate")
     async def correlate(self, inp: CorrelationInput) -> CorrelationResult:
         """New incidents, alerts joined to open ones, and what was dropped as noise."""
-        return correlate(inp, self._ctx.graph, self._ctx.rules.correlation)
+        found = correlate(inp, self._graph, self._ctx.rules.correlation)
+        llm, graph = self._ctx.llm, self._ctx.graph
+        # The model reviews new incidents only: joins and drops stay the rules engine's.
+        if llm is None or not llm.enabled("correlation") or not found.new_incidents:
+            return found
+        return await answer(
+            llm,
+            "correlation",
+            incident_id=None,
+            llm=lambda meter, deadline: correlate_llm(llm, inp, found, graph, meter, deadline),
+            rules=given(found),
+        )

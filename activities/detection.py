@@ -6,6 +6,8 @@ from temporalio import activity
 
 from incidentflow.agents.detection import detect
 from incidentflow.context import AgentContext
+from incidentflow.llm.detection import detect_llm
+from incidentflow.llm.select import answer, given
 from incidentflow.models import AlertBatch, DetectionResult
 
 
@@ -16,4 +18,14 @@ class DetectionActivities:
     @activity.defn(name="detect")
     async def detect(self, batch: AlertBatch) -> DetectionResult:
         """Severity, service, flapping and noise for every alert of the batch."""
-        return detect(batch, self._ctx.graph, self._ctx.rules.detection)
+        found = detect(batch, self._ctx.graph, self._ctx.rules.detection)
+        llm, graph = self._ctx.llm, self._ctx.graph
+        if llm is None or not llm.enabled("detection") or not batch.alerts:
+            return found
+        return await answer(
+            llm,
+            "detection",
+            incident_id=None,
+            llm=lambda meter, deadline: detect_llm(llm, batch, found, graph, meter, deadline),
+            rules=given(found),
+        )

@@ -12,6 +12,8 @@ from temporalio.exceptions import ApplicationError
 from incidentflow.agents.investigation import investigate
 from incidentflow.context import AgentContext
 from incidentflow.errors import ConfigError
+from incidentflow.llm.investigation import investigate_llm
+from incidentflow.llm.select import answer
 from incidentflow.models import Investigation, InvestigationInput
 
 # Heartbeat well inside the workflow's heartbeat timeout so a dead worker is noticed fast.
@@ -33,10 +35,20 @@ class InvestigationActivities:
             await asyncio.sleep(HEARTBEAT_EVERY_S)
             waited += HEARTBEAT_EVERY_S
         activity.heartbeat("investigating")
-        # Live sources (Prometheus, Loki, kubectl) block: keep them off the worker's event loop.
-        work = asyncio.to_thread(
-            investigate, inp, self._ctx.graph, self._ctx.evidence, self._ctx.investigation
-        )
+        llm = self._ctx.llm
+        if llm is not None and llm.enabled("investigation"):
+            ctx = self._ctx
+            work = answer(
+                llm,
+                "investigation",
+                incident_id=inp.incident.id,
+                llm=lambda meter, deadline: investigate_llm(
+                    llm, inp, ctx.graph, ctx.evidence, ctx.investigation, meter, deadline
+                ),
+                rules=lambda: self._rules(inp),
+            )
+        else:
+            work = self._rules(inp)
         try:
             return await _heartbeating(work)
         except ConfigError as err:
@@ -47,6 +59,12 @@ class InvestigationActivities:
                 type="ConfigError",
                 non_retryable=True,
             ) from err
+
+    async def _rules(self, inp: InvestigationInput) -> Investigation:
+        # Live sources (Prometheus, Loki, kubectl) block: keep them off the worker's event loop.
+        return await asyncio.to_thread(
+            investigate, inp, self._ctx.graph, self._ctx.evidence, self._ctx.investigation
+        )
 
 
 async def _heartbeating(work: Coroutine[Any, Any, Investigation]) -> Investigation:

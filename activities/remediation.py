@@ -16,6 +16,8 @@ from temporalio.exceptions import ApplicationError
 from incidentflow.agents.remediation import plan
 from incidentflow.context import AgentContext
 from incidentflow.errors import ConfigError
+from incidentflow.llm.remediation import plan_llm
+from incidentflow.llm.select import answer
 from incidentflow.models import (
     ApprovalPolicy,
     ConfigRequest,
@@ -70,7 +72,24 @@ class RemediationActivities:
     @activity.defn(name="plan_remediation")
     async def plan_remediation(self, inp: PlanInput) -> RemediationPlan:
         """A specific action with its verification and undo, plus alternatives."""
-        return plan(inp, self._ctx.graph, verify_window_seconds=self._opts.verify_window_seconds)
+        graph, window = self._ctx.graph, self._opts.verify_window_seconds
+        llm = self._ctx.llm
+        # Without a hypothesis there is nothing to act on: no model proposes an action then.
+        if llm is None or not llm.enabled("remediation") or inp.investigation.top is None:
+            return plan(inp, graph, verify_window_seconds=window)
+
+        async def rules() -> RemediationPlan:
+            return plan(inp, graph, verify_window_seconds=window)
+
+        return await answer(
+            llm,
+            "remediation",
+            incident_id=inp.incident.id,
+            llm=lambda meter, deadline: plan_llm(
+                llm, inp, graph, meter, deadline, verify_window_seconds=window
+            ),
+            rules=rules,
+        )
 
     @activity.defn(name="incident_config")
     async def incident_config(self, inp: ConfigRequest) -> IncidentConfig:

@@ -10,6 +10,12 @@ alerts go to Debian's `prometheus-alertmanager` (`/api/v2/alerts`) the same way.
 Prints alerts/s accepted (202 = durable in Temporal), p50/p99 acknowledgement latency, the time
 until the stream had processed every alert, incidents formed (expect 3), alerts lost (expect 0),
 peak RSS of ingest and worker, Alertmanager's rate and the ratio.
+
+The whole measurement runs twice in the same invocation, untraced and then traced (both
+processes export spans over OTLP/HTTP to a loopback collector, `otlp_sink.py`), and the
+tracing cost is printed as traced / untraced rates (goal: tracing costs at most 10%).
+`--rounds N` alternates N such pairs and prints the median ratio; `--tracing off|on` runs
+only one of them.
 """
 
 from __future__ import annotations
@@ -33,6 +39,7 @@ sys.path[:0] = [str(ROOT), str(ROOT / "tests" / "integration")]
 import httpx
 import yaml
 from alertmanager_peer import alertmanager
+from otlp_sink import otlp_collector
 
 from incidentflow.models import OpenIncident, StreamStats
 from incidentflow.settings import Settings
@@ -134,7 +141,8 @@ def pct(values: list[float], q: float) -> float:
     return statistics.quantiles(values, n=100)[int(q) - 1] * 1000 if len(values) > 1 else 0.0
 
 
-async def main(args: argparse.Namespace) -> None:
+async def measure(args: argparse.Namespace, otlp_endpoint: str | None) -> tuple[float, float]:
+    """One full run (traced when `otlp_endpoint` is set); (accepted alerts/s, end-to-end /s)."""
     tmp = Path(tempfile.mkdtemp(prefix="bench-ingest-"))
     graph, services = catalog()
     (tmp / "catalog.yml").write_text(yaml.safe_dump(graph))
@@ -150,6 +158,8 @@ async def main(args: argparse.Namespace) -> None:
         "INCIDENTFLOW_WEBHOOK_PORT": str(port),
         "INCIDENTFLOW_TASK_QUEUE_PREFIX": "bench-",
     }
+    if otlp_endpoint:
+        env["INCIDENTFLOW_OTLP_ENDPOINT"] = otlp_endpoint
     py = sys.executable
     log = (tmp / "procs.log").open("ab")
     worker = await asyncio.create_subprocess_exec(
@@ -216,6 +226,27 @@ async def main(args: argparse.Namespace) -> None:
     )
     print(f"alerts lost: {lost} (expect 0)")
     print(f"peak RSS: ingest {rss_ingest:.0f} MiB, worker {rss_worker:.0f} MiB")
+    return ours_rate, args.alerts / drain_s
+
+
+async def main(args: argparse.Namespace) -> None:
+    """The measurement untraced and traced, alternating for `--rounds`; what tracing cost."""
+    modes = ("off", "on") if args.tracing == "both" else (args.tracing,)
+    rates: dict[str, list[tuple[float, float]]] = {mode: [] for mode in modes}
+    with otlp_collector() as collector:
+        for n in range(args.rounds):
+            for mode in modes:
+                print(f"--- round {n + 1}/{args.rounds}, tracing {mode}")
+                rates[mode].append(await measure(args, collector.url if mode == "on" else None))
+    if len(modes) == 2:
+        pairs = list(zip(rates["off"], rates["on"], strict=True))
+        accepted = statistics.median(on[0] / off[0] for off, on in pairs)
+        end_to_end = statistics.median(on[1] / off[1] for off, on in pairs)
+        print(
+            f"tracing cost, traced / untraced (median of {args.rounds} rounds): accepted "
+            f"{accepted:.2f}, end to end {end_to_end:.2f} (goal >= 0.90); "
+            f"spans exported {collector.spans}"
+        )
 
 
 if __name__ == "__main__":
@@ -223,4 +254,6 @@ if __name__ == "__main__":
     parser.add_argument("--alerts", type=int, default=20_000)
     parser.add_argument("--batch", type=int, default=100)
     parser.add_argument("--clients", type=int, default=8)
+    parser.add_argument("--tracing", choices=["both", "off", "on"], default="both")
+    parser.add_argument("--rounds", type=int, default=1, help="untraced/traced pairs to run")
     asyncio.run(main(parser.parse_args()))

@@ -43,10 +43,10 @@ from opentelemetry.sdk.trace.sampling import ALWAYS_OFF, ALWAYS_ON, Sampler, Sam
 from temporalio.api.enums.v1 import EventType
 from temporalio.api.history.v1 import HistoryEvent
 from temporalio.client import Client, WorkflowHistory
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Worker
 
 from incidentflow.cli import ops
+from incidentflow.codec import DATA_CONVERTER
 from incidentflow.models import AlertBatch, IncidentState
 from incidentflow.temporal import DevServer, connect, free_port
 from workflows.names import stream_workflow_id
@@ -92,7 +92,7 @@ async def signal_carrying(history: WorkflowHistory, fingerprints: set[str]) -> d
         if e.event_type != EventType.EVENT_TYPE_WORKFLOW_EXECUTION_SIGNALED:
             continue
         payloads = e.workflow_execution_signaled_event_attributes.input.payloads
-        [batch] = await pydantic_data_converter.decode(payloads, [AlertBatch])
+        [batch] = await DATA_CONVERTER.decode(payloads, [AlertBatch])
         if fingerprints & {a.fingerprint for a in batch.alerts}:
             return _time(e)
     raise RuntimeError(f"{history.workflow_id}: no signal carries the incident's alerts")

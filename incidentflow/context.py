@@ -15,6 +15,8 @@ from incidentflow.agents.investigation import InvestigationConfig
 from incidentflow.agents.rules import Rules, load_rules
 from incidentflow.errors import ConfigError
 from incidentflow.evidence import EvidenceSource
+from incidentflow.llm import build_engine
+from incidentflow.llm.engine import LlmEngine
 from incidentflow.models import Service, ServiceGraph
 from incidentflow.scenario import BundleEvidenceSource, demo_scenario_path, load_scenario
 from incidentflow.settings import Settings
@@ -27,6 +29,8 @@ class AgentContext:
     evidence: EvidenceSource
     rules: Rules = field(default_factory=Rules)
     investigation: InvestigationConfig = field(default_factory=InvestigationConfig)
+    # The model behind the agents INCIDENTFLOW_LLM_AGENTS enables; None = rules only.
+    llm: LlmEngine | None = None
 
 
 def load_catalog(path: Path) -> ServiceGraph:
@@ -64,4 +68,5 @@ def build_context(settings: Settings) -> AgentContext:
         evidence=evidence,
         rules=load_rules(settings.rules_path),
         investigation=window,
+        llm=build_engine(settings),
     )

@@ -37,3 +37,14 @@ class ExecutorUnavailable(IncidentFlowError):
 
 class EvidenceUnavailable(IncidentFlowError):
     """An evidence source did not answer usefully (down, 5xx, timeout, garbage): retryable."""
+
+
+class LlmUnavailable(IncidentFlowError):
+    """The model endpoint did not answer usefully (429, 5xx, timeout, refused connection).
+
+    Worth retrying: Temporal does, with backoff; `retry_after` is the server's hint, if any.
+    """
+
+    def __init__(self, message: str, *, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after

@@ -58,7 +58,14 @@ class Settings(BaseSettings):
         description="Labels whose first value present names an alert's stream partition",
     )
     max_stream_backlog: int = Field(
-        default=800, gt=0, description="Alerts waiting in a stream above which ingest says 503"
+        default=50_000, gt=0, description="Alerts waiting in a stream above which ingest says 503"
+    )
+    max_stream_history_mb: float = Field(
+        default=16.0,
+        gt=0,
+        le=40,
+        description="History of a stream's current run above which ingest says 503 "
+        "(Temporal ends a run at 50 MB; the stream hands over once its backlog drains)",
     )
     settle_seconds: float = Field(
         default=0.0, ge=0, le=3600, description="Hold new alerts this long before correlating"
@@ -154,6 +161,48 @@ class Settings(BaseSettings):
     otlp_endpoint: str | None = Field(
         default=None,
         description="OTLP/HTTP traces endpoint, e.g. http://collector:4318/v1/traces; unset = none",
+    )
+    metrics_bind: str | None = Field(
+        default=None,
+        description="host:port serving Prometheus /metrics (SDK and ours); unset = no endpoint",
+    )
+    metrics_state_interval_seconds: float = Field(
+        default=15.0, gt=0, description="How often a workflows worker counts incidents by state"
+    )
+
+    # LLM engines (issue 6, docs/llm.md): off until INCIDENTFLOW_LLM_AGENTS names agents. Only
+    # the agents' worker reads these; the key never enters a workflow input or an artifact.
+    llm_agents: str = Field(
+        default="",
+        description="Agents that ask the model: 'all' or a comma list of detection, "
+        "correlation, investigation, remediation, postmortem; empty = rules only",
+    )
+    llm_base_url: str | None = Field(
+        default=None, description="OpenAI-compatible API base URL, e.g. http://127.0.0.1:8000/v1"
+    )
+    llm_api_key: SecretStr | None = Field(default=None, description="Bearer key; never logged")
+    llm_model: str | None = Field(default=None, description="Model name the endpoint serves")
+    llm_timeout_seconds: float = Field(default=30.0, gt=0, description="One request's limit")
+    llm_max_output_tokens: int = Field(default=2048, gt=0, description="Per answer")
+    llm_context_tokens: int = Field(
+        default=12_000, ge=1000, description="Input budget per request; context is cut to fit"
+    )
+    llm_tool_steps: int = Field(
+        default=8, ge=0, description="Evidence tool calls an investigation may make"
+    )
+    llm_max_attempts: int = Field(
+        default=3, ge=1, description="Activity attempts on 429/5xx/timeouts before rules answer"
+    )
+    llm_temperature: float = Field(default=0.0, ge=0, le=2)
+    llm_response_format: Literal["json_schema", "json_object", "none"] = Field(
+        default="json_schema", description="How structured output is asked for"
+    )
+    llm_redact: str = Field(
+        default="tokens,emails,ips",
+        description="What is masked before text leaves the process: tokens, emails, ips, none",
+    )
+    llm_redact_patterns: list[str] = Field(
+        default_factory=list, description="Extra regular expressions to mask (JSON list)"
     )
 
     # Chaos drills: how the durability tests (and a curious operator) break things on purpose.

@@ -1,5 +1,6 @@
 """Tracing: one trace from the webhook request through the signal, both workflows and every
-activity (Temporal's OpenTelemetry interceptor carries the context across the server).
+activity (Temporal's OpenTelemetry interceptor carries the context across the server), down to
+each evidence query an investigation makes (`evidence_span`).
 
 Spans are exported over OTLP/HTTP only when `INCIDENTFLOW_OTLP_ENDPOINT` is set; otherwise the
 OpenTelemetry API stays a no-op and costs next to nothing. Temporal's spans carry the workflow
@@ -8,19 +9,28 @@ id (`temporalWorkflowID`), which for an incident is its `INC-...` id.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from opentelemetry import trace
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor
-from opentelemetry.trace import SpanKind, Status, StatusCode
+from opentelemetry.trace import Span, SpanKind, Status, StatusCode
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from temporalio.client import Interceptor
 from temporalio.contrib.opentelemetry import TracingInterceptor
 
+from incidentflow.logs import incident_id
+from incidentflow.metrics import MetricsInterceptor
 from incidentflow.settings import Settings
 
 TRACER_NAME = "incidentflow"
+# Attributes of an evidence query's span.
+EVIDENCE_SOURCE = "incidentflow.evidence.source"
+EVIDENCE_QUERY = "incidentflow.evidence.query"
+INCIDENT_ID = "incidentflow.incident_id"
 
 
 def configure_tracing(settings: Settings, service_name: str) -> TracerProvider | None:
@@ -39,9 +49,9 @@ def configure_tracing(settings: Settings, service_name: str) -> TracerProvider |
     return provider
 
 
-def temporal_interceptors() -> list[TracingInterceptor]:
-    """Client interceptors; workers built from the client inherit them."""
-    return [TracingInterceptor()]
+def temporal_interceptors() -> list[Interceptor]:
+    """Client interceptors (tracing, metrics); workers built from the client inherit them."""
+    return [TracingInterceptor(), MetricsInterceptor()]
 
 
 class TracedApp:
@@ -75,3 +85,21 @@ class TracedApp:
 def traced(app: Any) -> TracedApp:
     """Wrap the ingest app so each request is a span."""
     return TracedApp(app)
+
+
+@contextmanager
+def evidence_span(source: str, query: str) -> Iterator[Span]:
+    """A client span around one evidence query, child of the investigation's activity span.
+
+    It names the source, the query as sent (PromQL, LogQL, a URL, a kubectl command line; never
+    a credential) and the incident when an incident's activity asks. An exception marks the
+    span as failed and goes on.
+    """
+    tracer = trace.get_tracer(TRACER_NAME)
+    with tracer.start_as_current_span(f"evidence {source}", kind=SpanKind.CLIENT) as span:
+        span.set_attribute(EVIDENCE_SOURCE, source)
+        span.set_attribute(EVIDENCE_QUERY, query)
+        incident = incident_id()
+        if incident is not None:
+            span.set_attribute(INCIDENT_ID, incident)
+        yield span

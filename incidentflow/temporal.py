@@ -13,9 +13,10 @@ import time
 from pathlib import Path
 
 from temporalio.client import Client
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.service import TLSConfig
 
+from incidentflow import metrics
+from incidentflow.codec import DATA_CONVERTER
 from incidentflow.errors import ConfigError, TemporalUnavailable
 from incidentflow.search import SEARCH_ATTRIBUTES
 from incidentflow.settings import Settings
@@ -65,12 +66,15 @@ class DevServer:
         ui_port: int,
         log_file: Path | None = None,
         dynamic_config: dict[str, str] | None = None,
+        ui_codec_endpoint: str | None = None,
     ) -> None:
         self.db_file = db_file
         self.port = port
         self.ui_port = ui_port
         self.log_file = log_file
         self.dynamic_config = dynamic_config or {}
+        # Where the UI decodes compressed payloads (incidentflow.codec): the webhook's /codec.
+        self.ui_codec_endpoint = ui_codec_endpoint
         self.process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -98,6 +102,8 @@ class DevServer:
             cmd += ["--search-attribute", f"{name}={kind}"]
         for key, value in self.dynamic_config.items():
             cmd += ["--dynamic-config-value", f"{key}={value}"]
+        if self.ui_codec_endpoint:
+            cmd += ["--ui-codec-endpoint", self.ui_codec_endpoint]
         return cmd
 
     def start(self) -> None:
@@ -149,11 +155,17 @@ def embedded_server(settings: Settings) -> DevServer:
         port=settings.embedded_port,
         ui_port=settings.embedded_ui_port,
         log_file=data / "temporal-server.log",
+        ui_codec_endpoint=f"{settings.ingest_url}/codec",
     )
 
 
-async def connect(settings: Settings) -> Client:
-    """A client with the pydantic data converter; a clear error when nothing answers."""
+async def connect(settings: Settings, *, serve_metrics: bool = False) -> Client:
+    """A client with the pydantic data converter; a clear error when nothing answers.
+
+    `serve_metrics` is for the long-running processes (workers, the webhook): their client
+    runs on the runtime that serves INCIDENTFLOW_METRICS_BIND. A one-shot command never
+    binds it, so `incidentflow approve` works beside a running stack with the same settings.
+    """
     tls: TLSConfig | bool = settings.temporal_tls
     if settings.temporal_tls_cert or settings.temporal_tls_key:
         if not (settings.temporal_tls_cert and settings.temporal_tls_key):
@@ -169,8 +181,9 @@ async def connect(settings: Settings) -> Client:
         return await Client.connect(
             settings.target,
             namespace=settings.temporal_namespace,
-            data_converter=pydantic_data_converter,
+            data_converter=DATA_CONVERTER,
             interceptors=temporal_interceptors(),
+            runtime=metrics.runtime(settings) if serve_metrics else None,
             tls=tls or bool(api_key),
             api_key=api_key,
         )

@@ -21,6 +21,7 @@ with workflow.unsafe.imports_passed_through():
     from activities.execution import ExecutionActivities
     from activities.notify import NotifyActivities
     from activities.remediation import RemediationActivities
+    from incidentflow.metrics import record_verification
     from incidentflow.models import (
         ActionResult,
         Alert,
@@ -259,6 +260,7 @@ class ActingSteps(TakeoverHandlers):
         verification = await self._verify(action, result)
         self._verification = verification
         self._verifications.append(verification)
+        record_verification(action.verify.kind.value, verification.status.value)  # no command
         self._event(TimelineKind.VERIFICATION, "system", verification.detail)
         if verification.status is not VerificationStatus.FAILED:
             return True

@@ -49,6 +49,7 @@ with workflow.unsafe.imports_passed_through():
     from incidentflow.search import SERVICE_KEY
     from workflows import policies
     from workflows.acting import ActingSteps
+    from workflows.joins import join_summaries
     from workflows.moves import MoveHandlers
     from workflows.names import INCIDENT_CLOSED_SIGNAL
 
@@ -83,6 +84,7 @@ class IncidentWorkflow(MoveHandlers, ActingSteps):
         self._config_loading = None
         self._init_takeover()
         self._init_acting()
+        self._init_moves()
 
     # -- what people and the CLI read ------------------------------------------------------
 
@@ -135,16 +137,9 @@ class IncidentWorkflow(MoveHandlers, ActingSteps):
         self._duplicates += update.duplicates
         for dup in update.duplicates:
             self._event(TimelineKind.ALERT, "correlation", f"duplicate delivery: {dup.reason}")
-        for alert in update.alerts:
-            known = self._alerts.get(alert.fingerprint)
-            self._alerts[alert.fingerprint] = alert
-            if known is None:
-                what = f"alert joined: {alert.name} on {alert.labels.get('service', '?')}"
-            elif known.status != alert.status:
-                what = f"alert {alert.status.value}: {alert.name}"
-            else:
-                continue
-            self._event(TimelineKind.ALERT, "correlation", f"{what} ({'; '.join(update.reasons)})")
+        for line in join_summaries(update, self._alerts):
+            self._event(TimelineKind.ALERT, "correlation", line)
+        self._alerts.update((alert.fingerprint, alert) for alert in update.alerts)
 
     # -- the run ---------------------------------------------------------------------------
 
@@ -285,6 +280,7 @@ class IncidentWorkflow(MoveHandlers, ActingSteps):
     # -- stages ----------------------------------------------------------------------------
 
     def _record_intake(self) -> None:
+        self._record_split_from()
         inc = self._incident
         for alert in sorted(inc.alerts, key=lambda a: (a.starts_at, a.fingerprint)):
             self._event(

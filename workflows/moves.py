@@ -15,6 +15,7 @@ with workflow.unsafe.imports_passed_through():
         Alert,
         AlertsResolved,
         Incident,
+        IncidentInput,
         IncidentMoved,
         SplitRequest,
         TimelineKind,
@@ -26,9 +27,26 @@ class MoveHandlers(TakeoverHandlers):
     """Handlers that move alerts between incidents; mixed into IncidentWorkflow (the timeline
     helpers come from TakeoverHandlers)."""
 
+    _inp: IncidentInput
     _incident: Incident
     _alerts: dict[str, Alert]
     _services: list[str]
+    # Splits done, by their sorted fingerprints: the same split asked again gets the same answer.
+    _splits: dict[str, IncidentMoved]
+
+    def _init_moves(self) -> None:
+        self._splits = {}
+
+    def _record_split_from(self) -> None:
+        """An incident a person split off another says so first, with who and why."""
+        came = self._inp.split_from
+        if came is not None:
+            self._event(
+                TimelineKind.CORRELATION,
+                came.by,
+                f"split from {came.other_id} by {came.by}"
+                + (f": {came.reason}" if came.reason else ""),
+            )
 
     @workflow.signal(name="alerts_resolved")
     def alerts_resolved(self, msg: AlertsResolved) -> None:
@@ -77,27 +95,57 @@ class MoveHandlers(TakeoverHandlers):
 
     @workflow.update(name="split_out")
     def split_out(self, req: SplitRequest) -> IncidentMoved:
-        """Move alerts out of this incident; the caller opens the new incident with them."""
-        moved = [self._alerts.pop(fp) for fp in req.fingerprints if fp in self._alerts]
+        """Move alerts out of this incident; the caller opens the new incident with them.
+
+        The same split asked again (a command re-run after a crash) returns the alerts it moved
+        and records nothing new, so the caller can finish opening the new incident.
+        """
+        key = split_key(req.fingerprints)
+        done = self._splits.get(key)
+        if done is not None and not any(fp in self._alerts for fp in req.fingerprints):
+            return done
+        moved = [
+            self._alerts.pop(fp) for fp in dict.fromkeys(req.fingerprints) if fp in self._alerts
+        ]
+        into = f" into {req.into}" if req.into else ""
         self._event(
             TimelineKind.CORRELATION,
             req.by,
-            f"split {len(moved)} alert(s) out ({', '.join(a.name for a in moved)})"
+            f"split {len(moved)} alert(s) out{into} ({', '.join(a.name for a in moved)})"
             + (f": {req.reason}" if req.reason else ""),
         )
-        return IncidentMoved(
+        self._splits[key] = IncidentMoved(
             incident_id=self._incident.id,
-            other_id="",
+            other_id=req.into,
             alerts=moved,
             by=req.by,
             reason=req.reason,
             kind="split_out",
         )
+        return self._splits[key]
 
     @split_out.validator
     def _validate_split_out(self, req: SplitRequest) -> None:
+        me = self._incident.id
+        if req.into == me:
+            raise ValueError(f"{me} cannot be split into itself")
+        if split_key(req.fingerprints) in self._splits and not any(
+            fp in self._alerts for fp in req.fingerprints
+        ):
+            return  # the same split again: answered with what it moved the first time
         unknown = [fp for fp in req.fingerprints if fp not in self._alerts]
         if unknown:
-            raise ValueError(f"not alerts of {self._incident.id}: {', '.join(unknown)}")
+            raise ValueError(
+                f"not alerts of {me}: {', '.join(unknown)}; its alerts' fingerprints are in "
+                f"`incidentflow show {me} --json` (incident.alerts[].fingerprint)"
+            )
         if set(self._alerts) <= set(req.fingerprints):
-            raise ValueError("a split must leave at least one alert in the incident")
+            raise ValueError(
+                f"a split must leave at least one alert in {me}: name fewer --alert "
+                "fingerprints (to move every alert elsewhere, use `incidentflow merge`)"
+            )
+
+
+def split_key(fingerprints: list[str]) -> str:
+    """One split's identity: its fingerprints, sorted and without repeats."""
+    return ",".join(sorted(set(fingerprints)))

@@ -6,6 +6,8 @@ Deterministic module: constants and pure functions only.
 from __future__ import annotations
 
 ALERTS_SIGNAL = "alerts"
+# Several deliveries in one signal: the edge's group commit.
+ALERT_BATCHES_SIGNAL = "alert_batches"
 INCIDENT_CLOSED_SIGNAL = "incident_closed"
 INCIDENT_MOVED_SIGNAL = "incident_moved"
 

@@ -25,6 +25,7 @@ with workflow.unsafe.imports_passed_through():
     from activities.detection import DetectionActivities
     from incidentflow.models import (
         AlertBatch,
+        AlertBatches,
         AlertMember,
         AlertsResolved,
         CorrelationInput,
@@ -41,12 +42,20 @@ with workflow.unsafe.imports_passed_through():
     from incidentflow.search import SERVICE_KEY, SEVERITY_KEY, STATE_KEY
     from workflows import policies
     from workflows.incident import IncidentWorkflow
-    from workflows.names import ALERTS_SIGNAL, INCIDENT_CLOSED_SIGNAL, INCIDENT_MOVED_SIGNAL
+    from workflows.names import (
+        ALERT_BATCHES_SIGNAL,
+        ALERTS_SIGNAL,
+        INCIDENT_CLOSED_SIGNAL,
+        INCIDENT_MOVED_SIGNAL,
+    )
     from workflows.stream_index import (
+        alert_weight,
         all_resolved,
         apply_update,
         capped_members,
+        index_for,
         note_transitions,
+        without_raw,
     )
 
 # Batch ids remembered to drop a redelivered batch; old ones age out (idempotency at the
@@ -55,11 +64,18 @@ SEEN_BATCHES_KEPT = 2_000
 # Temporal caps a run at 10,000 signals; hand over well before.
 MAX_SIGNALS_PER_RUN = 9_000
 # Alerts merged into one detect/correlate round: bounds each activity payload (Temporal refuses
-# payloads over 2 MB) while a burst still correlates together.
-MAX_MERGED_ALERTS = 200
-# Pending alerts a hand-over may carry in its input (about 1 kB each; 2 MB payload limit);
-# with more, the stream keeps processing first.
-CARRY_MAX_ALERTS = 1_200
+# payloads over 2 MB; a detection is about twice its alert) while a burst correlates together
+# and a storm takes few rounds.
+MAX_MERGED_ALERTS = 2_000
+MAX_MERGED_BYTES = 600 * 1024
+# Before rounds were sized by bytes (runs without the patch marker replay with these).
+OLD_MAX_MERGED_ALERTS = 200
+OLD_CARRY_MAX_ALERTS = 1_200
+ROUNDS_BY_BYTES_PATCH = "stream-rounds-by-bytes"
+# Pending alerts a hand-over may carry in its input, as JSON before compression (Temporal's
+# limit is 2 MB after it; incidentflow.codec takes alert JSON down at least fourfold); with more,
+# the stream keeps processing first.
+CARRY_MAX_BYTES = 4 * 1024 * 1024
 # Past this history length or size the stream hands over whatever is pending (the server
 # terminates a run at 51,200 events or 50 MB).
 FORCE_HAND_OVER_EVENTS = 40_000
@@ -80,7 +96,10 @@ class AlertStreamWorkflow:
     @workflow.init
     def __init__(self, inp: StreamInput) -> None:
         self._inp = inp
-        self._pending: list[AlertBatch] = list(inp.pending)
+        self._pending: list[AlertBatch] = [without_raw(b) for b in inp.pending]
+        # Sizes kept as batches come and go: the hand-over check runs after every activation.
+        self._pending_alerts = sum(len(b.alerts) for b in self._pending)
+        self._pending_weight = sum(alert_weight(b) for b in self._pending)
         self._seen: list[str] = list(inp.seen_batches)
         self._seen_set: set[str] = set(self._seen)
         self._open: dict[str, OpenIncident] = {o.id: o for o in inp.open_incidents}
@@ -88,17 +107,30 @@ class AlertStreamWorkflow:
         self._processed_batches = 0
         self._stats: StreamStats = inp.stats
         self._transitions = {fp: list(ts) for fp, ts in inp.transitions.items()}
+        self._by_bytes = False
 
     @workflow.signal(name=ALERTS_SIGNAL)
     def alerts(self, batch: AlertBatch) -> None:
         """A batch accepted at the edge; a redelivered batch id is ignored."""
         self._signals += 1
+        self._receive(batch)
+
+    def _receive(self, batch: AlertBatch) -> None:
         if batch.batch_id in self._seen_set:
             workflow.logger.info("batch %s already received; ignoring", batch.batch_id)
             return
         self._remember(batch.batch_id)
-        self._pending.append(batch)
+        self._pending.append(without_raw(batch))
+        self._pending_alerts += len(batch.alerts)
+        self._pending_weight += alert_weight(batch)
         self._count(batches=1, alerts_received=len(batch.alerts))
+
+    @workflow.signal(name=ALERT_BATCHES_SIGNAL)
+    def alert_batches(self, group: AlertBatches) -> None:
+        """Several deliveries the edge committed together; each is one batch as above."""
+        self._signals += 1
+        for batch in group.batches:
+            self._receive(batch)
 
     @workflow.signal(name=INCIDENT_CLOSED_SIGNAL)
     def incident_closed(self, msg: IncidentClosed) -> None:
@@ -148,7 +180,7 @@ class AlertStreamWorkflow:
     @workflow.query(name="backlog")
     def backlog(self) -> int:
         """Alerts received and not yet processed: the edge answers 503 above its limit."""
-        return sum(len(b.alerts) for b in self._pending)
+        return self._pending_alerts
 
     @workflow.query(name="pending_batches")
     def pending_batches(self) -> int:
@@ -158,6 +190,8 @@ class AlertStreamWorkflow:
     @workflow.run
     async def run(self, inp: StreamInput) -> None:
         """Process batches forever, handing over to a new run before the history limits."""
+        # Decided once per run, before any command: a run either sizes rounds by bytes or not.
+        self._by_bytes = workflow.patched(ROUNDS_BY_BYTES_PATCH)
         while True:
             await workflow.wait_condition(lambda: bool(self._pending) or self._should_hand_over())
             if self._pending and self._inp.settle_seconds > 0 and not self._should_hand_over():
@@ -190,13 +224,18 @@ class AlertStreamWorkflow:
                 )
 
     def _take_pending(self) -> AlertBatch:
-        """Batches waiting now, up to MAX_MERGED_ALERTS, merged: a burst correlates together."""
-        take, size = 0, 0
+        """Batches waiting now, up to a round's size, merged: a burst correlates together."""
+        max_alerts = MAX_MERGED_ALERTS if self._by_bytes else OLD_MAX_MERGED_ALERTS
+        max_bytes = MAX_MERGED_BYTES if self._by_bytes else 1 << 62
+        take, size, weight = 0, 0, 0
         for b in self._pending:
-            if take and size + len(b.alerts) > MAX_MERGED_ALERTS:
+            more = alert_weight(b)
+            if take and (size + len(b.alerts) > max_alerts or weight + more > max_bytes):
                 break
-            take, size = take + 1, size + len(b.alerts)
+            take, size, weight = take + 1, size + len(b.alerts), weight + more
         batches, self._pending = self._pending[:take], self._pending[take:]
+        self._pending_alerts -= size
+        self._pending_weight -= weight
         if len(batches) == 1:
             return batches[0]
         return AlertBatch(
@@ -223,7 +262,7 @@ class AlertStreamWorkflow:
             CorrelationInput(
                 environment=self._inp.environment,
                 detections=detections.detections,
-                open_incidents=list(self._open.values()),
+                open_incidents=index_for(list(self._open.values()), batch),
             ),
             task_queue=self._inp.agent_queue,
             start_to_close_timeout=policies.STREAM_AGENT_TIMEOUT,
@@ -346,4 +385,8 @@ class AlertStreamWorkflow:
         )
         # The backlog rides in the next run's input (2 MB at most): drain it below the carry
         # limit first; the edge's backpressure (503 over its backlog limit) lets it drain.
-        return wanted and sum(len(b.alerts) for b in self._pending) <= CARRY_MAX_ALERTS
+        if not wanted:
+            return False
+        if self._by_bytes:
+            return self._pending_weight <= CARRY_MAX_BYTES
+        return self._pending_alerts <= OLD_CARRY_MAX_ALERTS

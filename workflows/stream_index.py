@@ -92,3 +92,45 @@ def apply_update(known: OpenIncident, update: IncidentUpdate) -> OpenIncident:
 def all_resolved(entry: OpenIncident) -> bool:
     """True when every alert of the incident has resolved."""
     return bool(entry.fingerprints) and set(entry.fingerprints) <= set(entry.resolved)
+
+
+def without_raw(batch: AlertBatch) -> AlertBatch:
+    """The batch as the agents need it: the sender's raw payload stays in the signal's event.
+
+    Every copy of an alert in the stream's history (pending, activity inputs and results, the
+    incidents' signals) costs history bytes; raw would double each one and the agents never
+    read it.
+    """
+    if not any(a.raw for a in batch.alerts):
+        return batch
+    return batch.model_copy(
+        update={"alerts": [a.model_copy(update={"raw": {}}) for a in batch.alerts]}
+    )
+
+
+def index_for(open_incidents: list[OpenIncident], batch: AlertBatch) -> list[OpenIncident]:
+    """The open-incident index cut to what correlating `batch` reads.
+
+    Correlation looks fingerprints up only for the batch's own alerts; an incident of a long
+    storm holds tens of thousands, which would otherwise ride in every correlate input.
+    """
+    fps = {a.fingerprint for a in batch.alerts}
+    return [
+        o.model_copy(
+            update={
+                "fingerprints": [fp for fp in o.fingerprints if fp in fps],
+                "resolved": [fp for fp in o.resolved if fp in fps],
+            }
+        )
+        for o in open_incidents
+    ]
+
+
+def alert_weight(batch: AlertBatch) -> int:
+    """About how many bytes `batch`'s alerts take as JSON: labels, annotations and framing."""
+    return sum(
+        300
+        + sum(len(k) + len(v) + 6 for k, v in a.labels.items())
+        + sum(len(k) + len(v) + 6 for k, v in a.annotations.items())
+        for a in batch.alerts
+    )

@@ -9,12 +9,13 @@ from __future__ import annotations
 
 from bisect import bisect_left
 from collections import defaultdict
+from dataclasses import dataclass
 from datetime import timedelta
 from itertools import pairwise
 
 from incidentflow.agents.common import ago, short_hash, utc
 from incidentflow.agents.joining import Joined, add_update, incident_update
-from incidentflow.agents.memo_graph import MemoGraph, distance
+from incidentflow.agents.memo_graph import distance, memo_graph
 from incidentflow.agents.rules import CorrelationRules
 from incidentflow.agents.topology import downstream_of, hops
 from incidentflow.models import (
@@ -50,7 +51,7 @@ def correlate(
     inp: CorrelationInput, graph: ServiceGraph, rules: CorrelationRules = DEFAULT_RULES
 ) -> CorrelationResult:
     """New incidents, alerts joined to open incidents, and what was dropped (with reasons)."""
-    graph = MemoGraph(services=graph.services)
+    graph = memo_graph(graph)
     dropped: list[Detection] = []
     representatives, duplicates = _collapse_deliveries(inp.detections, dropped)
     known = {fp: inc.id for inc in inp.open_incidents for fp in inc.fingerprints}
@@ -58,6 +59,9 @@ def correlate(
     updates: dict[str, Joined] = {}
     by_id = {inc.id: inc for inc in inp.open_incidents}
     pending: list[Detection] = []
+    # Every alert on one service is nearest to the same open incident: walk once per service.
+    by_age = sorted(inp.open_incidents, key=lambda i: (utc(i.opened_at), i.id))
+    nearest: dict[str, _Nearest | None] = {}
 
     for det in representatives:
         fp = det.alert.fingerprint
@@ -83,9 +87,19 @@ def correlate(
         if det.alert.status is AlertStatus.RESOLVED:
             dropped.append(_note(det, "resolved before any incident included it"))
             continue
-        joined = _nearest_open_incident(det, inp.open_incidents, graph, rules.join_hops)
+        if det.service is not None and det.service not in nearest:
+            nearest[det.service] = _nearest_open_incident(
+                det.service, by_age, graph, rules.join_hops
+            )
+        joined = nearest.get(det.service) if det.service is not None else None
         if joined is not None:
-            incident, reason = joined
+            incident = joined.incident
+            where = (
+                "is one of its services"
+                if joined.hops == 0
+                else f"is {hops(joined.hops)} from {joined.via}"
+            )
+            reason = f"{det.alert.name} joined {incident.id}: {det.service} {where}"
             add_update(updates, incident.id, det, reason)
             symptom = downstream_of(det, incident.origin_service, graph)
             if symptom is not None:
@@ -150,25 +164,26 @@ def _collapse_deliveries(
     return representatives, duplicates
 
 
+@dataclass(frozen=True)
+class _Nearest:
+    incident: OpenIncident
+    hops: int
+    via: str
+
+
 def _nearest_open_incident(
-    det: Detection, open_incidents: list[OpenIncident], graph: ServiceGraph, join_hops: int
-) -> tuple[OpenIncident, str] | None:
-    """The open incident whose services are fewest hops from the alert's, if within reach."""
-    if det.service is None:
-        return None
-    best: tuple[int, str, OpenIncident, str] | None = None
-    for incident in sorted(open_incidents, key=lambda i: (utc(i.opened_at), i.id)):
+    service: str, by_age: list[OpenIncident], graph: ServiceGraph, join_hops: int
+) -> _Nearest | None:
+    """The open incident whose services are fewest hops from `service` (oldest on a tie)."""
+    best: _Nearest | None = None
+    for incident in by_age:
         for svc in incident.services:
-            dist = 0 if svc == det.service else distance(graph, det.service, svc, join_hops)
+            dist = 0 if svc == service else distance(graph, service, svc, join_hops)
             if dist is None:
                 continue
-            if best is None or dist < best[0]:
-                best = (dist, incident.id, incident, svc)
-    if best is None:
-        return None
-    dist, _, incident, svc = best
-    where = "is one of its services" if dist == 0 else f"is {hops(dist)} from {svc}"
-    return incident, f"{det.alert.name} joined {incident.id}: {det.service} {where}"
+            if best is None or dist < best.hops:
+                best = _Nearest(incident=incident, hops=dist, via=svc)
+    return best
 
 
 def _group(

@@ -1,8 +1,10 @@
-"""The service graph with its walks cached, for one correlation call over an alert storm."""
+"""The service graph with its walks cached, for correlation over an alert storm."""
 
 from __future__ import annotations
 
 from collections import defaultdict
+from dataclasses import dataclass, field
+from typing import Any
 
 from pydantic import PrivateAttr
 
@@ -10,39 +12,82 @@ from incidentflow.agents.topology import hop_distance
 from incidentflow.models import Service, ServiceGraph
 
 
+@dataclass
+class _Walks:
+    """Plain dicts: pydantic's private-attribute lookup costs more than the walks it caches."""
+
+    by_name: dict[str, Service]
+    callers: dict[str, list[str]]
+    dist: dict[tuple[str, str, int], int | None] = field(default_factory=dict)
+    paths: dict[tuple[str, str], list[tuple[str, str]] | None] = field(default_factory=dict)
+
+    def distance(self, a: str, b: str, limit: int) -> int | None:
+        """`hop_distance` over an undirected adjacency built once."""
+        key = (a, b, limit)
+        if key in self.dist:
+            return self.dist[key]
+        found: int | None = None
+        if a == b:
+            found = 0
+        elif a in self.by_name and b in self.by_name:
+            frontier, seen = {a}, {a}
+            for step in range(1, limit + 1):
+                nxt: set[str] = set()
+                for node in frontier:
+                    svc = self.by_name.get(node)
+                    nxt.update(svc.depends_on if svc else ())
+                    nxt.update(self.callers.get(node, ()))
+                if b in nxt:
+                    found = step
+                    break
+                frontier = nxt - seen
+                seen |= nxt
+        self.dist[key] = found
+        return found
+
+
 class MemoGraph(ServiceGraph):
-    """The service graph with walks cached for one correlation call (storms repeat them)."""
+    """The service graph with lookups indexed and walks cached (storms repeat them)."""
 
-    _dist: dict[tuple[str, str, int], int | None] = PrivateAttr(default_factory=dict)
-    _paths: dict[tuple[str, str], list[tuple[str, str]] | None] = PrivateAttr(default_factory=dict)
-    _by_name: dict[str, Service] = PrivateAttr(default_factory=dict)
-    _callers: dict[str, list[str]] = PrivateAttr(default_factory=dict)
+    _walks: _Walks = PrivateAttr()
 
-    def model_post_init(self, context: object, /) -> None:
-        self._by_name = {svc.name: svc for svc in self.services}
+    def model_post_init(self, context: Any, /) -> None:
         callers: dict[str, list[str]] = defaultdict(list)
         for svc in self.services:
             for dep in svc.depends_on:
                 callers[dep].append(svc.name)
-        self._callers = dict(callers)
+        self._walks = _Walks(
+            by_name={svc.name: svc for svc in self.services}, callers=dict(callers)
+        )
+
+    @property
+    def walks(self) -> _Walks:
+        return self._walks
 
     def get(self, name: str) -> Service | None:
-        return self._by_name.get(name)
+        return self._walks.by_name.get(name)
+
+    def dependencies(self, name: str) -> list[str]:
+        svc = self._walks.by_name.get(name)
+        return list(svc.depends_on) if svc else []
 
     def dependents(self, name: str) -> list[str]:
-        return list(self._callers.get(name, []))
+        return list(self._walks.callers.get(name, []))
 
     def distance(self, a: str, b: str, limit: int) -> int | None:
-        key = (a, b, limit)
-        if key not in self._dist:
-            self._dist[key] = hop_distance(self, a, b, limit)
-        return self._dist[key]
+        return self._walks.distance(a, b, limit)
 
     def path(self, caller: str, callee: str) -> list[tuple[str, str]] | None:
+        cache = self._walks.paths
         key = (caller, callee)
-        if key not in self._paths:
-            self._paths[key] = super().path(caller, callee)
-        return self._paths[key]
+        if key not in cache:
+            cache[key] = super().path(caller, callee)
+        return cache[key]
+
+
+def memo_graph(graph: ServiceGraph) -> MemoGraph:
+    """`graph` with cached walks; an already cached graph is returned as it is (its cache kept)."""
+    return graph if isinstance(graph, MemoGraph) else MemoGraph(services=graph.services)
 
 
 def distance(graph: ServiceGraph, a: str, b: str, limit: int) -> int | None:

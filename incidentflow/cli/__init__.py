@@ -124,7 +124,7 @@ async def serve_webhook() -> None:
     s = settings()
     configure_logging(s.log_format, s.log_level)
     configure_tracing(s, "incidentflow-ingest")
-    app = traced(create_app(s, TemporalSink(await connect(s), s)))
+    app = traced(create_app(s, TemporalSink(await connect(s, serve_metrics=True), s)))
     click.echo(f"webhook: {s.ingest_url}/v1/alerts/alertmanager -> Temporal at {s.target}")
     server = uvicorn.Server(uvicorn.Config(app, host=s.webhook_host, port=s.webhook_port))
     await server.serve()
@@ -195,6 +195,42 @@ async def merge(target: str, source: str, by: str, reason: str) -> None:
     req = MergeRequest(target=target, source=source, by=by, reason=reason)
     count = await merge_incidents(await connect(settings()), req)
     click.echo(f"merged {source} into {target}: {count} alert(s) in {target}")
+
+
+@cli.command()
+@click.argument("incident_id")
+@click.option(
+    "--alert",
+    "fingerprints",
+    multiple=True,
+    required=True,
+    metavar="FINGERPRINT",
+    help="An alert to move (repeat the option); `show ID --json` lists each alert's fingerprint.",
+)
+@click.option("--by", required=True, help="Who splits (recorded in both timelines).")
+@click.option("--reason", default="", help="Why these alerts are a problem of their own.")
+@run_async
+async def split(incident_id: str, fingerprints: tuple[str, ...], by: str, reason: str) -> None:
+    """Move alerts out of INCIDENT_ID into a new incident (both timelines record it)."""
+    from incidentflow.cli.moves import split as split_incident
+    from incidentflow.models import SplitRequest
+
+    if not by.strip():
+        raise BadInput("--by needs a name: who splits is recorded in both timelines")
+    s = settings()
+    req = SplitRequest(
+        incident_id=incident_id, fingerprints=list(fingerprints), by=by, reason=reason
+    )
+    done = await split_incident(await connect(s), s, req)
+    new, count = done.incident, len(done.moved.alerts)
+    what = f"{new.severity.value}, origin {new.origin_service or 'unknown'}"
+    click.echo(
+        f"split {count} alert(s) off {incident_id} into {new.id} ({what})"
+        if done.opened
+        else f"{new.id} was already split off {incident_id} with these {count} alert(s) "
+        f"({what}); nothing changed"
+    )
+    click.echo(f"see it: `incidentflow show {new.id}` (in the Temporal UI: workflow {new.id})")
 
 
 @cli.command()

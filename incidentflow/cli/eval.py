@@ -9,13 +9,21 @@ from pathlib import Path
 import click
 
 from incidentflow.errors import BadInput
+from incidentflow.settings import Settings
 
 
 @click.command("eval")
 @click.argument("dirs", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option("--json", "json_out", type=click.Path(path_type=Path), help="Also write JSON here.")
 @click.option("--parallel", default=2, show_default=True, help="Bundles run at the same time.")
-def eval_command(dirs: tuple[Path, ...], json_out: Path | None, parallel: int) -> None:
+@click.option(
+    "--engine",
+    type=click.Choice(["rules", "llm"]),
+    default="rules",
+    show_default=True,
+    help="llm: the agents ask the configured model (INCIDENTFLOW_LLM_*), rules as fallback.",
+)
+def eval_command(dirs: tuple[Path, ...], json_out: Path | None, parallel: int, engine: str) -> None:
     """Run each scenario bundle in DIRS through the real pipeline and score it.
 
     Starts a private Temporal dev server and in-process workers; exit code 0 whenever it ran,
@@ -29,8 +37,9 @@ def eval_command(dirs: tuple[Path, ...], json_out: Path | None, parallel: int) -
     @run_async
     async def go() -> None:
         bundles = find_bundles(list(dirs))
+        base = _with_engine(settings(), engine)
         cases = await run_eval(
-            bundles, settings(), parallel=parallel, say=lambda m: click.echo(m, err=True)
+            bundles, base, parallel=parallel, say=lambda m: click.echo(m, err=True)
         )
         total = totals(cases)
         click.echo(table(cases, total))
@@ -43,3 +52,15 @@ def eval_command(dirs: tuple[Path, ...], json_out: Path | None, parallel: int) -
             click.echo(f"wrote {json_out}", err=True)
 
     go()
+
+
+def _with_engine(base: Settings, engine: str) -> Settings:
+    """Settings for the chosen engine: llm enables every agent unless some are named."""
+    from incidentflow.llm import llm_config
+
+    if engine == "rules":
+        return base.model_copy(update={"llm_agents": ""})
+    if not base.llm_agents.strip():
+        base = base.model_copy(update={"llm_agents": "all"})
+    llm_config(base)  # a missing model or a bad URL is one line now, not a failed case later
+    return base

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from incidentflow.cli.ops import IncidentRow
+from incidentflow.llm.accounting import incident_usage
 from incidentflow.models import IncidentRecord
 
 
@@ -52,6 +53,7 @@ def record_text(rec: IncidentRecord) -> str:
     if rec.investigation:
         inv = rec.investigation
         out += ["", f"Investigation ({inv.engine.value}): {inv.summary}"]
+        out += [f"  engine: {inv.engine_reason}"] if inv.engine_reason else []
         for i, h in enumerate(inv.hypotheses, 1):
             out.append(f"  {i}. {h.cause}  [{h.fault_type.value}, confidence {h.confidence:.2f}]")
             out.append(f"     evidence: {', '.join(h.evidence_ids) or '-'}")
@@ -66,6 +68,7 @@ def record_text(rec: IncidentRecord) -> str:
     if rec.plan:
         plan = rec.plan
         out += ["", f"Remediation plan ({plan.engine.value}): {plan.rationale}"]
+        out += [f"  engine: {plan.engine_reason}"] if plan.engine_reason else []
         if plan.action:
             act = plan.action
             out.append(f"  action {act.id}: {act.summary}  [risk {act.risk.value}, {act.executor}]")
@@ -89,4 +92,12 @@ def record_text(rec: IncidentRecord) -> str:
         out.append(f"  {ev.at:%H:%M:%S}  {ev.kind.value:<13} {ev.actor:<16} {ev.summary}")
     if rec.postmortem:
         out += ["", f"Post-mortem drafted: `incidentflow postmortem {inc.id}`"]
+    usage = incident_usage(rec)
+    if usage:
+        out += ["", "Model usage (docs/llm.md)"]
+        out += [
+            f"  {agent:<13} {u.calls} call(s), {u.prompt_tokens}+{u.completion_tokens} tokens, "
+            f"{u.latency_ms} ms, {u.tool_calls} tool call(s)"
+            for agent, u in usage.items()
+        ]
     return "\n".join(out)

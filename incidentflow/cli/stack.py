@@ -20,6 +20,7 @@ from opentelemetry.sdk.trace import TracerProvider
 from incidentflow.errors import ConfigError, IncidentFlowError, TemporalUnavailable
 from incidentflow.ingest.app import create_app
 from incidentflow.ingest.sink import TemporalSink
+from incidentflow.metrics import shifted_bind
 from incidentflow.settings import Settings
 from incidentflow.telemetry import configure_tracing, traced
 from incidentflow.temporal import (
@@ -50,6 +51,10 @@ def spawn_worker(settings: Settings, kind: str, log_dir: Path) -> subprocess.Pop
     env = dict(os.environ)
     env.setdefault("INCIDENTFLOW_DATA_DIR", str(settings.data_dir.resolve()))
     env["INCIDENTFLOW_TEMPORAL_ADDRESS"] = settings.target
+    if settings.metrics_bind:
+        # One metrics endpoint per process: the webhook keeps the bind, worker k takes port+k.
+        offset = 1 + WORKER_KINDS.index(kind)
+        env["INCIDENTFLOW_METRICS_BIND"] = shifted_bind(settings.metrics_bind, offset)
     return subprocess.Popen(
         [sys.executable, "-m", "worker", "--queue", kind],
         cwd=repo_root(),
@@ -103,7 +108,7 @@ class Stack:
             self.say(f"starting the Temporal dev server ({self.server.db_file})...")
             await asyncio.to_thread(self.server.start)
             self.say(f"Temporal UI:  {s.ui_url}")
-        client = await connect(s)
+        client = await connect(s, serve_metrics=True)
         if s.temporal_address:
             added = await ensure_search_attributes(client, s.temporal_namespace)
             if added:

@@ -45,6 +45,22 @@ def totals(cases: list[CaseScore]) -> dict[str, Any]:
             "median": statistics.median(times) if times else None,
             "max": max(times) if times else None,
         },
+        "engines": _engines(cases),
+    }
+
+
+def _engines(cases: list[CaseScore]) -> dict[str, Any]:
+    """Answers per agent and engine, fallbacks to rules, and what the model cost."""
+    answers: dict[str, int] = {}
+    for c in cases:
+        for key, n in c.engines.items():
+            answers[key] = answers.get(key, 0) + n
+    return {
+        "answers": dict(sorted(answers.items())),
+        "fallbacks": sum(len(c.fallbacks) for c in cases),
+        "llm_calls": sum(c.llm_calls for c in cases),
+        "llm_tokens": sum(c.llm_tokens for c in cases),
+        "llm_seconds": round(sum(c.llm_ms for c in cases) / 1000, 2),
     }
 
 
@@ -71,6 +87,10 @@ def table(cases: list[CaseScore], total: dict[str, Any]) -> str:
         )
         for d in c.detail:
             lines.append(f"    {d}")
+        if c.llm_calls or c.fallbacks:
+            lines.append(f"    llm: {c.llm_calls} call(s), {c.llm_tokens} tokens")
+        for f in c.fallbacks:
+            lines.append(f"    rules answered: {f}")
         if c.error:
             lines.append(f"    error: {c.error}")
     g = total["grouping"]
@@ -85,6 +105,7 @@ def table(cases: list[CaseScore], total: dict[str, Any]) -> str:
         f"{_pct(total['root_cause_at_3'])}; fault type {_pct(total['fault_type_accuracy'])}; "
         f"proposed action matches {_pct(total['action_match'])}",
         f"incidents opened on controls: {total['incidents_opened_on_controls']}",
+        *_engine_lines(total["engines"]),
         "time to proposal (s): "
         + (
             f"median {ttp['median']:.1f}, max {ttp['max']:.1f}"
@@ -93,3 +114,14 @@ def table(cases: list[CaseScore], total: dict[str, Any]) -> str:
         ),
     ]
     return "\n".join(lines)
+
+
+def _engine_lines(engines: dict[str, Any]) -> list[str]:
+    if not engines["llm_calls"] and not engines["fallbacks"]:
+        return []
+    answered = ", ".join(f"{k} {n}" for k, n in engines["answers"].items())
+    return [
+        f"engines: {answered}; {engines['fallbacks']} fallback(s) to rules",
+        f"llm: {engines['llm_calls']} call(s), {engines['llm_tokens']} tokens, "
+        f"{engines['llm_seconds']:.1f} s",
+    ]

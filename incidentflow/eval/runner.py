@@ -24,6 +24,7 @@ from temporalio.service import RPCError
 from incidentflow.cli import ops
 from incidentflow.cli.demo import rebase_payloads
 from incidentflow.errors import BadInput, IncidentFlowError
+from incidentflow.eval.engines import engine_report
 from incidentflow.eval.score import CaseScore, Observed, score_case
 from incidentflow.ingest.app import create_app
 from incidentflow.ingest.sink import TemporalSink
@@ -141,10 +142,21 @@ async def run_case(client: Client, settings: Settings, scenario: Scenario) -> Ca
                     raise BadInput(f"the webhook answered {resp.status_code}: {resp.text[:200]}")
         await _settled(client, settings.environment)
         observed: list[Observed] = []
+        records: list[IncidentRecord] = []
         for inc in await ops.open_incidents(client, settings.environment):
             record = await _record_with_plan(client, inc.id)
+            records.append(record)
             observed.append(_observed(record, list(inc.fingerprints), time.monotonic() - started))
-        return score_case(scenario, observed)
+        engines = engine_report(records)
+        return score_case(scenario, observed).model_copy(
+            update={
+                "engines": engines.answers,
+                "fallbacks": engines.fallbacks,
+                "llm_calls": engines.llm_calls,
+                "llm_tokens": engines.llm_tokens,
+                "llm_ms": engines.llm_ms,
+            }
+        )
     finally:
         stop.set()
         with contextlib.suppress(Exception):

@@ -45,6 +45,13 @@ class CaseScore(BaseModel):
     seconds_to_proposal: list[float] = Field(default_factory=list)
     detail: list[str] = Field(default_factory=list)
     error: str | None = None
+    engines: dict[str, int] = Field(
+        default_factory=dict, description="'agent:engine' -> answers (eval --engine llm)"
+    )
+    fallbacks: list[str] = Field(default_factory=list, description="LLM answers rules replaced")
+    llm_calls: int = 0
+    llm_tokens: int = 0
+    llm_ms: int = 0
 
 
 def alert_index(scenario: Scenario) -> dict[str, tuple[str, str]]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any, Protocol
@@ -22,8 +23,10 @@ from starlette.routing import Route
 
 from incidentflow.errors import BadInput, TemporalUnavailable
 from incidentflow.ingest import auth
+from incidentflow.ingest.codec_server import codec_routes
 from incidentflow.ingest.formats import FORMATS, WireFormat
 from incidentflow.ingest.openapi import openapi_document
+from incidentflow.metrics import IngestMetrics, process_meter
 from incidentflow.models import Alert, AlertBatch
 from incidentflow.settings import Settings
 
@@ -71,25 +74,27 @@ def _reject_constant(name: str) -> None:
     raise ValueError(f"{name} is not valid JSON")
 
 
+# JSON strings (escapes included), removed before counting brackets.
+_STRINGS = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"', re.DOTALL)
+_NOT_BRACKETS = bytes(b for b in range(256) if b not in b"[]{}")
+# A lone surrogate can only come from a \uD800-\uDFFF escape.
+_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
+
+
 def _depth_ok(body: bytes) -> bool:
-    """False when brackets nest deeper than MAX_JSON_DEPTH (checked before json.loads)."""
+    """False when brackets nest deeper than MAX_JSON_DEPTH (checked before json.loads).
+
+    Strings go first (a C-speed regex), then everything but brackets; the loop sees only
+    brackets. A string left unterminated keeps its brackets, and json.loads refuses it anyway.
+    """
+    brackets = _STRINGS.sub(b"", body).translate(None, _NOT_BRACKETS)
     depth = 0
-    in_string = escaped = False
-    for byte in body:
-        if in_string:
-            if escaped:
-                escaped = False
-            elif byte == 0x5C:  # backslash
-                escaped = True
-            elif byte == 0x22:
-                in_string = False
-        elif byte == 0x22:
-            in_string = True
-        elif byte in (0x5B, 0x7B):
+    for byte in brackets:
+        if byte in (0x5B, 0x7B):
             depth += 1
             if depth > MAX_JSON_DEPTH:
                 return False
-        elif byte in (0x5D, 0x7D):
+        else:
             depth -= 1
     return True
 
@@ -100,8 +105,9 @@ def parse_json(body: bytes) -> Any:
         raise BadInput(f"JSON nested deeper than {MAX_JSON_DEPTH} levels")
     try:
         data = json.loads(body, parse_constant=_reject_constant)
-        # Lone surrogates parse but cannot be encoded again (Temporal payloads are UTF-8).
-        json.dumps(data, ensure_ascii=False).encode()
+        if _SURROGATE_ESCAPE.search(body):
+            # Lone surrogates parse but cannot be encoded again (Temporal payloads are UTF-8).
+            json.dumps(data, ensure_ascii=False).encode()
     except (UnicodeError, ValueError, RecursionError) as err:
         raise BadInput(f"body is not JSON: {str(err)[:200]}") from err
     return data
@@ -109,6 +115,7 @@ def parse_json(body: bytes) -> Any:
 
 def create_app(settings: Settings, sink: AlertSink) -> Starlette:
     """The ingest app; `sink` is the Temporal hand-off (a test may pass another)."""
+    counted = IngestMetrics(process_meter(settings))
 
     async def read_body(request: Request) -> bytes | JSONResponse:
         declared = request.headers.get("content-length")
@@ -124,6 +131,13 @@ def create_app(settings: Settings, sink: AlertSink) -> Starlette:
         return b"".join(chunks)
 
     async def receive(request: Request) -> JSONResponse:
+        answer = await handle(request)
+        source = request.path_params["source"]
+        # Unknown sources share one label: a path must not mint a metric series per request.
+        counted.answered(source if source in FORMATS else "unknown", answer.status_code)
+        return answer
+
+    async def handle(request: Request) -> JSONResponse:
         source = request.path_params["source"]
         fmt = FORMATS.get(source)
         if fmt is None:
@@ -183,6 +197,7 @@ def create_app(settings: Settings, sink: AlertSink) -> Starlette:
                     accepted_before_failure=accepted,
                 )
             accepted.append({"batch_id": batch.batch_id, "stream": stream, "alerts": len(group)})
+            counted.received(group[0].source, len(group))
         return JSONResponse({"accepted": accepted}, status_code=202)
 
     async def healthz(_: Request) -> JSONResponse:
@@ -204,5 +219,6 @@ def create_app(settings: Settings, sink: AlertSink) -> Starlette:
             Route("/healthz", healthz, methods=["GET"]),
             Route("/readyz", readyz, methods=["GET"]),
             Route("/openapi.json", openapi, methods=["GET"]),
+            *codec_routes(),
         ]
     )

@@ -4,20 +4,51 @@ from __future__ import annotations
 
 import asyncio
 import time
+from dataclasses import dataclass
 from datetime import timedelta
 
 from temporalio.client import Client
 from temporalio.service import RPCError, RPCStatusCode
 
 from incidentflow.errors import BadInput, TemporalUnavailable
-from incidentflow.models import AlertBatch, StreamInput
+from incidentflow.models import AlertBatch, AlertBatches, StreamInput
 from incidentflow.settings import Settings
-from workflows.names import ALERTS_SIGNAL, stream_workflow_id
+from workflows.names import ALERT_BATCHES_SIGNAL, ALERTS_SIGNAL, stream_workflow_id
 from workflows.stream import AlertStreamWorkflow
+from workflows.stream_index import alert_weight
 
 # How often the edge asks a stream how many alerts wait in it (backpressure), at most.
 BACKLOG_REFRESH_S = 0.5
 BACKLOG_QUERY_TIMEOUT = timedelta(seconds=2)
+
+
+# One signal carries at most this many deliveries, and about this many bytes of them before
+# compression: under Temporal's 2 MB payload limit even if compression gained nothing.
+GROUP_MAX_BATCHES = 64
+GROUP_MAX_BYTES = 1_500_000
+
+
+@dataclass
+class _Waiting:
+    """A delivery waiting for the signal that carries it; `done` answers its request."""
+
+    batch: AlertBatch
+    done: asyncio.Future[None]
+
+
+def _weight(batch: AlertBatch) -> int:
+    # The alerts' JSON, and again for `raw`, which repeats them as the sender wrote them.
+    return 2 * alert_weight(batch)
+
+
+def _settle(group: list[_Waiting], error: BaseException | None) -> None:
+    for waiting in group:
+        if waiting.done.done():
+            continue  # the request went away; its delivery was sent all the same
+        if error is None:
+            waiting.done.set_result(None)
+        else:
+            waiting.done.set_exception(error)
 
 
 class TemporalSink:
@@ -28,10 +59,16 @@ class TemporalSink:
         self._settings = settings
         # stream id -> (monotonic time asked, alerts waiting); refreshed in the background.
         self._backlog: dict[str, tuple[float, int]] = {}
+        # stream id -> bytes of history its current run holds, as the server counts them
+        # (signals not yet applied included, which the backlog query cannot see).
+        self._history: dict[str, int] = {}
         # Alerts this process sent to a stream since its backlog was last asked: the estimate
         # stays conservative between answers.
         self._sent_since: dict[str, int] = {}
         self._asking: dict[str, asyncio.Task[None]] = {}
+        # stream id -> deliveries waiting for the next signal, and the task sending them.
+        self._queues: dict[str, list[_Waiting]] = {}
+        self._flushers: dict[str, asyncio.Task[None]] = {}
 
     def _refresh_backlog(self, stream_id: str) -> int:
         """The last known backlog of a stream; asks again in the background when stale."""
@@ -43,21 +80,31 @@ class TemporalSink:
 
     async def _ask_backlog(self, stream_id: str) -> None:
         handle = self._client.get_workflow_handle(stream_id)
-        try:
-            value = await handle.query(
-                AlertStreamWorkflow.backlog, rpc_timeout=BACKLOG_QUERY_TIMEOUT
-            )
-        except Exception:
-            value = 0
-        self._backlog[stream_id] = (time.monotonic(), value)
-        self._sent_since[stream_id] = 0
+        asked = self._sent_since.get(stream_id, 0)
+        query = handle.query(AlertStreamWorkflow.backlog, rpc_timeout=BACKLOG_QUERY_TIMEOUT)
+        describe = handle.describe(rpc_timeout=BACKLOG_QUERY_TIMEOUT)
+        value, desc = await asyncio.gather(query, describe, return_exceptions=True)
+        if not isinstance(desc, BaseException):
+            info = desc.raw_description.workflow_execution_info
+            self._history[stream_id] = info.history_size_bytes
+        self._backlog[stream_id] = (time.monotonic(), value if isinstance(value, int) else 0)
+        # What was sent while the question was out is not in the answer: keep counting it.
+        self._sent_since[stream_id] = max(0, self._sent_since.get(stream_id, 0) - asked)
 
     async def accept(self, batch: AlertBatch) -> str:
         """Signal-with-start the stream of `batch.environment`; its workflow id on success."""
         s = self._settings
         stream_id = stream_workflow_id(batch.environment)
-        timeout = timedelta(seconds=s.accept_timeout_seconds)
         waiting = self._refresh_backlog(stream_id)
+        history = self._history.get(stream_id, 0)
+        if history > s.max_stream_history_mb * 1024 * 1024:
+            # The run must drain and hand over before it takes more: Temporal ends a run at
+            # 50 MB of history, and the sender's retry costs nothing.
+            raise TemporalUnavailable(
+                f"stream {stream_id}'s run holds {history / 1048576:.1f} MB of history; it hands "
+                "over to a new run once its backlog drains "
+                f"(limit INCIDENTFLOW_MAX_STREAM_HISTORY_MB={s.max_stream_history_mb:g})"
+            )
         if waiting + len(batch.alerts) > s.max_stream_backlog and waiting > 0:
             # Backpressure: the sender retries later; accepting more would only grow a
             # backlog the stream must carry across continue-as-new.
@@ -67,12 +114,78 @@ class TemporalSink:
             )
         # Reserve before awaiting, so concurrent requests see each other's alerts.
         self._sent_since[stream_id] = self._sent_since.get(stream_id, 0) + len(batch.alerts)
+        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._queues.setdefault(stream_id, []).append(_Waiting(batch, done))
+        flusher = self._flushers.get(stream_id)
+        if flusher is None or flusher.done():
+            self._flushers[stream_id] = asyncio.create_task(self._flush(stream_id))
+        await done
+        return stream_id
+
+    async def _flush(self, stream_id: str) -> None:
+        """Group commit: what queued while the last signal was out goes in the next one.
+
+        Signals to one workflow are applied one at a time, so concurrent deliveries would
+        otherwise wait in line; together they cost one round trip. Each delivery is answered
+        only once the signal that carries it is recorded, and all of them fail together.
+        """
+        queue = self._queues[stream_id]
+        while queue:
+            group = [queue.pop(0)]
+            size = _weight(group[0].batch)
+            while queue and len(group) < GROUP_MAX_BATCHES:
+                more = _weight(queue[0].batch)
+                if size + more > GROUP_MAX_BYTES:
+                    break
+                group.append(queue.pop(0))
+                size += more
+            try:
+                await self._send(stream_id, [w.batch for w in group])
+            except BadInput as err:
+                if len(group) == 1:
+                    _settle(group, err)
+                    continue
+                # One delivery may be what Temporal refused: try each alone.
+                queue[:0] = group
+                await self._send_each(stream_id, queue, len(group))
+                continue
+            except TemporalUnavailable as err:
+                _settle(group, err)
+                continue
+            except BaseException as err:
+                # Nothing may leave a request waiting forever (shutdown cancels this task).
+                _settle([*group, *queue], TemporalUnavailable(f"not sent: {err!r}"))
+                queue.clear()
+                raise
+            _settle(group, None)
+
+    async def _send_each(self, stream_id: str, queue: list[_Waiting], count: int) -> None:
+        for _ in range(count):
+            one = queue.pop(0)
+            try:
+                await self._send(stream_id, [one.batch])
+            except (BadInput, TemporalUnavailable) as err:
+                _settle([one], err)
+            else:
+                _settle([one], None)
+
+    async def _send(self, stream_id: str, batches: list[AlertBatch]) -> None:
+        """Signal-with-start the stream with `batches`; raises BadInput or TemporalUnavailable."""
+        s = self._settings
+        first = batches[0]
+        timeout = timedelta(seconds=s.accept_timeout_seconds)
+        signal, arg = (
+            (ALERTS_SIGNAL, first)
+            if len(batches) == 1
+            else (ALERT_BATCHES_SIGNAL, AlertBatches(batches=batches))
+        )
+        ids = first.batch_id if len(batches) == 1 else f"{first.batch_id} (+{len(batches) - 1})"
         try:
             await asyncio.wait_for(
                 self._client.start_workflow(
                     AlertStreamWorkflow.run,
                     StreamInput(
-                        environment=batch.environment,
+                        environment=first.environment,
                         approval_timeout_seconds=s.approval_timeout_seconds,
                         agent_queue=s.agent_queue,
                         remediation_queue=s.remediation_queue,
@@ -81,9 +194,9 @@ class TemporalSink:
                     ),
                     id=stream_id,
                     task_queue=s.workflow_queue,
-                    start_signal=ALERTS_SIGNAL,
-                    start_signal_args=[batch],
-                    static_summary=f"alert stream for {batch.environment}",
+                    start_signal=signal,
+                    start_signal_args=[arg],
+                    static_summary=f"alert stream for {first.environment}",
                     rpc_timeout=timeout,
                 ),
                 timeout=s.accept_timeout_seconds,
@@ -91,17 +204,14 @@ class TemporalSink:
         except RPCError as err:
             if err.status is RPCStatusCode.INVALID_ARGUMENT:
                 # Retrying cannot help (e.g. over Temporal's payload size limit): 4xx, not 503.
-                raise BadInput(
-                    f"Temporal refused batch {batch.batch_id}: {err.message[:200]}"
-                ) from err
+                raise BadInput(f"Temporal refused batch {ids}: {err.message[:200]}") from err
             raise TemporalUnavailable(
-                f"Temporal at {s.target} did not accept batch {batch.batch_id}: {err}"
+                f"Temporal at {s.target} did not accept batch {ids}: {err}"
             ) from err
         except (RuntimeError, TimeoutError) as err:
             raise TemporalUnavailable(
-                f"Temporal at {s.target} did not accept batch {batch.batch_id}: {err}"
+                f"Temporal at {s.target} did not accept batch {ids}: {err}"
             ) from err
-        return stream_id
 
     async def ready(self) -> bool:
         """True when the Temporal frontend answers within the accept timeout."""

@@ -3,6 +3,7 @@
 from incidentflow.models.alerts import (
     Alert,
     AlertBatch,
+    AlertBatches,
     AlertStatus,
     DependencyEdge,
     Detection,
@@ -37,6 +38,7 @@ from incidentflow.models.investigation import (
     InvestigationInput,
     RejectedHypothesis,
 )
+from incidentflow.models.llm import LlmUsage
 from incidentflow.models.postmortem import (
     ActionItem,
     IncidentRecord,
@@ -95,6 +97,7 @@ __all__ = [
     "ActionStatus",
     "Alert",
     "AlertBatch",
+    "AlertBatches",
     "AlertMember",
     "AlertStatus",
     "AlertsResolved",
@@ -130,6 +133,7 @@ __all__ = [
     "IncidentUpdate",
     "Investigation",
     "InvestigationInput",
+    "LlmUsage",
     "MergeRequest",
     "NoopParams",
     "Notification",

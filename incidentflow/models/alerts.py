@@ -9,6 +9,7 @@ from typing import Any
 from pydantic import Field
 
 from incidentflow.models.base import Artifact, Engine, Severity
+from incidentflow.models.llm import LlmUsage
 
 
 class AlertStatus(StrEnum):
@@ -52,6 +53,15 @@ class AlertBatch(Artifact):
     )
 
 
+class AlertBatches(Artifact):
+    """Batches of several deliveries committed to the stream in one signal (group commit).
+
+    Each keeps its own id, so a redelivery of any one of them is still recognised.
+    """
+
+    batches: list[AlertBatch] = Field(min_length=1)
+
+
 class Detection(Artifact):
     """Detection's verdict on one alert: what it is about and whether it matters."""
 
@@ -66,6 +76,11 @@ class Detection(Artifact):
 
 class DetectionResult(Artifact):
     detections: list[Detection]
+    engine: Engine = Engine.RULES
+    engine_reason: str = Field(
+        default="", description="Why this engine answered, e.g. why an LLM answer was refused"
+    )
+    llm_usage: LlmUsage | None = Field(default=None, description="What the LLM engine spent")
 
 
 class DependencyEdge(Artifact):

@@ -14,7 +14,8 @@ from incidentflow.models.alerts import (
     DownstreamAlert,
     Duplicate,
 )
-from incidentflow.models.base import Artifact, Severity
+from incidentflow.models.base import Artifact, Engine, Severity
+from incidentflow.models.llm import LlmUsage
 from incidentflow.settings import AGENT_QUEUE, REMEDIATION_QUEUE, WORKFLOW_QUEUE
 
 
@@ -127,6 +128,11 @@ class CorrelationResult(Artifact):
     dropped: list[Detection] = Field(
         default_factory=list, description="Noise and duplicates of already known alerts"
     )
+    engine: Engine = Engine.RULES
+    engine_reason: str = Field(
+        default="", description="Why this engine answered, e.g. why an LLM answer was refused"
+    )
+    llm_usage: LlmUsage | None = Field(default=None, description="What the LLM engine spent")
 
 
 class IncidentInput(Artifact):
@@ -139,6 +145,11 @@ class IncidentInput(Artifact):
     approval_timeout_seconds: int = Field(default=1800, gt=0)
     agent_queue: str = AGENT_QUEUE
     remediation_queue: str = REMEDIATION_QUEUE
+    split_from: IncidentMoved | None = Field(
+        default=None,
+        description="Set when a person split this incident's alerts off another (`incidentflow "
+        "split`): who, from which incident and why; its alerts are in `incident`, not here",
+    )
 
 
 class IncidentClosed(Artifact):
@@ -206,6 +217,11 @@ class SplitRequest(Artifact):
     fingerprints: list[str] = Field(min_length=1)
     by: str = Field(min_length=1)
     reason: str = ""
+    into: str = Field(
+        default="",
+        description="The new incident's id (derived from the source and the fingerprints, so "
+        "asking again names the same one); recorded in the source's timeline",
+    )
 
 
 class IncidentMoved(Artifact):
@@ -220,6 +236,8 @@ class IncidentMoved(Artifact):
     kind: str = Field(description="merged_into | merged_from | split_out | split_from")
 
 
-# StreamInput names StreamStats before it is defined: finish it here, at import, because the
-# workflow sandbox cannot resolve the forward reference later (issue 5 saw "not fully defined").
+# StreamInput names StreamStats, and IncidentInput names IncidentMoved, before they are defined:
+# finish both here, at import, because the workflow sandbox cannot resolve the forward references
+# later (issue 5 saw "not fully defined").
 StreamInput.model_rebuild()
+IncidentInput.model_rebuild()

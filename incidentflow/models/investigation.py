@@ -9,6 +9,7 @@ from pydantic import Field
 
 from incidentflow.models.base import Artifact, Engine
 from incidentflow.models.incident import Incident
+from incidentflow.models.llm import LlmUsage
 
 
 class EvidenceKind(StrEnum):
@@ -79,6 +80,10 @@ class Investigation(Artifact):
     evidence: list[Evidence]
     summary: str
     engine: Engine = Engine.RULES
+    engine_reason: str = Field(
+        default="", description="Why this engine answered, e.g. why an LLM answer was refused"
+    )
+    llm_usage: LlmUsage | None = Field(default=None, description="What the LLM engine spent")
 
     @property
     def top(self) -> Hypothesis | None:

@@ -11,6 +11,7 @@ from incidentflow.models.alerts import Detection
 from incidentflow.models.base import Artifact, Engine
 from incidentflow.models.incident import Incident, IncidentState
 from incidentflow.models.investigation import Investigation
+from incidentflow.models.llm import LlmUsage
 from incidentflow.models.remediation import (
     ActionResult,
     Approval,
@@ -57,6 +58,10 @@ class PostMortem(Artifact):
     root_cause: str = ""
     action_items: list[ActionItem] = Field(default_factory=list)
     timeline: list[TimelineEvent] = Field(default_factory=list)
+    engine_reason: str = Field(
+        default="", description="Why this engine answered, e.g. why an LLM answer was refused"
+    )
+    llm_usage: LlmUsage | None = Field(default=None, description="What the LLM engine spent")
 
 
 class IncidentRecord(Artifact):

@@ -11,6 +11,7 @@ from pydantic import Field
 from incidentflow.models.base import Artifact, Engine
 from incidentflow.models.incident import Incident
 from incidentflow.models.investigation import Investigation
+from incidentflow.models.llm import LlmUsage
 
 
 class Risk(StrEnum):
@@ -134,6 +135,10 @@ class RemediationPlan(Artifact):
     rationale: str
     evidence_ids: list[str] = Field(default_factory=list)
     engine: Engine = Engine.RULES
+    engine_reason: str = Field(
+        default="", description="Why this engine answered, e.g. why an LLM answer was refused"
+    )
+    llm_usage: LlmUsage | None = Field(default=None, description="What the LLM engine spent")
 
 
 class Decision(StrEnum):

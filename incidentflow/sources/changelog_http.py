@@ -20,6 +20,7 @@ from incidentflow.errors import BadInput, ConfigError, EvidenceUnavailable
 from incidentflow.evidence import ChangeRecord
 from incidentflow.sources.files import changes_from_list, utc
 from incidentflow.sources.live import LiveSource
+from incidentflow.telemetry import evidence_span
 
 HTTP_TIMEOUT_S = 10.0
 
@@ -62,7 +63,8 @@ class HttpChangeLog(LiveSource):
     def _get(self, http: httpx.Client, params: dict[str, str]) -> list[ChangeRecord]:
         where = f"change log at INCIDENTFLOW_CHANGELOG_URL={self._url}"
         try:
-            resp = http.get(self._url, params=params)
+            with evidence_span(self._name, str(httpx.URL(self._url, params=params))):
+                resp = http.get(self._url, params=params)
         except httpx.HTTPError as err:
             raise EvidenceUnavailable(f"{where} did not answer: {err!r}") from err
         if resp.status_code in (401, 403):

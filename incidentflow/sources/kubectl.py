@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import re
+import shlex
 import subprocess
 from collections import defaultdict
 from collections.abc import Sequence
@@ -26,6 +27,7 @@ from incidentflow.errors import BadInput, ConfigError, EvidenceUnavailable
 from incidentflow.evidence import ChangeKind, ChangeRecord
 from incidentflow.sources.files import parse_time, utc
 from incidentflow.sources.live import LiveSource
+from incidentflow.telemetry import evidence_span
 
 KUBECTL_TIMEOUT_S = 20.0
 REVISION = "deployment.kubernetes.io/revision"
@@ -114,9 +116,10 @@ class KubectlChangeLog(LiveSource):
     def _get(self, services: list[str]) -> list[dict[str, Any]]:
         argv = self.argv(services)
         try:
-            done = subprocess.run(
-                argv, capture_output=True, text=True, timeout=self._timeout, check=False
-            )
+            with evidence_span(self._name, shlex.join(argv)):
+                done = subprocess.run(
+                    argv, capture_output=True, text=True, timeout=self._timeout, check=False
+                )
         except FileNotFoundError as err:
             raise ConfigError(
                 f"INCIDENTFLOW_KUBECTL_BINARY={self._binary!r} was not found"

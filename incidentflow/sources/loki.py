@@ -22,6 +22,7 @@ from incidentflow.errors import ConfigError, EvidenceUnavailable
 from incidentflow.evidence import LogLevel, LogRecord
 from incidentflow.sources.files import utc
 from incidentflow.sources.live import LiveSource
+from incidentflow.telemetry import evidence_span
 
 DEFAULT_TEMPLATE = '{service="{service}"} |~ "(?i)error|exception|timeout|fatal|panic|warn"'
 # Newest lines kept per service: enough for templates and rates, small for the activity.
@@ -160,7 +161,8 @@ class LokiSource(LiveSource):
         }
         url = f"{self._base}/loki/api/v1/query_range"
         try:
-            resp = http.get(url, params=params)
+            with evidence_span(self._name, query):
+                resp = http.get(url, params=params)
         except httpx.HTTPError as err:
             raise EvidenceUnavailable(
                 f"Loki at INCIDENTFLOW_LOKI_URL={self._base} did not answer: {err!r}"

@@ -17,6 +17,7 @@ from incidentflow.errors import ConfigError, IncidentFlowError
 from incidentflow.evidence import MetricPoint, MetricSeries
 from incidentflow.sources.files import utc
 from incidentflow.sources.live import LiveSource
+from incidentflow.telemetry import evidence_span
 
 DEFAULT_QUERIES: dict[str, str] = {
     "http_error_ratio": (
@@ -94,7 +95,8 @@ class PrometheusSource(LiveSource):
             "step": f"{step.total_seconds():.3f}",  # float seconds; "3.5s" is not a duration
         }
         try:
-            resp = http.get(f"{self._base}/api/v1/query_range", params=params)
+            with evidence_span(self._name, query):
+                resp = http.get(f"{self._base}/api/v1/query_range", params=params)
         except httpx.HTTPError as err:
             raise IncidentFlowError(f"Prometheus at {self._base} did not answer: {err}") from err
         if resp.status_code == 400:

@@ -18,10 +18,10 @@ from conftest import app_stack, make_settings
 from flow import DEMO_ORIGIN, demo_payloads, fingerprints_of, wait_for_incident, wait_for_state
 from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client
-from temporalio.contrib.pydantic import pydantic_data_converter
 
 from incidentflow.agents.investigation import investigate
 from incidentflow.cli import ops
+from incidentflow.codec import DATA_CONVERTER
 from incidentflow.context import build_context
 from incidentflow.errors import TemporalUnavailable
 from incidentflow.executors import Ledger
@@ -88,7 +88,7 @@ async def incident_input(client: Client, incident_id: str) -> IncidentInput:
     """The input the incident workflow was started with, decoded from its history."""
     history = await client.get_workflow_handle(incident_id).fetch_history()
     started = history.events[0].workflow_execution_started_event_attributes
-    [value] = await pydantic_data_converter.decode(started.input.payloads, [IncidentInput])
+    [value] = await DATA_CONVERTER.decode(started.input.payloads, [IncidentInput])
     assert isinstance(value, IncidentInput)
     return value
 

@@ -1,25 +1,34 @@
-"""One trace from the webhook request through the signal, both workflows and the activities;
-replaying a history adds no spans."""
+"""One trace from the webhook request through the signal, both workflows and the activities,
+down to each evidence query (the real Prometheus; loopback Loki and change log peers; a
+recording kubectl); replaying a history adds no spans."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import sys
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
-from conftest import Stack
+from conftest import Stack, app_stack, make_settings
 from flow import DEMO_ORIGIN, demo_payloads, fingerprints_of, wait_for_incident, wait_for_state
 from opentelemetry import trace
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from prometheus_peer import running_prometheus
 from temporalio.client import WorkflowHistory
 from temporalio.contrib.opentelemetry import TracingInterceptor
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Replayer
 
+from incidentflow.codec import DATA_CONVERTER
 from incidentflow.models import IncidentState
+from incidentflow.scenario import demo_scenario_path
+from incidentflow.telemetry import EVIDENCE_QUERY, EVIDENCE_SOURCE, INCIDENT_ID
+from incidentflow.temporal import DevServer, connect
 from worker import WORKFLOWS
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "unit"))
+from live_peers import Peer, install_kubectl, serve
 
 HISTORY = Path(__file__).resolve().parents[1] / "histories" / "demo_incident.json"
 
@@ -47,9 +56,33 @@ def ancestors(span: ReadableSpan, by_id: dict[int, ReadableSpan]) -> list[str]:
     return names
 
 
+@pytest.fixture
+async def live_stack(dev_server: DevServer, tmp_path: Path) -> AsyncIterator[tuple[Stack, Peer]]:
+    """The app with the demo bundle and every live evidence source enabled; the Loki peer."""
+    kubectl = install_kubectl(tmp_path / "bin", {"output": {"kind": "List", "items": []}})
+    with (
+        running_prometheus(tmp_path / "prometheus", {}) as prometheus,
+        serve(Peer()) as loki,
+        serve(Peer()) as changelog,
+    ):
+        settings = make_settings(
+            dev_server.address,
+            tmp_path / "data",
+            evidence_bundle=demo_scenario_path(),
+            prometheus_url=prometheus,
+            loki_url=loki.url,
+            changelog_url=changelog.url,
+            kubectl_changes=True,
+            kubectl_binary=str(kubectl / "kubectl"),
+        )
+        async with app_stack(settings, await connect(settings)) as stack:
+            yield stack, loki
+
+
 async def test_one_trace_from_webhook_to_every_activity(
-    spans: InMemorySpanExporter, stack: Stack
+    spans: InMemorySpanExporter, live_stack: tuple[Stack, Peer]
 ) -> None:
+    stack, loki = live_stack
     spans.clear()
     payloads = demo_payloads()
     for payload in payloads:
@@ -86,13 +119,28 @@ async def test_one_trace_from_webhook_to_every_activity(
     assert chain[:2] == ["StartActivity:investigate", "StartChildWorkflow:IncidentWorkflow"], chain
     assert (investigate.attributes or {}).get("temporalWorkflowID") == incident_id
 
+    # Down to the evidence: each query of each live source is a child of the investigation.
+    queries = [s for s in same_trace if s.name.startswith("evidence ")]
+    by_source: dict[str, list[str]] = {}
+    for span in queries:
+        attrs = span.attributes or {}
+        assert span.parent is not None and span.parent.span_id == investigate.context.span_id
+        assert attrs.get(INCIDENT_ID) == incident_id, span.name
+        by_source.setdefault(str(attrs[EVIDENCE_SOURCE]), []).append(str(attrs[EVIDENCE_QUERY]))
+    assert set(by_source) == {"prometheus", "loki", "changelog", "kubernetes"}, by_source
+    assert sorted(by_source["loki"]) == sorted(p["query"] for p in loki.params)
+    assert any('service="payments"' in q for q in by_source["prometheus"]), by_source
+    assert any("service=payments" in q for q in by_source["changelog"]), by_source
+    [kubectl] = by_source["kubernetes"]
+    assert " get replicasets " in kubectl and "payments" in kubectl, kubectl
+
 
 async def test_replaying_a_history_adds_no_spans(spans: InMemorySpanExporter) -> None:
     spans.clear()
     history = WorkflowHistory.from_json("demo_incident", HISTORY.read_text())
     replayer = Replayer(
         workflows=WORKFLOWS,
-        data_converter=pydantic_data_converter,
+        data_converter=DATA_CONVERTER,
         interceptors=[TracingInterceptor()],
     )
     await replayer.replay_workflow(history, raise_on_replay_failure=True)
