@@ -13,16 +13,12 @@ from datetime import timedelta
 from typing import Any
 
 from temporalio import workflow
-from temporalio.common import (
-    SearchAttributePair,
-    TypedSearchAttributes,
-    WorkflowIDReusePolicy,
-)
 from temporalio.exceptions import WorkflowAlreadyStartedError
 
 with workflow.unsafe.imports_passed_through():
     from activities.correlation import CorrelationActivities
     from activities.detection import DetectionActivities
+    from incidentflow.metrics import record_redelivered_batch
     from incidentflow.models import (
         AlertBatch,
         AlertBatches,
@@ -39,9 +35,9 @@ with workflow.unsafe.imports_passed_through():
         StreamInput,
         StreamStats,
     )
-    from incidentflow.search import SERVICE_KEY, SEVERITY_KEY, STATE_KEY
     from workflows import policies
     from workflows.incident import IncidentWorkflow
+    from workflows.incident_start import incident_start_fields
     from workflows.names import (
         ALERT_BATCHES_SIGNAL,
         ALERTS_SIGNAL,
@@ -118,6 +114,7 @@ class AlertStreamWorkflow:
     def _receive(self, batch: AlertBatch) -> None:
         if batch.batch_id in self._seen_set:
             workflow.logger.info("batch %s already received; ignoring", batch.batch_id)
+            record_redelivered_batch(len(batch.alerts))
             return
         self._remember(batch.batch_id)
         self._pending.append(without_raw(batch))
@@ -269,12 +266,6 @@ class AlertStreamWorkflow:
             retry_policy=policies.STREAM_RETRY,
             summary=f"correlate against {len(self._open)} open incident(s)",
         )
-        self._count(
-            alerts_processed=len(batch.alerts),
-            incidents_opened=len(correlation.new_incidents),
-            alerts_joined=sum(len(u.alerts) for u in correlation.updates),
-            alerts_dropped=len(correlation.dropped),
-        )
         for incident in correlation.new_incidents:
             await self._open_incident(incident, correlation, detections.detections)
         for update in correlation.updates:
@@ -297,6 +288,14 @@ class AlertStreamWorkflow:
                         fingerprints=entry.fingerprints,
                     ),
                 )
+        # Counted once the index holds the round (the awaits above let queries in between):
+        # `stats` never says processed before `open_incidents` shows where the alerts went.
+        self._count(
+            alerts_processed=len(batch.alerts),
+            incidents_opened=len(correlation.new_incidents),
+            alerts_joined=sum(len(u.alerts) for u in correlation.updates),
+            alerts_dropped=len(correlation.dropped),
+        )
 
     async def _open_incident(
         self, incident: Incident, correlation: CorrelationResult, detections: list[Detection]
@@ -323,22 +322,7 @@ class AlertStreamWorkflow:
                 id=incident.id,
                 task_queue=self._inp.workflow_queue,
                 parent_close_policy=workflow.ParentClosePolicy.ABANDON,
-                id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
-                static_summary=f"{incident.severity.value} · {incident.title}",
-                static_details=(
-                    f"Incident {incident.id} in {incident.environment}: "
-                    f"{len(incident.alerts)} alert(s), origin "
-                    f"{incident.origin_service or 'unknown'}, services "
-                    f"{', '.join(incident.services)}"
-                ),
-                memo={"title": incident.title},
-                search_attributes=TypedSearchAttributes(
-                    [
-                        SearchAttributePair(STATE_KEY, "open"),
-                        SearchAttributePair(SEVERITY_KEY, incident.severity.value),
-                        SearchAttributePair(SERVICE_KEY, incident.origin_service or "unknown"),
-                    ]
-                ),
+                **incident_start_fields(incident),
             )
             # The incident reports its own end by signal (that survives our continue-as-new);
             # its completion here is only acknowledged, so a failed child warns nobody twice.

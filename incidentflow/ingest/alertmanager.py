@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -52,13 +52,27 @@ class AlertmanagerWebhook(BaseModel):
     alerts: list[AlertmanagerAlert] = Field(min_length=1)
 
 
-def normalize(payload: AlertmanagerWebhook) -> list[Alert]:
+def normalize(payload: AlertmanagerWebhook, body: Any = None) -> list[Alert]:
     """Our `Alert`s from one notification; `raw` keeps each alert exactly as sent."""
-    return normalize_alerts(payload.alerts, source="alertmanager")
+    return normalize_alerts(payload.alerts, source="alertmanager", raws=sent_alerts(body))
 
 
-def normalize_alerts(items: Sequence[AlertmanagerAlert], *, source: str) -> list[Alert]:
-    """Alerts in Alertmanager's alert shape (Alertmanager's, and Grafana's, which extends it)."""
+def sent_alerts(body: Any) -> list[Any] | None:
+    """The alerts as the sender wrote them, from the parsed body the model was validated from."""
+    alerts = body.get("alerts") if isinstance(body, dict) else None
+    return alerts if isinstance(alerts, list) else None
+
+
+def normalize_alerts(
+    items: Sequence[AlertmanagerAlert], *, source: str, raws: Sequence[Any] | None = None
+) -> list[Alert]:
+    """Alerts in Alertmanager's alert shape (Alertmanager's, and Grafana's, which extends it).
+
+    `raws`, the same alerts as parsed from the body, become `raw` as they are (no second
+    serialization of every alert on the hot path); without them the model is dumped.
+    """
+    if raws is None or len(raws) != len(items):
+        raws = [item.model_dump(mode="json") for item in items]
     return [
         Alert(
             fingerprint=item.fingerprint or label_fingerprint(item.labels),
@@ -70,9 +84,9 @@ def normalize_alerts(items: Sequence[AlertmanagerAlert], *, source: str) -> list
             starts_at=item.startsAt,
             ends_at=item.endsAt if item.endsAt and item.endsAt > ZERO_TIME else None,
             generator_url=item.generatorURL or None,
-            raw=item.model_dump(mode="json"),
+            raw=raw,
         )
-        for item in items
+        for item, raw in zip(items, raws, strict=True)
     ]
 
 

@@ -158,7 +158,7 @@ def create_app(settings: Settings, sink: AlertSink) -> Starlette:
         now = datetime.now(UTC)
         try:
             payload = fmt.model.model_validate(data)
-            alerts = fmt.normalize(payload, now)
+            alerts = fmt.normalize(payload, now, data)
         except ValidationError as err:
             return problem(422, f"not a valid {fmt.title} payload", fields=field_errors(err))
         except (ValueError, RecursionError) as err:

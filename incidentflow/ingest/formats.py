@@ -20,7 +20,8 @@ class WireFormat:
     source: str
     title: str
     model: type[BaseModel]
-    normalize: Callable[[Any, datetime], list[Alert]]
+    # (validated model, receipt time, the parsed body it was validated from)
+    normalize: Callable[[Any, datetime, Any], list[Alert]]
     identity: Callable[[Any, str], str]
 
 
@@ -31,28 +32,28 @@ FORMATS: dict[str, WireFormat] = {
             "alertmanager",
             "Prometheus Alertmanager webhook (version 4)",
             alertmanager.AlertmanagerWebhook,
-            lambda p, _now: alertmanager.normalize(p),
+            lambda p, _now, body: alertmanager.normalize(p, body),
             alertmanager.batch_identity,
         ),
         WireFormat(
             "grafana",
             "Grafana alerting webhook contact point",
             grafana.GrafanaWebhook,
-            lambda p, _now: grafana.normalize(p),
+            lambda p, _now, body: grafana.normalize(p, body),
             grafana.batch_identity,
         ),
         WireFormat(
             "pagerduty",
             "PagerDuty Events API v2 event",
             pagerduty.PagerDutyEvent,
-            pagerduty.normalize,
+            lambda p, now, _body: pagerduty.normalize(p, now),
             pagerduty.batch_identity,
         ),
         WireFormat(
             "generic",
             "IncidentFlow generic JSON",
             generic.GenericPayload,
-            generic.normalize,
+            lambda p, now, _body: generic.normalize(p, now),
             generic.batch_identity,
         ),
     )

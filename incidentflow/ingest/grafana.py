@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from incidentflow.ingest.alertmanager import AlertmanagerAlert, normalize_alerts
+from incidentflow.ingest.alertmanager import AlertmanagerAlert, normalize_alerts, sent_alerts
 from incidentflow.ingest.common import canonical_id
 from incidentflow.models import Alert
 
@@ -43,9 +43,9 @@ class GrafanaWebhook(BaseModel):
     message: str = ""
 
 
-def normalize(payload: GrafanaWebhook) -> list[Alert]:
+def normalize(payload: GrafanaWebhook, body: Any = None) -> list[Alert]:
     """Our `Alert`s from one Grafana notification; `raw` keeps each alert as sent."""
-    return normalize_alerts(payload.alerts, source="grafana")
+    return normalize_alerts(payload.alerts, source="grafana", raws=sent_alerts(body))
 
 
 def batch_identity(payload: GrafanaWebhook, partition: str) -> str:
