@@ -15,14 +15,14 @@ import asyncio
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from incidentflow.agents.investigation import InvestigationConfig, investigate
+from incidentflow.agents.investigation import InvestigationConfig, investigate, window_of
 from incidentflow.agents.topology import dependencies_within
 from incidentflow.evidence import EvidenceSource
 from incidentflow.llm import prompts
 from incidentflow.llm.accounting import Meter
 from incidentflow.llm.engine import Ask, LlmEngine
 from incidentflow.llm.guard import plain, unknown_ids
-from incidentflow.llm.tools import EvidenceTools, window_of
+from incidentflow.llm.tools import EvidenceTools
 from incidentflow.models import (
     SCHEMA_VERSION,
     Evidence,

@@ -18,7 +18,6 @@ from opentelemetry import trace
 from opentelemetry.trace import Tracer
 from temporalio import activity
 
-from incidentflow.agents.common import utc
 from incidentflow.agents.investigation import InvestigationConfig
 from incidentflow.agents.investigation.signals import (
     Window,
@@ -242,18 +241,6 @@ class EvidenceTools:
             weight=0.0,
             attributes=attributes,
         )
-
-
-def window_of(incident: Incident, config: InvestigationConfig) -> Window:
-    """The incident's window as the rules engine reads it (baseline, onset, end)."""
-    starts = [utc(a.starts_at) for a in incident.alerts] or [utc(incident.opened_at)]
-    onset = min(starts)
-    return Window(
-        start=onset - config.baseline,
-        cut=onset - config.pre_onset,
-        onset=onset,
-        end=max(starts) + config.after_last_alert,
-    )
 
 
 def _bounded(item: Evidence, *, call: str) -> Evidence:

@@ -14,13 +14,13 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from pydantic import SecretStr
 
-from incidentflow.agents.investigation import DEFAULT_CONFIG
+from incidentflow.agents.investigation import DEFAULT_CONFIG, window_of
 from incidentflow.context import build_context
 from incidentflow.errors import ConfigError, LlmUnavailable
 from incidentflow.llm.client import LlmClient, LlmRequestRejected, ToolCall
 from incidentflow.llm.config import LlmConfig, llm_config
 from incidentflow.llm.redact import Redactor
-from incidentflow.llm.tools import EvidenceTools, window_of
+from incidentflow.llm.tools import EvidenceTools
 from incidentflow.settings import Settings
 
 HELLO = [{"role": "user", "content": "hello"}]

@@ -80,7 +80,7 @@ def investigate(
     """Rank hypotheses for `inp.incident` from what `evidence` holds about its services."""
     incident = inp.incident
     source = evidence.aligned(incident.alerts)
-    window = _window(incident, config)
+    window = window_of(incident, config)
     candidates = _candidates(incident, graph, config.hops)
     names = list(candidates)
 
@@ -145,7 +145,8 @@ def investigate(
     )
 
 
-def _window(incident: Incident, config: InvestigationConfig) -> Window:
+def window_of(incident: Incident, config: InvestigationConfig) -> Window:
+    """The incident's window: baseline before, the cut, onset at the first alert, the end."""
     starts = [utc(a.starts_at) for a in incident.alerts] or [utc(incident.opened_at)]
     onset = min(starts)
     return Window(
