@@ -7,7 +7,7 @@ import time
 from dataclasses import dataclass
 from datetime import timedelta
 
-from temporalio.client import Client
+from temporalio.client import Client, WorkflowExecutionStatus
 from temporalio.service import RPCError, RPCStatusCode
 
 from incidentflow.errors import BadInput, TemporalUnavailable
@@ -86,7 +86,12 @@ class TemporalSink:
         value, desc = await asyncio.gather(query, describe, return_exceptions=True)
         if not isinstance(desc, BaseException):
             info = desc.raw_description.workflow_execution_info
-            self._history[stream_id] = info.history_size_bytes
+            # A closed run (terminated, or ended by hand) takes nothing more: the next
+            # signal-with-start begins a new one, so only a running run's history counts.
+            running = desc.status is WorkflowExecutionStatus.RUNNING
+            self._history[stream_id] = info.history_size_bytes if running else 0
+        elif isinstance(desc, RPCError) and desc.status is RPCStatusCode.NOT_FOUND:
+            self._history[stream_id] = 0
         self._backlog[stream_id] = (time.monotonic(), value if isinstance(value, int) else 0)
         # What was sent while the question was out is not in the answer: keep counting it.
         self._sent_since[stream_id] = max(0, self._sent_since.get(stream_id, 0) - asked)

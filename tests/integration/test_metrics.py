@@ -146,7 +146,7 @@ async def test_prometheus_scrapes_ours_and_the_sdks_from_ingest_and_workers(
 
 def test_compose_gives_every_process_a_metrics_endpoint() -> None:
     services = yaml.safe_load((ROOT / "docker-compose.yml").read_text())["services"]
-    for name in ("worker", "remediation-worker", "ingest"):
+    for name in ("workflow-worker", "agent-worker", "remediation-worker", "ingest"):
         env = services[name]["environment"]
         host, _, port = str(env["INCIDENTFLOW_METRICS_BIND"]).rpartition(":")
         assert host == "0.0.0.0", (name, "listen beyond the container's loopback")

@@ -33,8 +33,9 @@ def env_of(service: dict[str, Any]) -> dict[str, str]:
 
 def test_every_service_has_an_image_or_a_build_and_valid_ports() -> None:
     services = compose()["services"]
-    expected = {"postgresql", "temporal", "temporal-ui", "temporal-setup", "worker"}
-    assert expected | {"remediation-worker", "ingest"} <= set(services)
+    expected = {"postgresql", "temporal", "temporal-ui", "temporal-setup"}
+    workers = {"workflow-worker", "agent-worker", "remediation-worker"}
+    assert expected | workers | {"ingest"} <= set(services)
     for name, svc in services.items():
         assert "image" in svc or "build" in svc, name
         for mapping in svc.get("ports", []):
@@ -59,7 +60,11 @@ def test_workers_are_split_by_credential_scope() -> None:
         cmd = svc.get("command") or []
         if "worker" in cmd:
             queues[name] = cmd[cmd.index("--queue") + 1]
-    assert queues == {"worker": "default", "remediation-worker": "remediation"}
+    assert queues == {
+        "workflow-worker": "workflows",
+        "agent-worker": "agents",
+        "remediation-worker": "remediation",
+    }
     assert set(queues.values()) <= set(QUEUES)
     for name, svc in services.items():
         executor_keys = [k for k in env_of(svc) if k.startswith("INCIDENTFLOW_EXECUTOR")]
@@ -69,7 +74,7 @@ def test_workers_are_split_by_credential_scope() -> None:
 def test_setup_job_registers_what_the_workflows_write() -> None:
     services = compose()["services"]
     assert services["temporal-setup"]["command"] == ["incidentflow", "setup-temporal"]
-    for name in ("worker", "remediation-worker", "ingest"):
+    for name in ("workflow-worker", "agent-worker", "remediation-worker", "ingest"):
         depends = services[name]["depends_on"]
         assert depends["temporal-setup"]["condition"] == "service_completed_successfully"
     ingest = services["ingest"]

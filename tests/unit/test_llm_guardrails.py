@@ -186,7 +186,7 @@ def test_only_the_agents_worker_gets_the_model_key_in_compose() -> None:
         for name, svc in services.items()
         if "INCIDENTFLOW_LLM_API_KEY" in (svc.get("environment") or {})
     }
-    assert holders == {"worker"}
+    assert holders == {"agent-worker"}
     empty = {"llm_agents": "", "llm_base_url": "", "llm_model": "", "llm_api_key": ""}
     assert build_engine(Settings.model_validate(empty)) is None
     cfg = llm_config(Settings.model_validate({**empty, "llm_agents": "all", "llm_model": "m"}))
