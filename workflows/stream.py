@@ -51,6 +51,8 @@ with workflow.unsafe.imports_passed_through():
         capped_members,
         index_for,
         note_transitions,
+        quiet_to_refeed,
+        settle_quiet,
         without_raw,
     )
 
@@ -68,6 +70,8 @@ MAX_MERGED_BYTES = 600 * 1024
 OLD_MAX_MERGED_ALERTS = 200
 OLD_CARRY_MAX_ALERTS = 1_200
 ROUNDS_BY_BYTES_PATCH = "stream-rounds-by-bytes"
+# Patch marker: a lone warning dropped as too quiet is correlated again with later alerts.
+QUIET_REFEED_PATCH = "stream-quiet-refeed"
 # Pending alerts a hand-over may carry in its input, as JSON before compression (Temporal's
 # limit is 2 MB after it; incidentflow.codec takes alert JSON down at least fourfold); with more,
 # the stream keeps processing first.
@@ -104,6 +108,8 @@ class AlertStreamWorkflow:
         self._stats: StreamStats = inp.stats
         self._transitions = {fp: list(ts) for fp, ts in inp.transitions.items()}
         self._by_bytes = False
+        self._refeed = False
+        self._quiet = {d.alert.fingerprint: d for d in inp.quiet}
 
     @workflow.signal(name=ALERTS_SIGNAL)
     def alerts(self, batch: AlertBatch) -> None:
@@ -189,6 +195,7 @@ class AlertStreamWorkflow:
         """Process batches forever, handing over to a new run before the history limits."""
         # Decided once per run, before any command: a run either sizes rounds by bytes or not.
         self._by_bytes = workflow.patched(ROUNDS_BY_BYTES_PATCH)
+        self._refeed = workflow.patched(QUIET_REFEED_PATCH)
         while True:
             await workflow.wait_condition(lambda: bool(self._pending) or self._should_hand_over())
             if self._pending and self._inp.settle_seconds > 0 and not self._should_hand_over():
@@ -216,6 +223,7 @@ class AlertStreamWorkflow:
                             "seen_batches": list(self._seen),
                             "stats": self._stats.model_copy(update={"runs": self._stats.runs + 1}),
                             "transitions": self._transitions,
+                            "quiet": list(self._quiet.values()),
                         }
                     )
                 )
@@ -254,11 +262,12 @@ class AlertStreamWorkflow:
             retry_policy=policies.STREAM_RETRY,
             summary=f"detect {len(batch.alerts)} alert(s)",
         )
+        refed = quiet_to_refeed(self._quiet, batch, workflow.now()) if self._refeed else []
         correlation = await workflow.execute_activity_method(
             CorrelationActivities.correlate,
             CorrelationInput(
                 environment=self._inp.environment,
-                detections=detections.detections,
+                detections=[*detections.detections, *refed],
                 open_incidents=index_for(list(self._open.values()), batch),
             ),
             task_queue=self._inp.agent_queue,
@@ -266,8 +275,14 @@ class AlertStreamWorkflow:
             retry_policy=policies.STREAM_RETRY,
             summary=f"correlate against {len(self._open)} open incident(s)",
         )
+        rescued = (
+            settle_quiet(self._quiet, refed, detections.detections, correlation)
+            if self._refeed
+            else 0
+        )
+        held = {d.alert.fingerprint for d in refed}
         for incident in correlation.new_incidents:
-            await self._open_incident(incident, correlation, detections.detections)
+            await self._open_incident(incident, correlation, [*detections.detections, *refed])
         for update in correlation.updates:
             known = self._open.get(update.incident_id)
             if known is None:
@@ -294,7 +309,9 @@ class AlertStreamWorkflow:
             alerts_processed=len(batch.alerts),
             incidents_opened=len(correlation.new_incidents),
             alerts_joined=sum(len(u.alerts) for u in correlation.updates),
-            alerts_dropped=len(correlation.dropped),
+            # Held quiet alerts were counted dropped once; those now in an incident come back.
+            alerts_dropped=sum(d.alert.fingerprint not in held for d in correlation.dropped)
+            - rescued,
         )
 
     async def _open_incident(

@@ -5,12 +5,14 @@ Deterministic module: no I/O, no clock (times are passed in from `workflow.now()
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from incidentflow.models import (
     AlertBatch,
     AlertMember,
     AlertStatus,
+    CorrelationResult,
+    Detection,
     IncidentUpdate,
     OpenIncident,
 )
@@ -134,3 +136,47 @@ def alert_weight(batch: AlertBatch) -> int:
         + sum(len(k) + len(v) + 6 for k, v in a.annotations.items())
         for a in batch.alerts
     )
+
+
+# A lone warning dropped as too quiet is held this long (correlation's default group window):
+# related alerts that arrive later in the window still make an incident of it.
+QUIET_HOLD = timedelta(minutes=10)
+# Quiet alerts held at most; the oldest are forgotten first (bounded carry-over).
+QUIET_KEPT = 500
+
+
+def quiet_to_refeed(
+    quiet: dict[str, Detection], batch: AlertBatch, now: datetime
+) -> list[Detection]:
+    """Held quiet alerts to correlate again with `batch`: not expired, not delivered anew."""
+    for fp in [fp for fp, d in quiet.items() if now - _aware(d.alert.starts_at) > QUIET_HOLD]:
+        del quiet[fp]
+    in_batch = {a.fingerprint for a in batch.alerts}
+    return [d for fp, d in quiet.items() if fp not in in_batch]
+
+
+def settle_quiet(
+    quiet: dict[str, Detection],
+    refed: list[Detection],
+    detections: list[Detection],
+    result: CorrelationResult,
+) -> int:
+    """Hold what this round left quiet; how many held alerts made it into an incident."""
+    still = set(result.quiet)
+    rescued = 0
+    for det in refed:
+        if det.alert.fingerprint not in still:
+            quiet.pop(det.alert.fingerprint, None)
+            rescued += 1
+    for det in detections:
+        if det.alert.fingerprint in still:
+            quiet[det.alert.fingerprint] = det
+        else:
+            quiet.pop(det.alert.fingerprint, None)
+    while len(quiet) > QUIET_KEPT:
+        quiet.pop(next(iter(quiet)))
+    return rescued
+
+
+def _aware(at: datetime) -> datetime:
+    return at if at.tzinfo else at.replace(tzinfo=UTC)

@@ -108,11 +108,13 @@ def correlate(
         pending.append(det)
 
     new_incidents: list[Incident] = []
+    quiet: list[str] = []
     for group, group_reasons in _group(pending, graph, rules):
         severity = Severity.most_urgent([d.severity for d in group])
         too_quiet = _below_threshold(group, severity)
         if too_quiet is not None:
             dropped.extend(_note(d, too_quiet) for d in group)
+            quiet.extend(d.alert.fingerprint for d in group)
             continue
         group_fps = {d.alert.fingerprint for d in group}
         dups = [d for fp in sorted(group_fps) for d in duplicates.get(fp, [])]
@@ -128,6 +130,7 @@ def correlate(
             if inc_id in by_id
         ],
         dropped=dropped,
+        quiet=sorted(quiet),
     )
 
 

@@ -155,7 +155,10 @@ class TemporalSink:
                 await self._send_each(stream_id, queue, len(group))
                 continue
             except TemporalUnavailable as err:
-                _settle(group, err)
+                # Temporal did not answer in time: what queued behind would wait as long again
+                # each. Everyone gets the 503 now and the senders retry.
+                _settle([*group, *queue], err)
+                queue.clear()
                 continue
             except BaseException as err:
                 # Nothing may leave a request waiting forever (shutdown cancels this task).

@@ -128,6 +128,12 @@ class CorrelationResult(Artifact):
     dropped: list[Detection] = Field(
         default_factory=list, description="Noise and duplicates of already known alerts"
     )
+    quiet: list[str] = Field(
+        default_factory=list,
+        description="Fingerprints dropped only because their group was too quiet to page "
+        "(a lone warning): related alerts that arrive within the group window may still "
+        "make an incident of them",
+    )
     engine: Engine = Engine.RULES
     engine_reason: str = Field(
         default="", description="Why this engine answered, e.g. why an LLM answer was refused"
@@ -190,6 +196,10 @@ class StreamInput(Artifact):
     stats: StreamStats = Field(default_factory=StreamStats)
     transitions: dict[str, list[datetime]] = Field(
         default_factory=dict, description="Recent status changes per fingerprint (flapping)"
+    )
+    quiet: list[Detection] = Field(
+        default_factory=list,
+        description="Lone warnings held for the group window: later related alerts may join them",
     )
 
 

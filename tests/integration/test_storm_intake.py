@@ -14,7 +14,7 @@ from google.protobuf import json_format
 from temporalio.api.common.v1 import Payloads
 
 from incidentflow.codec import DATA_CONVERTER, ENCODING
-from incidentflow.models import AlertBatch, AlertBatches, StreamStats
+from incidentflow.models import AlertBatch, AlertBatches, OpenIncident, StreamStats
 from incidentflow.temporal import DevServer, connect
 from workflows.names import stream_workflow_id
 
@@ -146,3 +146,53 @@ async def test_a_stream_run_near_its_history_limit_gets_503_until_it_hands_over(
                 break
             await asyncio.sleep(0.2)
         assert after.status_code == 202
+
+
+def one_alert(name: str, service: str, severity: str, start: datetime) -> dict[str, Any]:
+    fingerprint = uuid.uuid5(uuid.NAMESPACE_OID, f"{name}-{service}").hex[:16]
+    return {
+        "version": "4",
+        "groupKey": f"{name}-{service}",
+        "status": "firing",
+        "receiver": "incidentflow",
+        "alerts": [
+            {
+                "status": "firing",
+                "labels": {"alertname": name, "service": service, "severity": severity},
+                "annotations": {"summary": f"{name} on {service}"},
+                "startsAt": start.isoformat(),
+                "endsAt": "0001-01-01T00:00:00Z",
+                "fingerprint": fingerprint,
+            }
+        ],
+    }
+
+
+async def stats_after(handle: Any, processed: int) -> StreamStats:
+    for _ in range(300):
+        stats: StreamStats = await handle.query("stats", result_type=StreamStats)
+        if stats.alerts_processed >= processed:
+            return stats
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"the stream did not process {processed} alert(s)")
+
+
+async def test_a_lone_warning_joins_the_incident_its_related_alerts_open_later(
+    stack: Stack,
+) -> None:
+    start = datetime.now(UTC) - timedelta(minutes=2)
+    handle = stack.client.get_workflow_handle(stream_workflow_id(stack.settings.environment))
+    # The database's warning arrives alone: too quiet to page anyone, so nothing opens yet.
+    warning = one_alert("PaymentsDbSlowQueries", "payments", "warning", start)
+    assert (await stack.post_alertmanager(warning)).status_code == 202
+    first = await stats_after(handle, 1)
+    assert (first.incidents_opened, first.alerts_dropped) == (0, 1)
+    # A minute later its caller fails loudly: the warning is part of that story.
+    later = one_alert("CheckoutHighErrorRate", "checkout", "critical", start + timedelta(minutes=1))
+    assert (await stack.post_alertmanager(later)).status_code == 202
+    second = await stats_after(handle, 2)
+    assert (second.incidents_opened, second.alerts_dropped) == (1, 0)
+    [incident] = await handle.query("open_incidents", result_type=list[OpenIncident])
+    fingerprints = {a["fingerprint"] for p in (warning, later) for a in p["alerts"]}
+    assert set(incident.fingerprints) == fingerprints
+    assert incident.origin_service == "payments"
