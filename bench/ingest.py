@@ -16,6 +16,8 @@ processes export spans over OTLP/HTTP to a loopback collector, `otlp_sink.py`), 
 tracing cost is printed as traced / untraced rates (goal: tracing costs at most 10%).
 `--rounds N` alternates N such pairs and prints the median ratio; `--tracing off|on` runs
 only one of them.
+`--worker-after` starts the worker only once every alert is accepted: intake measured
+without processing competing for the two cores, then the drain is checked as usual.
 """
 
 from __future__ import annotations
@@ -162,9 +164,14 @@ async def measure(args: argparse.Namespace, otlp_endpoint: str | None) -> tuple[
         env["INCIDENTFLOW_OTLP_ENDPOINT"] = otlp_endpoint
     py = sys.executable
     log = (tmp / "procs.log").open("ab")
-    worker = await asyncio.create_subprocess_exec(
-        py, "worker.py", cwd=ROOT, env=env, stdout=log, stderr=log
-    )
+
+    async def start_worker() -> asyncio.subprocess.Process:
+        return await asyncio.create_subprocess_exec(
+            py, "worker.py", cwd=ROOT, env=env, stdout=log, stderr=log
+        )
+
+    # --worker-after: intake alone first (the edge and Temporal's capacity), then the drain.
+    worker = None if args.worker_after else await start_worker()
     ingest = await asyncio.create_subprocess_exec(
         py, "starter.py", "serve-webhook", cwd=ROOT, env=env, stdout=log, stderr=log
     )
@@ -180,6 +187,7 @@ async def measure(args: argparse.Namespace, otlp_endpoint: str | None) -> tuple[
             [webhook_payload(c, n) for n, c in enumerate(chunks)],
             args.clients,
         )
+        worker = worker or await start_worker()
         client = await connect(Settings(temporal_address=server.address))
         handle = client.get_workflow_handle(stream_workflow_id("bench"))
         t_drain = time.perf_counter()
@@ -195,8 +203,9 @@ async def measure(args: argparse.Namespace, otlp_endpoint: str | None) -> tuple[
         rss_ingest, rss_worker = peak_rss_mb(ingest.pid), peak_rss_mb(worker.pid)
     finally:
         for proc in (ingest, worker):
-            proc.terminate()
-            await proc.wait()
+            if proc is not None:
+                proc.terminate()
+                await proc.wait()
         server.stop()
 
     with alertmanager(tmp / "am", webhook_url=None) as am:
@@ -256,4 +265,9 @@ if __name__ == "__main__":
     parser.add_argument("--clients", type=int, default=8)
     parser.add_argument("--tracing", choices=["both", "off", "on"], default="both")
     parser.add_argument("--rounds", type=int, default=1, help="untraced/traced pairs to run")
+    parser.add_argument(
+        "--worker-after",
+        action="store_true",
+        help="start the worker once every alert is accepted: the edge and Temporal alone",
+    )
     asyncio.run(main(parser.parse_args()))
