@@ -8,7 +8,7 @@ from typing import Any
 
 from pydantic import PrivateAttr
 
-from incidentflow.agents.topology import hop_distance
+from incidentflow.agents.topology import hop_distance, hops_between
 from incidentflow.models import Service, ServiceGraph
 
 
@@ -30,20 +30,13 @@ class _Walks:
         if a == b:
             found = 0
         elif a in self.by_name and b in self.by_name:
-            frontier, seen = {a}, {a}
-            for step in range(1, limit + 1):
-                nxt: set[str] = set()
-                for node in frontier:
-                    svc = self.by_name.get(node)
-                    nxt.update(svc.depends_on if svc else ())
-                    nxt.update(self.callers.get(node, ()))
-                if b in nxt:
-                    found = step
-                    break
-                frontier = nxt - seen
-                seen |= nxt
+            found = hops_between(a, b, limit, self._neighbours)
         self.dist[key] = found
         return found
+
+    def _neighbours(self, name: str) -> list[str]:
+        svc = self.by_name.get(name)
+        return [*(svc.depends_on if svc else ()), *self.callers.get(name, ())]
 
 
 class MemoGraph(ServiceGraph):
@@ -59,10 +52,6 @@ class MemoGraph(ServiceGraph):
         self._walks = _Walks(
             by_name={svc.name: svc for svc in self.services}, callers=dict(callers)
         )
-
-    @property
-    def walks(self) -> _Walks:
-        return self._walks
 
     def get(self, name: str) -> Service | None:
         return self._walks.by_name.get(name)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
+
 from incidentflow.models import DependencyEdge, Detection, DownstreamAlert, ServiceGraph
 
 
@@ -11,12 +13,18 @@ def hop_distance(graph: ServiceGraph, a: str, b: str, limit: int) -> int | None:
         return 0
     if graph.get(a) is None or graph.get(b) is None:
         return None
+    return hops_between(a, b, limit, lambda n: [*graph.dependencies(n), *graph.dependents(n)])
+
+
+def hops_between(
+    a: str, b: str, limit: int, neighbours: Callable[[str], Iterable[str]]
+) -> int | None:
+    """Breadth-first: fewest steps from `a` to `b` over `neighbours`, None beyond `limit`."""
     frontier, seen = {a}, {a}
     for hops in range(1, limit + 1):
         nxt: set[str] = set()
         for node in frontier:
-            nxt.update(graph.dependencies(node))
-            nxt.update(graph.dependents(node))
+            nxt.update(neighbours(node))
         if b in nxt:
             return hops
         frontier = nxt - seen
