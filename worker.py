@@ -30,6 +30,7 @@ from incidentflow.executors import Ledger, build_executors
 from incidentflow.logs import configure_logging
 from incidentflow.metrics import report_incident_states
 from incidentflow.notify import build_notifiers
+from incidentflow.runtime import tune_gc
 from incidentflow.settings import Settings
 from incidentflow.telemetry import configure_tracing
 from incidentflow.temporal import connect
@@ -102,6 +103,7 @@ async def run_workers(settings: Settings, queue: str, *, stop: asyncio.Event | N
     """Serve `queue` until `stop` is set or the process gets SIGTERM/SIGINT."""
     client = await connect(settings, serve_metrics=True)
     workers = build_workers(client, settings, queue)
+    tune_gc(settings.gc_gen0_threshold)
     stop = stop or asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):

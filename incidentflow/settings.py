@@ -158,6 +158,13 @@ class Settings(BaseSettings):
         default="auto", description="auto = text on a terminal, JSON lines otherwise"
     )
     log_level: str = Field(default="INFO", description="Root log level")
+    gc_gen0_threshold: int = Field(
+        default=10_000,
+        ge=0,
+        description="Allocations between young-generation collections in the webhook and "
+        "workers, which also freeze what startup loaded (incidentflow/runtime.py); "
+        "0 = Python's defaults",
+    )
     otlp_endpoint: str | None = Field(
         default=None,
         description="OTLP/HTTP traces endpoint, e.g. http://collector:4318/v1/traces; unset = none",

@@ -18,6 +18,7 @@ from incidentflow.cli import ops, render
 from incidentflow.errors import BadInput, IncidentFlowError
 from incidentflow.logs import configure_logging
 from incidentflow.models import DecisionRequest
+from incidentflow.runtime import serving_loop_factory, tune_gc
 from incidentflow.settings import Settings
 from incidentflow.temporal import connect
 
@@ -46,11 +47,24 @@ async def _interruptible(work: Coroutine[Any, Any, None]) -> None:
 
 def run_async(fn: Callable[P, Coroutine[Any, Any, None]]) -> Callable[P, None]:
     """Run an async command; IncidentFlowError becomes one line and exit code 1."""
+    return _runner(fn, serving=False)
 
+
+def run_serving(fn: Callable[P, Coroutine[Any, Any, None]]) -> Callable[P, None]:
+    """`run_async` for a command that serves the webhook: on uvloop (incidentflow/runtime.py)."""
+    return _runner(fn, serving=True)
+
+
+def _runner(fn: Callable[P, Coroutine[Any, Any, None]], *, serving: bool) -> Callable[P, None]:
     @functools.wraps(fn)
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> None:
         try:
-            asyncio.run(_interruptible(fn(*args, **kwargs)))
+            factory = serving_loop_factory() if serving else None
+        except ValueError as err:
+            fail(str(err))
+        try:
+            with asyncio.Runner(loop_factory=factory) as runner:
+                runner.run(_interruptible(fn(*args, **kwargs)))
         except (KeyboardInterrupt, asyncio.CancelledError):
             click.echo("stopped", err=True)
             sys.exit(130)
@@ -98,7 +112,7 @@ def main(argv: list[str] | None = None) -> None:
 
 
 @cli.command()
-@run_async
+@run_serving
 async def up() -> None:
     """Run the stack in the foreground: Temporal (embedded unless configured), workers, webhook."""
     from incidentflow.cli.stack import Stack
@@ -112,7 +126,7 @@ async def up() -> None:
 
 
 @cli.command("serve-webhook")
-@run_async
+@run_serving
 async def serve_webhook() -> None:
     """Run only the ingest webhook (workers and Temporal run elsewhere, as in docker-compose)."""
     import uvicorn
@@ -125,6 +139,7 @@ async def serve_webhook() -> None:
     configure_logging(s.log_format, s.log_level)
     configure_tracing(s, "incidentflow-ingest")
     app = traced(create_app(s, TemporalSink(await connect(s, serve_metrics=True), s)))
+    tune_gc(s.gc_gen0_threshold)
     click.echo(f"webhook: {s.ingest_url}/v1/alerts/alertmanager -> Temporal at {s.target}")
     server = uvicorn.Server(uvicorn.Config(app, host=s.webhook_host, port=s.webhook_port))
     await server.serve()

@@ -21,6 +21,7 @@ from incidentflow.errors import ConfigError, IncidentFlowError, TemporalUnavaila
 from incidentflow.ingest.app import create_app
 from incidentflow.ingest.sink import TemporalSink
 from incidentflow.metrics import shifted_bind
+from incidentflow.runtime import tune_gc
 from incidentflow.settings import Settings
 from incidentflow.telemetry import configure_tracing, traced
 from incidentflow.temporal import (
@@ -135,6 +136,7 @@ class Stack:
             await asyncio.sleep(0.05)
             waited += 0.05
         self.say(f"webhook:      {s.ingest_url}/v1/alerts/alertmanager")
+        tune_gc(s.gc_gen0_threshold)
 
     async def wait(self) -> None:
         """Serve until interrupted; a worker that dies ends the stack with its log's path."""

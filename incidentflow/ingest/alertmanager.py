@@ -6,10 +6,10 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
 from incidentflow.ingest.common import ZERO_TIME, canonical_id, label_fingerprint
-from incidentflow.models import Alert, AlertStatus
+from incidentflow.models import Alert
 
 __all__ = [
     "AlertmanagerAlert",
@@ -18,6 +18,9 @@ __all__ = [
     "label_fingerprint",
     "normalize",
 ]
+
+
+_ALERTS = TypeAdapter(list[Alert])
 
 
 class AlertmanagerAlert(BaseModel):
@@ -73,28 +76,32 @@ def normalize_alerts(
     """
     if raws is None or len(raws) != len(items):
         raws = [item.model_dump(mode="json") for item in items]
-    return [
-        Alert(
-            fingerprint=item.fingerprint or label_fingerprint(item.labels),
-            source=source,
-            name=item.labels.get("alertname", "unnamed"),
-            status=AlertStatus(item.status),
-            labels=item.labels,
-            annotations=item.annotations,
-            starts_at=item.startsAt,
-            ends_at=item.endsAt if item.endsAt and item.endsAt > ZERO_TIME else None,
-            generator_url=item.generatorURL or None,
-            raw=raw,
-        )
-        for item, raw in zip(items, raws, strict=True)
-    ]
+    # One validation call for the whole list: a storm's bodies carry hundreds of alerts.
+    return _ALERTS.validate_python(
+        [
+            {
+                "fingerprint": item.fingerprint or label_fingerprint(item.labels),
+                "source": source,
+                "name": item.labels.get("alertname", "unnamed"),
+                "status": item.status,
+                "labels": item.labels,
+                "annotations": item.annotations,
+                "starts_at": item.startsAt,
+                "ends_at": item.endsAt if item.endsAt and item.endsAt > ZERO_TIME else None,
+                "generator_url": item.generatorURL or None,
+                "raw": raw,
+            }
+            for item, raw in zip(items, raws, strict=True)
+        ]
+    )
 
 
-def batch_identity(payload: AlertmanagerWebhook, partition: str) -> str:
+def batch_identity(payload: AlertmanagerWebhook, partition: str, body: Any = None) -> str:
     """Idempotency key of one delivery: the same notification sent again gives the same id.
 
     It covers the whole notification, sender metadata included, so a retry of the same POST is
     recognised at the stream, while the same alert sent by the other Alertmanager of an HA pair
     reaches correlation, which records it as a duplicate of the alert it repeats.
     """
-    return canonical_id("am", partition, payload.model_dump(mode="json"))
+    sent = body if isinstance(body, dict) else payload.model_dump(mode="json")
+    return canonical_id("am", partition, sent)

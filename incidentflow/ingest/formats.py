@@ -22,7 +22,8 @@ class WireFormat:
     model: type[BaseModel]
     # (validated model, receipt time, the parsed body it was validated from)
     normalize: Callable[[Any, datetime, Any], list[Alert]]
-    identity: Callable[[Any, str], str]
+    # (validated model, partition, the parsed body) -> the delivery's idempotency key
+    identity: Callable[[Any, str, Any], str]
 
 
 FORMATS: dict[str, WireFormat] = {
@@ -47,14 +48,14 @@ FORMATS: dict[str, WireFormat] = {
             "PagerDuty Events API v2 event",
             pagerduty.PagerDutyEvent,
             lambda p, now, _body: pagerduty.normalize(p, now),
-            pagerduty.batch_identity,
+            lambda p, part, _body: pagerduty.batch_identity(p, part),
         ),
         WireFormat(
             "generic",
             "IncidentFlow generic JSON",
             generic.GenericPayload,
             lambda p, now, _body: generic.normalize(p, now),
-            generic.batch_identity,
+            lambda p, part, _body: generic.batch_identity(p, part),
         ),
     )
 }

@@ -48,6 +48,10 @@ def normalize(payload: GrafanaWebhook, body: Any = None) -> list[Alert]:
     return normalize_alerts(payload.alerts, source="grafana", raws=sent_alerts(body))
 
 
-def batch_identity(payload: GrafanaWebhook, partition: str) -> str:
-    """The same notification delivered again has the same id (Grafana retries on 5xx)."""
-    return canonical_id("gf", partition, payload.model_dump(mode="json"))
+def batch_identity(payload: GrafanaWebhook, partition: str, body: Any = None) -> str:
+    """The same notification delivered again has the same id (Grafana retries on 5xx).
+
+    Over the body as parsed (`body`), which is what was sent; else the validated model.
+    """
+    sent = body if isinstance(body, dict) else payload.model_dump(mode="json")
+    return canonical_id("gf", partition, sent)
