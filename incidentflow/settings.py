@@ -158,6 +158,13 @@ class Settings(BaseSettings):
         default="auto", description="auto = text on a terminal, JSON lines otherwise"
     )
     log_level: str = Field(default="INFO", description="Root log level")
+    worker_nice: int = Field(
+        default=10,
+        ge=0,
+        le=19,
+        description="CPU niceness a worker process takes at start: on a host it shares with "
+        "the webhook, acknowledging alerts goes first (incidentflow/runtime.py); 0 = as started",
+    )
     gc_gen0_threshold: int = Field(
         default=10_000,
         ge=0,

@@ -12,6 +12,7 @@ import json
 import logging
 import re
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
@@ -44,6 +45,10 @@ class AlertSink(Protocol):
     async def accept(self, batch: AlertBatch) -> str: ...
 
     async def ready(self) -> bool: ...
+
+    def arriving(self) -> AbstractContextManager[None]:
+        """Held while a request is read and parsed: its batch is on its way to `accept`."""
+        ...
 
 
 def partition_of(alert: Alert, labels: list[str], default: str) -> str:
@@ -149,27 +154,11 @@ def create_app(settings: Settings, sink: AlertSink) -> Starlette:
         fmt = FORMATS.get(source)
         if fmt is None:
             return problem(404, f"unknown source {source!r}; one of {', '.join(FORMATS)}")
-        body = await read_body(request)
-        if isinstance(body, JSONResponse):
-            return body
-        refused = auth.check(settings, source, dict(request.headers), body)
-        if refused is not None:
-            return problem(401, refused)
-        try:
-            data = parse_json(body)
-        except BadInput as err:
-            return problem(400, str(err))
-        return await accept(fmt, data)
-
-    async def accept(fmt: WireFormat, data: Any) -> JSONResponse:
-        now = datetime.now(UTC)
-        try:
-            payload = fmt.model.model_validate(data)
-            alerts = fmt.normalize(payload, now, data)
-        except ValidationError as err:
-            return problem(422, f"not a valid {fmt.title} payload", fields=field_errors(err))
-        except (ValueError, RecursionError) as err:
-            return problem(422, f"not a valid {fmt.title} payload: {str(err)[:200]}")
+        with sink.arriving():
+            read = await read_and_check(request, fmt)
+        if isinstance(read, JSONResponse):
+            return read
+        payload, data, alerts, now = read
         answer = await deliver(alerts, lambda part: fmt.identity(payload, part, data), now)
         if fmt.source == "pagerduty" and answer.status_code == 202:
             # What a PagerDuty client expects back, next to our own fields.
@@ -178,6 +167,30 @@ def create_app(settings: Settings, sink: AlertSink) -> Starlette:
             body["dedup_key"] = alerts[0].fingerprint
             return JSONResponse(body, status_code=202)
         return answer
+
+    async def read_and_check(
+        request: Request, fmt: WireFormat
+    ) -> JSONResponse | tuple[Any, Any, list[Alert], datetime]:
+        """(validated model, parsed body, alerts, receipt time), or the 4xx that refuses it."""
+        body = await read_body(request)
+        if isinstance(body, JSONResponse):
+            return body
+        refused = auth.check(settings, fmt.source, dict(request.headers), body)
+        if refused is not None:
+            return problem(401, refused)
+        try:
+            data = parse_json(body)
+        except BadInput as err:
+            return problem(400, str(err))
+        now = datetime.now(UTC)
+        try:
+            payload = fmt.model.model_validate(data)
+            alerts = fmt.normalize(payload, now, data)
+        except ValidationError as err:
+            return problem(422, f"not a valid {fmt.title} payload", fields=field_errors(err))
+        except (ValueError, RecursionError) as err:
+            return problem(422, f"not a valid {fmt.title} payload: {str(err)[:200]}")
+        return payload, data, alerts, now
 
     async def deliver(
         alerts: list[Alert], identity: Callable[[str], str], now: datetime

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -30,6 +32,9 @@ BACKLOG_QUERY_TIMEOUT = timedelta(seconds=2)
 # compression: under Temporal's 2 MB payload limit even if compression gained nothing.
 GROUP_MAX_BATCHES = 64
 GROUP_MAX_BYTES = 1_500_000
+# A signal waits at most this long for deliveries still being read and parsed, so they share
+# it: each signal costs Temporal about as much CPU whatever it carries.
+LINGER_S = 0.02
 
 
 @dataclass
@@ -95,6 +100,20 @@ class TemporalSink:
         # stream id -> deliveries waiting for the next signal, and the task sending them.
         self._queues: dict[str, list[_Waiting]] = {}
         self._flushers: dict[str, asyncio.Task[None]] = {}
+        # Requests being read and parsed now: their deliveries are on their way. `_moved` is
+        # set whenever one queues its delivery or gives up.
+        self._arriving = 0
+        self._moved = asyncio.Event()
+
+    @contextmanager
+    def arriving(self) -> Iterator[None]:
+        """Held by a request while it is read and parsed (see `_linger`)."""
+        self._arriving += 1
+        try:
+            yield
+        finally:
+            self._arriving -= 1
+            self._moved.set()
 
     def _refresh_backlog(self, stream_id: str) -> int:
         """The last known backlog of a stream; asks again in the background when stale."""
@@ -162,6 +181,7 @@ class TemporalSink:
         """
         queue = self._queues[stream_id]
         while queue:
+            await self._linger(queue)
             group = [queue.pop(0)]
             size = _weight(group[0].batch)
             while queue and len(group) < GROUP_MAX_BATCHES:
@@ -192,6 +212,20 @@ class TemporalSink:
                 queue.clear()
                 raise
             _settle(group, None)
+
+    async def _linger(self, queue: list[_Waiting]) -> None:
+        """Wait, briefly, for the deliveries of requests still being parsed to queue up."""
+        if LINGER_S <= 0:
+            return
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + LINGER_S
+        while self._arriving and len(queue) < GROUP_MAX_BATCHES:
+            left = deadline - loop.time()
+            if left <= 0:
+                return
+            self._moved.clear()
+            with suppress(TimeoutError):
+                await asyncio.wait_for(self._moved.wait(), left)
 
     async def _send_each(self, stream_id: str, queue: list[_Waiting], count: int) -> None:
         for _ in range(count):
