@@ -159,6 +159,12 @@ async def wait_for_pollers(client: Client, settings: Settings, timeout_s: float 
             await asyncio.sleep(0.1)
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of a live process so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def peak_rss_mb(pid: int) -> float:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmHWM:"):
@@ -217,11 +223,20 @@ async def measure(
             await wait_for_pollers(client, Settings(task_queue_prefix="bench-"))
         alerts = storm(args.alerts, services, datetime.now(UTC) - timedelta(minutes=6))
         chunks = [alerts[i : i + args.batch] for i in range(0, len(alerts), args.batch)]
+        bodies = [webhook_payload(c, n) for n, c in enumerate(chunks)]
+        assert server.process is not None
+        busy = {"webhook": ingest.pid, "Temporal": server.process.pid}
+        if worker is not None:
+            busy["worker"] = worker.pid
+        before = {name: cpu_seconds(pid) for name, pid in busy.items()}
         ours_s, lat, retries = await blast(
-            f"http://127.0.0.1:{port}/v1/alerts/alertmanager",
-            [webhook_payload(c, n) for n, c in enumerate(chunks)],
-            args.clients,
+            f"http://127.0.0.1:{port}/v1/alerts/alertmanager", bodies, args.clients
         )
+        # What each process spent while the storm was taken in, per alert accepted.
+        intake_cpu = {
+            name: (cpu_seconds(pid) - before[name]) / args.alerts * 1e6
+            for name, pid in busy.items()
+        }
         worker = worker or await start_worker()
         handle = client.get_workflow_handle(stream_workflow_id("bench"))
         t_drain = time.perf_counter()
@@ -259,6 +274,10 @@ async def measure(
         f"p99 {pct(am_lat, 99):6.1f} ms   retries {am_retries}"
     )
     print(f"ratio incidentflow/alertmanager: {ours_rate / am_rate:.2f}x (goal >= 0.5x)")
+    print(
+        "CPU while taking the storm in, per alert: "
+        + ", ".join(f"{name} {us:.0f} us" for name, us in intake_cpu.items())
+    )
     print(
         f"all alerts processed by the stream after {drain_s:.1f} s "
         f"({args.alerts / drain_s:.0f} alerts/s end to end), runs {stats.runs}"

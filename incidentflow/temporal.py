@@ -67,6 +67,7 @@ class DevServer:
         log_file: Path | None = None,
         dynamic_config: dict[str, str] | None = None,
         ui_codec_endpoint: str | None = None,
+        sqlite_wal: bool = True,
     ) -> None:
         self.db_file = db_file
         self.port = port
@@ -75,6 +76,8 @@ class DevServer:
         self.dynamic_config = dynamic_config or {}
         # Where the UI decodes compressed payloads (incidentflow.codec): the webhook's /codec.
         self.ui_codec_endpoint = ui_codec_endpoint
+        # SQLite's write-ahead log (False: its rollback journal, the server's own default).
+        self.sqlite_wal = sqlite_wal
         self.process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -97,12 +100,12 @@ class DevServer:
             str(self.ui_port),
             "--log-level",
             "warn",
-            # Write-ahead logging: a commit appends to the log (fsynced, as durable as before)
-            # instead of writing and deleting a rollback journal. Measured: a signal costs the
-            # server about a third less CPU and answers in 5 ms instead of 8.
-            "--sqlite-pragma",
-            "journal_mode=wal",
         ]
+        if self.sqlite_wal:
+            # Write-ahead logging: a commit appends to the log (fsynced: as durable as the
+            # rollback journal) instead of writing and deleting a journal file; a signal costs
+            # the server less CPU and answers sooner (bench/signal_cost.py).
+            cmd += ["--sqlite-pragma", "journal_mode=wal"]
         for name, kind in SEARCH_ATTRIBUTES.items():
             cmd += ["--search-attribute", f"{name}={kind}"]
         for key, value in self.dynamic_config.items():
@@ -194,8 +197,8 @@ async def connect(settings: Settings, *, serve_metrics: bool = False) -> Client:
         )
     except RuntimeError as err:
         raise TemporalUnavailable(
-            f"cannot reach Temporal at {settings.target}: start it with `incidentflow up`, "
-            "or set INCIDENTFLOW_TEMPORAL_ADDRESS"
+            f"cannot reach Temporal at {settings.target} ({str(err)[:160]}): start it with "
+            "`incidentflow up`, or set INCIDENTFLOW_TEMPORAL_ADDRESS"
         ) from err
 
 

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import uvicorn
 from opentelemetry.sdk.trace import TracerProvider
+from temporalio.client import Client
 
 from incidentflow.errors import ConfigError, IncidentFlowError, TemporalUnavailable
 from incidentflow.ingest.app import create_app
@@ -36,6 +37,8 @@ from incidentflow.temporal import (
 WORKER_KINDS = ("default", "remediation")
 # How long to wait for the webhook to listen before giving up.
 WEBHOOK_START_TIMEOUT_S = 15.0
+# A dev server just started: connect tries, half a second apart.
+EMBEDDED_CONNECT_ATTEMPTS = 10
 
 
 def repo_root() -> Path:
@@ -109,7 +112,7 @@ class Stack:
             self.say(f"starting the Temporal dev server ({self.server.db_file})...")
             await asyncio.to_thread(self.server.start)
             self.say(f"Temporal UI:  {s.ui_url}")
-        client = await connect(s, serve_metrics=True)
+        client = await self._connect()
         if s.temporal_address:
             added = await ensure_search_attributes(client, s.temporal_namespace)
             if added:
@@ -137,6 +140,22 @@ class Stack:
             waited += 0.05
         self.say(f"webhook:      {s.ingest_url}/v1/alerts/alertmanager")
         tune_gc(s.gc_gen0_threshold)
+
+    async def _connect(self) -> Client:
+        """The client; a dev server just started gets a few seconds to answer.
+
+        Its frontend port opens before every service behind it is serving, so the first
+        connect can fail once in a while (seen in a test run); a configured server gets one try.
+        """
+        attempts = 1 if self.settings.temporal_address else EMBEDDED_CONNECT_ATTEMPTS
+        for attempt in range(1, attempts + 1):
+            try:
+                return await connect(self.settings, serve_metrics=True)
+            except TemporalUnavailable:
+                if attempt == attempts:
+                    raise
+                await asyncio.sleep(0.5)
+        raise AssertionError("unreachable")
 
     async def wait(self) -> None:
         """Serve until interrupted; a worker that dies ends the stack with its log's path."""
