@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from pydantic import ValidationError
+from pydantic_core import from_json
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
@@ -115,6 +116,13 @@ def parse_json(body: bytes) -> Any:
     """The parsed body; BadInput for anything a JSON encoder of ours could not write back."""
     if not _depth_ok(body):
         raise BadInput(f"JSON nested deeper than {MAX_JSON_DEPTH} levels")
+    try:
+        # pydantic-core's parser: about twice json.loads's speed, the same values (integers
+        # past 64 bits exact), and it refuses NaN and lone surrogates as we do. What it
+        # refuses goes to the standard library, which takes a BOM and words the error.
+        return from_json(body, allow_inf_nan=False)
+    except ValueError:
+        pass
     try:
         data = json.loads(body, parse_constant=_reject_constant)
         if _SURROGATE_ESCAPE.search(body):

@@ -6,13 +6,15 @@ import json
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from pydantic_core import to_json
 from temporalio.common import RawValue
 
+from incidentflow.errors import BadInput
 from incidentflow.ingest import alertmanager
-from incidentflow.ingest.app import MAX_JSON_DEPTH, _depth_ok
+from incidentflow.ingest.app import MAX_JSON_DEPTH, _depth_ok, parse_json
 from incidentflow.ingest.common import canonical_id
 from incidentflow.ingest.sink import signal_payload
 from incidentflow.models import Alert, AlertBatch, AlertBatches, AlertStatus
@@ -135,3 +137,18 @@ def test_identity_uses_the_body_as_sent_and_falls_back_to_the_model() -> None:
     assert sent.startswith("am-") and alertmanager.batch_identity(payload, "prod").startswith("am-")
     (normalized,) = alertmanager.normalize(payload, body)
     assert normalized.raw == body["alerts"][0] and normalized.ends_at is None
+
+
+@settings(max_examples=500, deadline=None)
+@given(documents, st.booleans())
+def test_parsing_gives_what_the_standard_library_gives(doc: Any, ascii_only: bool) -> None:
+    body = json.dumps(doc, ensure_ascii=ascii_only).encode()
+    assert parse_json(body) == json.loads(body)
+
+
+def test_what_the_fast_parser_refuses_the_standard_one_judges() -> None:
+    assert parse_json(b"\xef\xbb\xbf{}") == {}  # a BOM: the standard library takes it
+    assert parse_json(b"[18446744073709551616123]") == [18446744073709551616123]
+    for bad in (b'{"a": NaN}', b'{"a": "\\ud800"}', b"{oops"):
+        with pytest.raises(BadInput):
+            parse_json(bad)
