@@ -291,8 +291,45 @@ async def measure(
     return ours_rate, args.alerts / drain_s, ours_rate / am_rate
 
 
+async def compare(args: argparse.Namespace) -> None:
+    """`--compare NAME=VALUE`: runs with and without the setting, alternating; their ratio.
+
+    The machine's speed swings from minute to minute, so only runs taken in turn compare.
+    """
+    name, _, value = args.compare.partition("=")
+    if not name.startswith("INCIDENTFLOW_") or not value:
+        raise SystemExit("--compare wants INCIDENTFLOW_NAME=VALUE")
+    kept = os.environ.get(name)
+    runs: dict[str, list[tuple[float, float, float]]] = {"default": [], args.compare: []}
+    for n in range(args.rounds):
+        order = list(runs) if n % 2 == 0 else list(reversed(runs))
+        for variant in order:
+            print(f"--- round {n + 1}/{args.rounds}, {variant}")
+            if variant == "default":
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+            try:
+                runs[variant].append(await measure(args, None))
+            finally:
+                os.environ.pop(name, None)
+                if kept is not None:
+                    os.environ[name] = kept
+    pairs = list(zip(runs["default"], runs[args.compare], strict=True))
+    print(
+        f"{args.compare} / default, median of {args.rounds} alternating rounds: accepted "
+        f"{statistics.median(b[0] / a[0] for a, b in pairs):.2f}, end to end "
+        f"{statistics.median(b[1] / a[1] for a, b in pairs):.2f}; ratio to Alertmanager: "
+        f"default {statistics.median(a[2] for a, _ in pairs):.2f}x, "
+        f"{args.compare} {statistics.median(b[2] for _, b in pairs):.2f}x"
+    )
+
+
 async def main(args: argparse.Namespace) -> None:
     """The measurement untraced and traced, alternating for `--rounds`; what tracing cost."""
+    if args.compare:
+        await compare(args)
+        return
     modes = ("off", "on") if args.tracing == "both" else (args.tracing,)
     rates: dict[str, list[tuple[float, float, float]]] = {mode: [] for mode in modes}
     with otlp_collector() as collector:
@@ -328,6 +365,11 @@ if __name__ == "__main__":
     parser.add_argument("--clients", type=int, default=8)
     parser.add_argument("--tracing", choices=["both", "off", "on"], default="both")
     parser.add_argument("--rounds", type=int, default=1, help="untraced/traced pairs to run")
+    parser.add_argument(
+        "--compare",
+        metavar="INCIDENTFLOW_NAME=VALUE",
+        help="untraced runs with and without this setting, alternating for --rounds",
+    )
     parser.add_argument(
         "--worker-after",
         action="store_true",

@@ -1,18 +1,10 @@
-"""Process-level tuning of the long-running processes: the webhook's event loop, the
-workers' CPU priority, and the garbage collector of both.
+"""Process-level tuning of the long-running processes: the webhook's event loop, and the
+garbage collector of the webhook and the workers.
 
 **Event loop.** The webhook serves on uvloop (libuv under asyncio's API): sockets, timers and
 callbacks cost less per request, which an alert storm of many 100-alert bodies feels.
 `INCIDENTFLOW_EVENT_LOOP=asyncio` keeps the standard loop. The workers keep the standard loop:
 the Temporal SDK drives workflows on its own loop, and its activities are not socket-bound.
-
-**Worker priority.** A worker process lowers its own CPU priority at start (nice 10 by
-default, `INCIDENTFLOW_WORKER_NICE`). On a host where the webhook, Temporal and the workers share
-cores (`incidentflow up`, a small VM), a storm keeps the workers busy for as long as alerts
-wait; at equal priority they take their share of the CPU while senders wait for their 202s.
-Senders time out and retry, an alert correlated a second later costs nothing, so the edge goes
-first: the workers get every cycle nothing else wants, and lose only under contention. Measured
-with `bench/ingest.py`'s storm: about a fifth more alerts accepted per second.
 
 **Garbage collector.** A storm allocates containers by the hundred thousand a second: parsed
 bodies, alerts, payloads. Reference counting frees nearly all of them the moment a request or
@@ -51,13 +43,6 @@ def serving_loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
     except ImportError:  # pragma: no cover - a dependency; only a stripped install lacks it
         return None
     return uvloop.new_event_loop
-
-
-def lower_priority(nice: int) -> None:
-    """Raise this process's niceness to `nice` (never lowers it: that needs privileges)."""
-    current = os.nice(0)
-    if nice > current:
-        os.nice(nice - current)
 
 
 def tune_gc(gen0_threshold: int) -> None:

@@ -158,12 +158,12 @@ class Settings(BaseSettings):
         default="auto", description="auto = text on a terminal, JSON lines otherwise"
     )
     log_level: str = Field(default="INFO", description="Root log level")
-    worker_nice: int = Field(
-        default=10,
+    group_linger_ms: float = Field(
+        default=20.0,
         ge=0,
-        le=19,
-        description="CPU niceness a worker process takes at start: on a host it shares with "
-        "the webhook, acknowledging alerts goes first (incidentflow/runtime.py); 0 = as started",
+        le=1000,
+        description="How long a stream's next signal waits for deliveries still being parsed, "
+        "so they share it (group commit); 0 = send what is queued at once",
     )
     gc_gen0_threshold: int = Field(
         default=10_000,

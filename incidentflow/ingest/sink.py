@@ -32,9 +32,6 @@ BACKLOG_QUERY_TIMEOUT = timedelta(seconds=2)
 # compression: under Temporal's 2 MB payload limit even if compression gained nothing.
 GROUP_MAX_BATCHES = 64
 GROUP_MAX_BYTES = 1_500_000
-# A signal waits at most this long for deliveries still being read and parsed, so they share
-# it: each signal costs Temporal about as much CPU whatever it carries.
-LINGER_S = 0.02
 
 
 @dataclass
@@ -215,10 +212,12 @@ class TemporalSink:
 
     async def _linger(self, queue: list[_Waiting]) -> None:
         """Wait, briefly, for the deliveries of requests still being parsed to queue up."""
-        if LINGER_S <= 0:
+        # Each signal costs Temporal about as much CPU whatever it carries.
+        linger = self._settings.group_linger_ms / 1000
+        if linger <= 0:
             return
         loop = asyncio.get_running_loop()
-        deadline = loop.time() + LINGER_S
+        deadline = loop.time() + linger
         while self._arriving and len(queue) < GROUP_MAX_BATCHES:
             left = deadline - loop.time()
             if left <= 0:

@@ -140,35 +140,3 @@ def test_up_demo_approve_show_postmortem(up: dict[str, str], tmp_path: Path) -> 
 
     again = run_cli("approve", incident_id, "--by", "late", env=up)
     assert "already ended" in one_line_error(again)
-
-
-def niceness(pid: int) -> int:
-    # /proc/<pid>/stat: the fields after the command's closing parenthesis; nice is the 17th.
-    return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[16])
-
-
-def test_a_worker_process_yields_the_cpu_to_the_webhook(dev_server: DevServer) -> None:
-    env = cli_env(
-        INCIDENTFLOW_TEMPORAL_ADDRESS=dev_server.address,
-        INCIDENTFLOW_TASK_QUEUE_PREFIX="nice-",
-        INCIDENTFLOW_WORKER_NICE="7",
-    )
-    start = niceness(os.getpid())
-    worker = subprocess.Popen(
-        [sys.executable, "worker.py", "--queue", "agents"],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        deadline = time.monotonic() + 30
-        while niceness(worker.pid) != max(7, start) and time.monotonic() < deadline:
-            assert worker.poll() is None, "the worker exited"
-            time.sleep(0.1)
-        assert niceness(worker.pid) == max(7, start)
-    finally:
-        worker.terminate()
-        worker.wait(timeout=30)
-    # The test process itself was left as it was.
-    assert niceness(os.getpid()) == start
