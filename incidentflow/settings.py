@@ -158,13 +158,6 @@ class Settings(BaseSettings):
         default="auto", description="auto = text on a terminal, JSON lines otherwise"
     )
     log_level: str = Field(default="INFO", description="Root log level")
-    group_linger_ms: float = Field(
-        default=20.0,
-        ge=0,
-        le=1000,
-        description="How long a stream's next signal waits for deliveries still being parsed, "
-        "so they share it (group commit); 0 = send what is queued at once",
-    )
     gc_gen0_threshold: int = Field(
         default=10_000,
         ge=0,

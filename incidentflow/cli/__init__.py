@@ -18,7 +18,7 @@ from incidentflow.cli import ops, render
 from incidentflow.errors import BadInput, IncidentFlowError
 from incidentflow.logs import configure_logging
 from incidentflow.models import DecisionRequest
-from incidentflow.runtime import serving_loop_factory, tune_gc
+from incidentflow.runtime import tune_gc
 from incidentflow.settings import Settings
 from incidentflow.temporal import connect
 
@@ -47,24 +47,11 @@ async def _interruptible(work: Coroutine[Any, Any, None]) -> None:
 
 def run_async(fn: Callable[P, Coroutine[Any, Any, None]]) -> Callable[P, None]:
     """Run an async command; IncidentFlowError becomes one line and exit code 1."""
-    return _runner(fn, serving=False)
 
-
-def run_serving(fn: Callable[P, Coroutine[Any, Any, None]]) -> Callable[P, None]:
-    """`run_async` for a command that serves the webhook: on uvloop (incidentflow/runtime.py)."""
-    return _runner(fn, serving=True)
-
-
-def _runner(fn: Callable[P, Coroutine[Any, Any, None]], *, serving: bool) -> Callable[P, None]:
     @functools.wraps(fn)
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> None:
         try:
-            factory = serving_loop_factory() if serving else None
-        except ValueError as err:
-            fail(str(err))
-        try:
-            with asyncio.Runner(loop_factory=factory) as runner:
-                runner.run(_interruptible(fn(*args, **kwargs)))
+            asyncio.run(_interruptible(fn(*args, **kwargs)))
         except (KeyboardInterrupt, asyncio.CancelledError):
             click.echo("stopped", err=True)
             sys.exit(130)
@@ -112,7 +99,7 @@ def main(argv: list[str] | None = None) -> None:
 
 
 @cli.command()
-@run_serving
+@run_async
 async def up() -> None:
     """Run the stack in the foreground: Temporal (embedded unless configured), workers, webhook."""
     from incidentflow.cli.stack import Stack
@@ -126,7 +113,7 @@ async def up() -> None:
 
 
 @cli.command("serve-webhook")
-@run_serving
+@run_async
 async def serve_webhook() -> None:
     """Run only the ingest webhook (workers and Temporal run elsewhere, as in docker-compose)."""
     import uvicorn

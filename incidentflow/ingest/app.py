@@ -12,7 +12,6 @@ import json
 import logging
 import re
 from collections.abc import Callable
-from contextlib import AbstractContextManager
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
@@ -46,10 +45,6 @@ class AlertSink(Protocol):
     async def accept(self, batch: AlertBatch) -> str: ...
 
     async def ready(self) -> bool: ...
-
-    def arriving(self) -> AbstractContextManager[None]:
-        """Held while a request is read and parsed: its batch is on its way to `accept`."""
-        ...
 
 
 def partition_of(alert: Alert, labels: list[str], default: str) -> str:
@@ -162,8 +157,7 @@ def create_app(settings: Settings, sink: AlertSink) -> Starlette:
         fmt = FORMATS.get(source)
         if fmt is None:
             return problem(404, f"unknown source {source!r}; one of {', '.join(FORMATS)}")
-        with sink.arriving():
-            read = await read_and_check(request, fmt)
+        read = await read_and_check(request, fmt)
         if isinstance(read, JSONResponse):
             return read
         payload, data, alerts, now = read

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -97,20 +95,6 @@ class TemporalSink:
         # stream id -> deliveries waiting for the next signal, and the task sending them.
         self._queues: dict[str, list[_Waiting]] = {}
         self._flushers: dict[str, asyncio.Task[None]] = {}
-        # Requests being read and parsed now: their deliveries are on their way. `_moved` is
-        # set whenever one queues its delivery or gives up.
-        self._arriving = 0
-        self._moved = asyncio.Event()
-
-    @contextmanager
-    def arriving(self) -> Iterator[None]:
-        """Held by a request while it is read and parsed (see `_linger`)."""
-        self._arriving += 1
-        try:
-            yield
-        finally:
-            self._arriving -= 1
-            self._moved.set()
 
     def _refresh_backlog(self, stream_id: str) -> int:
         """The last known backlog of a stream; asks again in the background when stale."""
@@ -178,7 +162,6 @@ class TemporalSink:
         """
         queue = self._queues[stream_id]
         while queue:
-            await self._linger(queue)
             group = [queue.pop(0)]
             size = _weight(group[0].batch)
             while queue and len(group) < GROUP_MAX_BATCHES:
@@ -209,22 +192,6 @@ class TemporalSink:
                 queue.clear()
                 raise
             _settle(group, None)
-
-    async def _linger(self, queue: list[_Waiting]) -> None:
-        """Wait, briefly, for the deliveries of requests still being parsed to queue up."""
-        # Each signal costs Temporal about as much CPU whatever it carries.
-        linger = self._settings.group_linger_ms / 1000
-        if linger <= 0:
-            return
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + linger
-        while self._arriving and len(queue) < GROUP_MAX_BATCHES:
-            left = deadline - loop.time()
-            if left <= 0:
-                return
-            self._moved.clear()
-            with suppress(TimeoutError):
-                await asyncio.wait_for(self._moved.wait(), left)
 
     async def _send_each(self, stream_id: str, queue: list[_Waiting], count: int) -> None:
         for _ in range(count):
