@@ -17,7 +17,14 @@ tracing cost is printed as traced / untraced rates (goal: tracing costs at most 
 `--rounds N` alternates N such pairs and prints the median ratio; `--tracing off|on` runs
 only one of them.
 `--worker-after` starts the worker only once every alert is accepted: intake measured
-without processing competing for the two cores, then the drain is checked as usual.
+without processing competing for the two cores, then the drain is checked as usual. Otherwise
+the storm starts once the worker polls its task queues, as a storm meets a running system.
+`--compare INCIDENTFLOW_NAME=VALUE` runs with and without one setting, in turn.
+
+Every server (dev server, webhook, worker, Alertmanager) runs in its own session, as a service
+does under systemd or docker: where the kernel groups scheduling by session (autogroup, on
+here), the load generator does not share a server's CPU share, for either system.
+The CPU each of our processes spent per alert while the storm was taken in is printed too.
 """
 
 from __future__ import annotations
@@ -203,13 +210,20 @@ async def measure(
 
     async def start_worker() -> asyncio.subprocess.Process:
         return await asyncio.create_subprocess_exec(
-            py, "worker.py", cwd=ROOT, env=env, stdout=log, stderr=log
+            py, "worker.py", cwd=ROOT, env=env, stdout=log, stderr=log, start_new_session=True
         )
 
     # --worker-after: intake alone first (the edge and Temporal's capacity), then the drain.
     worker = None if args.worker_after else await start_worker()
     ingest = await asyncio.create_subprocess_exec(
-        py, "starter.py", "serve-webhook", cwd=ROOT, env=env, stdout=log, stderr=log
+        py,
+        "starter.py",
+        "serve-webhook",
+        cwd=ROOT,
+        env=env,
+        stdout=log,
+        stderr=log,
+        start_new_session=True,
     )
     try:
         for _ in range(600):
