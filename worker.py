@@ -30,7 +30,7 @@ from incidentflow.executors import Ledger, build_executors
 from incidentflow.logs import configure_logging
 from incidentflow.metrics import report_incident_states
 from incidentflow.notify import build_notifiers
-from incidentflow.runtime import tune_gc
+from incidentflow.runtime import lower_priority, tune_gc
 from incidentflow.settings import Settings
 from incidentflow.telemetry import configure_tracing
 from incidentflow.temporal import connect
@@ -147,6 +147,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         settings = Settings()
+        lower_priority(settings.worker_nice)
         configure_logging(settings.log_format, settings.log_level)
         provider = configure_tracing(settings, f"incidentflow-worker-{args.queue}")
         asyncio.run(run_workers(settings, args.queue))

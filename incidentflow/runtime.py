@@ -1,5 +1,18 @@
-"""The garbage collector of the long-running processes: the webhook and the workers.
+"""Process settings of the long-running processes: the workers' CPU priority, and the
+garbage collector of the webhook and the workers.
 
+**Worker priority.** On one host (`incidentflow up`, a small VM) the webhook, Temporal and the
+workers share the cores, and during a storm the workers are busy for as long as alerts wait.
+Senders time out and retry; an alert correlated a moment later costs nothing. So a worker
+process lowers its own priority at start (`INCIDENTFLOW_WORKER_NICE`, default 10): its nice
+value, and, when it leads its own session (as `incidentflow up`, systemd and the benchmark start
+it), the nice value of that session's scheduling group, for Linux schedules sessions against
+each other as groups (autogroup) and a process's own nice then only ranks it inside its group.
+It loses CPU only under contention. Measured with
+`bench/ingest.py --rounds 4 --compare INCIDENTFLOW_WORKER_NICE=0` (see docs/ingest.md).
+Containers and systemd slices have their own CPU weights, which this does not touch.
+
+**Garbage collector.**
 A storm allocates containers by the hundred thousand a second: parsed bodies, alerts,
 payloads, decoded activity inputs. Reference counting frees nearly all of them the moment a
 request or an activation is done; the collector exists only for reference cycles. With Python's
@@ -17,6 +30,28 @@ larger, rarer passes; 0 keeps Python's defaults. Measured with
 from __future__ import annotations
 
 import gc
+import logging
+import os
+from pathlib import Path
+
+log = logging.getLogger("incidentflow.runtime")
+AUTOGROUP = Path("/proc/self/autogroup")
+
+
+def lower_priority(nice: int) -> None:
+    """Take niceness `nice` (never less than now), and for this session's group when we lead it.
+
+    A group shared with a terminal or a parent is left alone: it is not ours to lower.
+    """
+    current = os.nice(0)
+    if nice > current:
+        os.nice(nice - current)
+    if nice <= 0 or os.getsid(0) != os.getpid() or not AUTOGROUP.exists():
+        return
+    try:
+        AUTOGROUP.write_text(str(nice))
+    except OSError as err:  # read-only /proc, or a kernel without autogroup
+        log.debug("autogroup nice not set: %s", err)
 
 
 def tune_gc(gen0_threshold: int) -> None:

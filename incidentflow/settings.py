@@ -158,6 +158,14 @@ class Settings(BaseSettings):
         default="auto", description="auto = text on a terminal, JSON lines otherwise"
     )
     log_level: str = Field(default="INFO", description="Root log level")
+    worker_nice: int = Field(
+        default=10,
+        ge=0,
+        le=19,
+        description="CPU niceness a worker process takes at start, for itself and for its own "
+        "session's scheduling group: on a shared host the webhook's 202s go first "
+        "(incidentflow/runtime.py); 0 = as started",
+    )
     gc_gen0_threshold: int = Field(
         default=10_000,
         ge=0,

@@ -140,3 +140,43 @@ def test_up_demo_approve_show_postmortem(up: dict[str, str], tmp_path: Path) -> 
 
     again = run_cli("approve", incident_id, "--by", "late", env=up)
     assert "already ended" in one_line_error(again)
+
+
+def scheduling(pid: int) -> tuple[int, str]:
+    """(nice, its autogroup line) of a process, from /proc."""
+    # /proc/<pid>/stat: the fields after the command's closing parenthesis; nice is the 17th.
+    nice = int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[16])
+    group = Path(f"/proc/{pid}/autogroup")
+    return nice, group.read_text().strip() if group.exists() else ""
+
+
+def test_a_worker_process_yields_the_cpu_to_the_webhook(dev_server: DevServer) -> None:
+    env = cli_env(
+        INCIDENTFLOW_TEMPORAL_ADDRESS=dev_server.address,
+        INCIDENTFLOW_TASK_QUEUE_PREFIX="nice-",
+        INCIDENTFLOW_WORKER_NICE="7",
+    )
+    mine = scheduling(os.getpid())
+    # In its own session, as `incidentflow up` and systemd start it: its group is its own.
+    worker = subprocess.Popen(
+        [sys.executable, "worker.py", "--queue", "agents"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while scheduling(worker.pid)[0] != max(7, mine[0]) and time.monotonic() < deadline:
+            assert worker.poll() is None, "the worker exited"
+            time.sleep(0.1)
+        nice, group = scheduling(worker.pid)
+        assert nice == max(7, mine[0])
+        if group:  # a kernel that groups sessions: the worker's own group yields too
+            assert group.endswith("nice 7"), group
+    finally:
+        worker.terminate()
+        worker.wait(timeout=30)
+    # The test process and its own group were left as they were.
+    assert scheduling(os.getpid()) == mine
