@@ -9,12 +9,19 @@ from __future__ import annotations
 
 from bisect import bisect_left
 from collections import defaultdict
-from dataclasses import dataclass
 from datetime import timedelta
 from itertools import pairwise
 
 from incidentflow.agents.common import ago, short_hash, utc
-from incidentflow.agents.joining import Joined, add_update, incident_update
+from incidentflow.agents.joining import (
+    Joined,
+    Nearest,
+    add_update,
+    incident_update,
+    join_nearest,
+    join_through_new_members,
+    nearest_open_incident,
+)
 from incidentflow.agents.memo_graph import distance, memo_graph
 from incidentflow.agents.rules import CorrelationRules
 from incidentflow.agents.topology import downstream_of, hops
@@ -25,7 +32,6 @@ from incidentflow.models import (
     Detection,
     Duplicate,
     Incident,
-    OpenIncident,
     ServiceGraph,
     Severity,
 )
@@ -61,7 +67,7 @@ def correlate(
     pending: list[Detection] = []
     # Every alert on one service is nearest to the same open incident: walk once per service.
     by_age = sorted(inp.open_incidents, key=lambda i: (utc(i.opened_at), i.id))
-    nearest: dict[str, _Nearest | None] = {}
+    nearest: dict[str, Nearest | None] = {}
 
     for det in representatives:
         fp = det.alert.fingerprint
@@ -88,24 +94,15 @@ def correlate(
             dropped.append(_note(det, "resolved before any incident included it"))
             continue
         if det.service is not None and det.service not in nearest:
-            nearest[det.service] = _nearest_open_incident(
+            nearest[det.service] = nearest_open_incident(
                 det.service, by_age, graph, rules.join_hops
             )
         joined = nearest.get(det.service) if det.service is not None else None
         if joined is not None:
-            incident = joined.incident
-            where = (
-                "is one of its services"
-                if joined.hops == 0
-                else f"is {hops(joined.hops)} from {joined.via}"
-            )
-            reason = f"{det.alert.name} joined {incident.id}: {det.service} {where}"
-            add_update(updates, incident.id, det, reason)
-            symptom = downstream_of(det, incident.origin_service, graph)
-            if symptom is not None:
-                updates[incident.id].downstream.append(symptom)
+            join_nearest(det, joined, updates, graph)
             continue
         pending.append(det)
+    pending = join_through_new_members(pending, by_age, updates, graph, rules.join_hops)
 
     new_incidents: list[Incident] = []
     quiet: list[str] = []
@@ -165,28 +162,6 @@ def _collapse_deliveries(
         ]
         dropped.extend(_note(d, f"duplicate: {reason}") for d in deliveries[:-1])
     return representatives, duplicates
-
-
-@dataclass(frozen=True)
-class _Nearest:
-    incident: OpenIncident
-    hops: int
-    via: str
-
-
-def _nearest_open_incident(
-    service: str, by_age: list[OpenIncident], graph: ServiceGraph, join_hops: int
-) -> _Nearest | None:
-    """The open incident whose services are fewest hops from `service` (oldest on a tie)."""
-    best: _Nearest | None = None
-    for incident in by_age:
-        for svc in incident.services:
-            dist = 0 if svc == service else distance(graph, service, svc, join_hops)
-            if dist is None:
-                continue
-            if best is None or dist < best.hops:
-                best = _Nearest(incident=incident, hops=dist, via=svc)
-    return best
 
 
 def _group(

@@ -304,3 +304,29 @@ def test_origin_moves_when_a_deeper_failing_dependency_joins() -> None:
     # Nothing deeper joined: the origin stays, and no update claims otherwise.
     (same,) = run_correlation([gateway], [entry]).updates
     assert same.origin_service is None
+
+
+def test_an_alert_near_a_service_that_joins_in_the_same_batch_joins_too() -> None:
+    """web-frontend is 3 hops from payments, 1 from api-gateway, which joins in this batch."""
+    open_inc = OpenIncident(
+        id="INC-20250314-abcdef",
+        services=["payments"],
+        fingerprints=["known"],
+        opened_at=demo_incident().opened_at,
+        origin_service="payments",
+    )
+    gateway = make_alert("ApiGatewayHigh5xxRate", labels={"service": "api-gateway"})
+    probe = make_alert(
+        "BlackboxProbeSlowHttp", labels={"service": "web-frontend", "severity": "warning"}
+    )
+    # Either order in the batch, and the probe alone once api-gateway is in the index.
+    for batch in ([gateway, probe], [probe, gateway]):
+        result = run_correlation(batch, [open_inc])
+        assert not result.new_incidents and not result.dropped and not result.quiet
+        (update,) = result.updates
+        assert sorted(a.name for a in update.alerts) == sorted([gateway.name, probe.name])
+        assert any("web-frontend is 1 hop from api-gateway" in r for r in update.reasons)
+        paths = {d.service: [e.callee for e in d.path] for d in update.downstream}
+        assert paths["web-frontend"][-1] == "payments"
+    alone = run_correlation([probe], [open_inc])
+    assert alone.quiet and not alone.updates  # 3 hops: it waits, as before
