@@ -20,6 +20,7 @@ from incidentflow.models import (
     ServiceGraph,
     VerificationStatus,
 )
+from incidentflow.visible import visible
 
 DRAFT_MARKER = "(draft — edit me)"
 
@@ -48,7 +49,8 @@ def draft(record: IncidentRecord, graph: ServiceGraph) -> PostMortem:
     return PostMortem(
         incident_id=incident.id,
         title=title,
-        markdown="\n\n".join(sections) + "\n",
+        # Alert, log and model text is untrusted: no control character reaches the file.
+        markdown=visible("\n\n".join(sections) + "\n"),
         impact_start=start,
         impact_end=end,
         root_cause=top.cause if top else "",

@@ -15,19 +15,21 @@ from typing import Any, ParamSpec
 import click
 
 from incidentflow.cli import ops, render
+from incidentflow.cli.output import echo, echo_json
 from incidentflow.errors import BadInput, IncidentFlowError
 from incidentflow.logs import configure_logging
 from incidentflow.models import DecisionRequest
 from incidentflow.runtime import tune_gc
 from incidentflow.settings import Settings
 from incidentflow.temporal import connect
+from incidentflow.visible import one_line, visible
 
 P = ParamSpec("P")
 
 
 def fail(message: str) -> None:
     """Print one line to stderr and exit 1."""
-    click.echo(f"incidentflow: {message}", err=True)
+    echo(f"incidentflow: {one_line(message)}", err=True)
     sys.exit(1)
 
 
@@ -53,7 +55,7 @@ def run_async(fn: Callable[P, Coroutine[Any, Any, None]]) -> Callable[P, None]:
         try:
             asyncio.run(_interruptible(fn(*args, **kwargs)))
         except (KeyboardInterrupt, asyncio.CancelledError):
-            click.echo("stopped", err=True)
+            echo("stopped", err=True)
             sys.exit(130)
         except IncidentFlowError as err:
             fail(str(err))
@@ -86,7 +88,7 @@ def main(argv: list[str] | None = None) -> None:
     try:
         code = cli.main(args=argv, prog_name="incidentflow", standalone_mode=False) or 0
     except click.exceptions.Abort:
-        click.echo("aborted", err=True)
+        echo("aborted", err=True)
         code = 1
     except click.ClickException as err:
         err.show()
@@ -106,9 +108,9 @@ async def up() -> None:
 
     s = settings()
     configure_logging(s.log_format, s.log_level)
-    stack = Stack(s, say=click.echo)
+    stack = Stack(s, say=echo)
     async with stack.running():
-        click.echo("ready; Ctrl-C stops everything")
+        echo("ready; Ctrl-C stops everything")
         await stack.wait()
 
 
@@ -127,7 +129,7 @@ async def serve_webhook() -> None:
     configure_tracing(s, "incidentflow-ingest")
     app = traced(create_app(s, TemporalSink(await connect(s, serve_metrics=True), s)))
     tune_gc(s.gc_gen0_threshold)
-    click.echo(f"webhook: {s.ingest_url}/v1/alerts/alertmanager -> Temporal at {s.target}")
+    echo(f"webhook: {s.ingest_url}/v1/alerts/alertmanager -> Temporal at {s.target}")
     server = uvicorn.Server(uvicorn.Config(app, host=s.webhook_host, port=s.webhook_port))
     await server.serve()
 
@@ -140,7 +142,7 @@ async def setup_temporal() -> None:
 
     s = settings()
     added = await ensure_search_attributes(await connect(s), s.temporal_namespace)
-    click.echo(f"added {', '.join(added)}" if added else "search attributes already registered")
+    echo(f"added {', '.join(added)}" if added else "search attributes already registered")
 
 
 @cli.command()
@@ -180,7 +182,7 @@ async def alert_send(file: Path, source: str) -> None:
     except json.JSONDecodeError as err:
         raise BadInput(f"{file} is not JSON (line {err.lineno}: {err.msg})") from err
     answer = await post_payload(settings(), payload, source=source)
-    click.echo(json.dumps(answer))
+    echo_json(json.dumps(answer))
 
 
 @cli.command()
@@ -196,7 +198,7 @@ async def merge(target: str, source: str, by: str, reason: str) -> None:
 
     req = MergeRequest(target=target, source=source, by=by, reason=reason)
     count = await merge_incidents(await connect(settings()), req)
-    click.echo(f"merged {source} into {target}: {count} alert(s) in {target}")
+    echo(f"merged {source} into {target}: {count} alert(s) in {target}")
 
 
 @cli.command()
@@ -226,13 +228,13 @@ async def split(incident_id: str, fingerprints: tuple[str, ...], by: str, reason
     done = await split_incident(await connect(s), s, req)
     new, count = done.incident, len(done.moved.alerts)
     what = f"{new.severity.value}, origin {new.origin_service or 'unknown'}"
-    click.echo(
+    echo(
         f"split {count} alert(s) off {incident_id} into {new.id} ({what})"
         if done.opened
         else f"{new.id} was already split off {incident_id} with these {count} alert(s) "
         f"({what}); nothing changed"
     )
-    click.echo(f"see it: `incidentflow show {new.id}` (in the Temporal UI: workflow {new.id})")
+    echo(f"see it: `incidentflow show {new.id}` (in the Temporal UI: workflow {new.id})")
 
 
 @cli.command()
@@ -243,7 +245,7 @@ async def incidents(as_json: bool, limit: int) -> None:
     """List incidents: id, state, severity, service, title, age."""
     rows = await ops.list_incidents(await connect(settings()), limit=limit)
     if as_json:
-        click.echo(
+        echo_json(
             json.dumps(
                 [
                     {
@@ -262,7 +264,7 @@ async def incidents(as_json: bool, limit: int) -> None:
             )
         )
     else:
-        click.echo(render.incidents_table(rows))
+        echo(render.incidents_table(rows))
 
 
 @cli.command()
@@ -272,7 +274,10 @@ async def incidents(as_json: bool, limit: int) -> None:
 async def show(incident_id: str, as_json: bool) -> None:
     """Every artifact of one incident."""
     record = await ops.get_record(await connect(settings()), incident_id)
-    click.echo(record.model_dump_json(indent=2) if as_json else render.record_text(record))
+    if as_json:
+        echo_json(record.model_dump_json(indent=2))
+    else:
+        echo(render.record_text(record))
 
 
 @cli.command()
@@ -288,7 +293,7 @@ async def reject(incident_id: str, by: str, reason: str) -> None:
         approve=False,
         request=DecisionRequest(by=by, reason=reason),
     )
-    click.echo(f"{incident_id}: {decision.decision.value} by {decision.by}")
+    echo(f"{incident_id}: {decision.decision.value} by {decision.by}")
 
 
 @cli.command()
@@ -304,13 +309,13 @@ async def postmortem(incident_id: str, out: Path | None) -> None:
             "when the incident ends"
         )
     if out is None:
-        click.echo(record.postmortem.markdown)
+        echo(record.postmortem.markdown)
         return
     try:
-        await asyncio.to_thread(out.write_text, record.postmortem.markdown)
+        await asyncio.to_thread(out.write_text, visible(record.postmortem.markdown))
     except OSError as err:
         raise BadInput(f"cannot write {out}: {err.strerror}") from err
-    click.echo(f"wrote {out}")
+    echo(f"wrote {out}")
 
 
 from incidentflow.cli.eval import eval_command  # noqa: E402  (registered after `cli` exists)

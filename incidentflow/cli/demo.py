@@ -13,11 +13,11 @@ from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import click
 import httpx
 from temporalio.client import Client
 
 from incidentflow.cli import ops, render
+from incidentflow.cli.output import echo
 from incidentflow.errors import BadInput, IncidentFlowError, TemporalUnavailable
 from incidentflow.models import DecisionRequest, IncidentRecord, IncidentState
 from incidentflow.scenario import demo_scenario_path, load_scenario
@@ -85,8 +85,8 @@ async def stack_if_needed(settings: Settings) -> AsyncIterator[bool]:
         return
     from incidentflow.cli.stack import Stack
 
-    click.echo("no IncidentFlow webhook is running: starting the stack (Ctrl-C stops it)")
-    async with Stack(settings, say=click.echo).running():
+    echo("no IncidentFlow webhook is running: starting the stack (Ctrl-C stops it)")
+    async with Stack(settings, say=echo).running():
         yield True
 
 
@@ -115,7 +115,7 @@ async def follow_incident(
     while True:
         record = await ops.get_record(client, incident_id)
         if record.state is not last:
-            click.echo(f"  {incident_id}: {record.state.value} (waiting for {record.waiting_for})")
+            echo(f"  {incident_id}: {record.state.value} (waiting for {record.waiting_for})")
             last = record.state
         if record.state in until:
             return record
@@ -138,22 +138,22 @@ async def run_demo(
         for payload in payloads:
             answer = await post_payload(settings, payload, source="alertmanager")
             batches = ", ".join(b["batch_id"] for b in answer.get("accepted", []))
-            click.echo(f"sent {len(payload['alerts'])} alert(s): accepted as {batches}")
+            echo(f"sent {len(payload['alerts'])} alert(s): accepted as {batches}")
         client = await connect(settings)
         deadline = asyncio.get_running_loop().time() + plan_timeout
         incident_id = await find_incident(client, settings, fingerprints, deadline)
-        click.echo(f"incident {incident_id} opened; following it")
+        echo(f"incident {incident_id} opened; following it")
         gate = {IncidentState.AWAITING_APPROVAL, IncidentState.NEEDS_ATTENTION}
         gate |= {s for s in IncidentState if s.terminal}
         record = await follow_incident(client, incident_id, until=gate, deadline=deadline)
-        click.echo("")
-        click.echo(render.record_text(record))
-        click.echo("")
+        echo("")
+        echo(render.record_text(record))
+        echo("")
         if record.state is not IncidentState.AWAITING_APPROVAL:
             return
-        click.echo("approve the plan with:")
-        click.echo(f'  incidentflow approve {incident_id} --by "$USER" --reason "rollback"')
-        click.echo(f'or reject it: incidentflow reject {incident_id} --by "$USER" --reason ...')
+        echo("approve the plan with:")
+        echo(f'  incidentflow approve {incident_id} --by "$USER" --reason "rollback"')
+        echo(f'or reject it: incidentflow reject {incident_id} --by "$USER" --reason ...')
         if approve_as:
             await ops.decide(
                 client,
@@ -161,13 +161,13 @@ async def run_demo(
                 approve=True,
                 request=DecisionRequest(by=approve_as, reason="approved by `demo --approve-as`"),
             )
-            click.echo(f"approved as {approve_as}")
+            echo(f"approved as {approve_as}")
         if not (follow or started) and not approve_as:
             return
         final = {s for s in IncidentState if s.terminal} | {IncidentState.NEEDS_ATTENTION}
         record = await follow_incident(client, incident_id, until=final, deadline=None)
-        click.echo(f"{incident_id} ended {record.state.value}; the post-mortem draft:")
-        click.echo(f"  incidentflow postmortem {incident_id}")
+        echo(f"{incident_id} ended {record.state.value}; the post-mortem draft:")
+        echo(f"  incidentflow postmortem {incident_id}")
         if started and not approve_as:
-            click.echo(f"the stack keeps running (UI {settings.ui_url}); Ctrl-C stops it")
+            echo(f"the stack keeps running (UI {settings.ui_url}); Ctrl-C stops it")
             await asyncio.Event().wait()

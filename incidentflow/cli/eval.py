@@ -8,6 +8,7 @@ from pathlib import Path
 
 import click
 
+from incidentflow.cli.output import echo
 from incidentflow.errors import BadInput
 from incidentflow.settings import Settings
 
@@ -38,18 +39,16 @@ def eval_command(dirs: tuple[Path, ...], json_out: Path | None, parallel: int, e
     async def go() -> None:
         bundles = find_bundles(list(dirs))
         base = _with_engine(settings(), engine)
-        cases = await run_eval(
-            bundles, base, parallel=parallel, say=lambda m: click.echo(m, err=True)
-        )
+        cases = await run_eval(bundles, base, parallel=parallel, say=lambda m: echo(m, err=True))
         total = totals(cases)
-        click.echo(table(cases, total))
+        echo(table(cases, total))
         if json_out is not None:
             doc = {"cases": [c.model_dump(mode="json") for c in cases], "total": total}
             try:
                 await asyncio.to_thread(json_out.write_text, json.dumps(doc, indent=2))
             except OSError as err:
                 raise BadInput(f"cannot write {json_out}: {err.strerror}") from err
-            click.echo(f"wrote {json_out}", err=True)
+            echo(f"wrote {json_out}", err=True)
 
     go()
 

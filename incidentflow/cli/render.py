@@ -1,4 +1,9 @@
-"""Plain-text views of incidents for a terminal: what a tired person reads at 3 a.m."""
+"""Plain-text views of incidents for a terminal: what a tired person reads at 3 a.m.
+
+Every value that came from outside (alerts, logs, evidence, models, people) passes through
+`one_line` (here `safe`): its control characters and newlines are shown as escapes, so it can
+neither drive the terminal nor forge a line of the view.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +12,7 @@ from datetime import timedelta
 from incidentflow.cli.ops import IncidentRow
 from incidentflow.llm.accounting import incident_usage
 from incidentflow.models import IncidentRecord
+from incidentflow.visible import one_line as safe
 
 
 def age(delta: timedelta) -> str:
@@ -23,7 +29,10 @@ def incidents_table(rows: list[IncidentRow]) -> str:
     if not rows:
         return "no incidents yet: send alerts with `incidentflow demo` or `incidentflow alert send`"
     header = ("ID", "STATE", "SEVERITY", "SERVICE", "AGE", "TITLE")
-    lines = [(r.id, r.state, r.severity, r.service, age(r.age), r.title) for r in rows]
+    lines = [
+        (safe(r.id), safe(r.state), safe(r.severity), safe(r.service), age(r.age), safe(r.title))
+        for r in rows
+    ]
     widths = [max(len(str(x[i])) for x in [header, *lines]) for i in range(5)]
     out = []
     for line in [header, *lines]:
@@ -36,60 +45,80 @@ def record_text(rec: IncidentRecord) -> str:
     """Every artifact of an incident, readable, in the order the agents produced them."""
     inc = rec.incident
     out = [
-        f"{inc.id}  {inc.title}",
-        f"state: {rec.state.value}   waiting for: {rec.waiting_for or '-'}",
-        f"severity: {inc.severity.value}   origin: {inc.origin_service or '?'}   "
-        f"services: {', '.join(inc.services)}   opened: {inc.opened_at:%Y-%m-%d %H:%M:%S} UTC",
+        f"{inc.id}  {safe(inc.title)}",
+        f"state: {rec.state.value}   waiting for: {safe(rec.waiting_for or '-')}",
+        f"severity: {inc.severity.value}   origin: {safe(inc.origin_service or '?')}   "
+        f"services: {safe(', '.join(inc.services))}   "
+        f"opened: {inc.opened_at:%Y-%m-%d %H:%M:%S} UTC",
         "",
         f"Alerts ({len(inc.alerts)})",
     ]
     for a in inc.alerts:
-        out.append(f"  [{a.status.value}] {a.name} ({a.labels.get('service', '?')}): {a.summary}")
+        service = a.labels.get("service", "?")
+        out.append(f"  [{a.status.value}] {safe(a.name)} ({safe(service)}): {safe(a.summary)}")
     for d in inc.downstream:
         path = " -> ".join([d.path[0].caller, *(e.callee for e in d.path)]) if d.path else "?"
-        out.append(f"  downstream: {d.service} via {path}: {d.explanation}")
+        out.append(f"  downstream: {safe(d.service)} via {safe(path)}: {safe(d.explanation)}")
     for dup in inc.duplicates:
-        out.append(f"  duplicate: {dup.fingerprint} of {dup.duplicate_of}: {dup.reason}")
+        out.append(
+            f"  duplicate: {safe(dup.fingerprint)} of {safe(dup.duplicate_of)}: {safe(dup.reason)}"
+        )
     if rec.investigation:
         inv = rec.investigation
-        out += ["", f"Investigation ({inv.engine.value}): {inv.summary}"]
-        out += [f"  engine: {inv.engine_reason}"] if inv.engine_reason else []
+        out += ["", f"Investigation ({inv.engine.value}): {safe(inv.summary)}"]
+        out += [f"  engine: {safe(inv.engine_reason)}"] if inv.engine_reason else []
         for i, h in enumerate(inv.hypotheses, 1):
-            out.append(f"  {i}. {h.cause}  [{h.fault_type.value}, confidence {h.confidence:.2f}]")
-            out.append(f"     evidence: {', '.join(h.evidence_ids) or '-'}")
+            out.append(
+                f"  {i}. {safe(h.cause)}  [{h.fault_type.value}, confidence {h.confidence:.2f}]"
+            )
+            out.append(f"     evidence: {safe(', '.join(h.evidence_ids)) or '-'}")
             if h.contradicting_ids:
-                out.append(f"     contradicted by: {', '.join(h.contradicting_ids)}")
+                out.append(f"     contradicted by: {safe(', '.join(h.contradicting_ids))}")
         for r in inv.rejected:
-            out.append(f"  rejected: {r.cause} ({r.service}): {r.reason}")
+            out.append(f"  rejected: {safe(r.cause)} ({safe(r.service)}): {safe(r.reason)}")
         out.append("  Evidence:")
         for e in inv.evidence:
-            out.append(f"    {e.id}: {e.finding}")
-            out.append(f"      query: {e.query}" + (f"   link: {e.link}" if e.link else ""))
+            out.append(f"    {safe(e.id)}: {safe(e.finding)}")
+            out.append(
+                f"      query: {safe(e.query)}" + (f"   link: {safe(e.link)}" if e.link else "")
+            )
     if rec.plan:
         plan = rec.plan
-        out += ["", f"Remediation plan ({plan.engine.value}): {plan.rationale}"]
-        out += [f"  engine: {plan.engine_reason}"] if plan.engine_reason else []
+        out += ["", f"Remediation plan ({plan.engine.value}): {safe(plan.rationale)}"]
+        out += [f"  engine: {safe(plan.engine_reason)}"] if plan.engine_reason else []
         if plan.action:
             act = plan.action
-            out.append(f"  action {act.id}: {act.summary}  [risk {act.risk.value}, {act.executor}]")
-            out.append(f"  verify: {act.verify.description} (within {act.verify.window_seconds} s)")
-            out.append(f"  undo: {act.undo_summary}")
+            out.append(
+                f"  action {safe(act.id)}: {safe(act.summary)}  "
+                f"[risk {act.risk.value}, {safe(act.executor)}]"
+            )
+            out.append(
+                f"  verify: {safe(act.verify.description)} (within {act.verify.window_seconds} s)"
+            )
+            out.append(f"  undo: {safe(act.undo_summary)}")
         for alt in plan.alternatives:
-            out.append(f"  alternative: {alt.summary} [risk {alt.risk.value}]")
+            out.append(f"  alternative: {safe(alt.summary)} [risk {alt.risk.value}]")
     if rec.approval:
         ap = rec.approval
-        reason = f": {ap.reason}" if ap.reason else ""
-        out += ["", f"Decision: {ap.decision.value} by {ap.by} at {ap.at:%H:%M:%S} UTC{reason}"]
+        reason = f": {safe(ap.reason)}" if ap.reason else ""
+        out += [
+            "",
+            f"Decision: {ap.decision.value} by {safe(ap.by)} at {ap.at:%H:%M:%S} UTC{reason}",
+        ]
     for res in rec.results:
         verb = "would run" if res.dry_run else "ran"
         label = "undo" if res.undo else "action"
-        out.append(f"{label} {res.status.value} via {res.executor}; {verb}:")
-        out += [f"    {op}" for op in res.would_run]
+        out.append(f"{label} {res.status.value} via {safe(res.executor)}; {verb}:")
+        out += [f"    {safe(op)}" for op in res.would_run]
     if rec.verification:
-        out.append(f"Verification: {rec.verification.status.value}: {rec.verification.detail}")
+        out.append(
+            f"Verification: {rec.verification.status.value}: {safe(rec.verification.detail)}"
+        )
     out += ["", "Timeline"]
     for ev in rec.timeline:
-        out.append(f"  {ev.at:%H:%M:%S}  {ev.kind.value:<13} {ev.actor:<16} {ev.summary}")
+        out.append(
+            f"  {ev.at:%H:%M:%S}  {ev.kind.value:<13} {safe(ev.actor):<16} {safe(ev.summary)}"
+        )
     if rec.postmortem:
         out += ["", f"Post-mortem drafted: `incidentflow postmortem {inc.id}`"]
     usage = incident_usage(rec)

@@ -12,6 +12,7 @@ from typing import Any
 import click
 from pydantic import ValidationError
 
+from incidentflow.cli.output import echo
 from incidentflow.errors import BadInput, DecisionRefused
 from incidentflow.models import (
     DecisionRequest,
@@ -26,6 +27,7 @@ from incidentflow.models import (
     TakeoverRequest,
 )
 from incidentflow.temporal import connect
+from incidentflow.visible import one_line as safe
 from workflows.incident import IncidentWorkflow
 
 STAGES = click.Choice([s.value for s in Stage])
@@ -43,20 +45,23 @@ def plan_text(record: IncidentRecord) -> str:
         return f"{record.incident.id} has no plan to approve (state: {record.state.value})"
     act = plan.action
     out = [
-        f"{record.incident.id}  {record.incident.title}",
-        f"action:  {act.summary}",
-        f"risk:    {act.risk.value}   id: {act.id}",
-        f"verify:  {act.verify.description} (within {act.verify.window_seconds} s)",
-        f"undo:    {act.undo_summary}",
-        f"why:     {plan.rationale}",
+        f"{record.incident.id}  {safe(record.incident.title)}",
+        f"action:  {safe(act.summary)}",
+        f"risk:    {act.risk.value}   id: {safe(act.id)}",
+        f"verify:  {safe(act.verify.description)} (within {act.verify.window_seconds} s)",
+        f"undo:    {safe(act.undo_summary)}",
+        f"why:     {safe(plan.rationale)}",
         "evidence:",
     ]
     known = {e.id: e for e in record.investigation.evidence} if record.investigation else {}
     for eid in plan.evidence_ids:
         ev = known.get(eid)
-        out.append(f"  {eid}: {ev.finding if ev else '(not in the investigation)'}")
+        out.append(f"  {safe(eid)}: {safe(ev.finding) if ev else '(not in the investigation)'}")
     for d in record.decisions:
-        out.append(f"so far: {d.decision.value} by {d.by}" + (f" ({d.reason})" if d.reason else ""))
+        out.append(
+            f"so far: {d.decision.value} by {safe(d.by)}"
+            + (f" ({safe(d.reason)})" if d.reason else "")
+        )
     return "\n".join(out)
 
 
@@ -86,7 +91,7 @@ def register(cli: click.Group, run_async: Callable[[AsyncCommand], Callable[...,
         )
         @run_async
         async def command(incident_id: str, by: str, text: str) -> None:
-            click.echo(await _send(incident_id, name, TakeoverRequest(by=by, text=text)))
+            echo(await _send(incident_id, name, TakeoverRequest(by=by, text=text)))
 
     simple("pause", "Hold the incident before its next agent step.", "Why.", text_required=False)
     simple("resume", "Let a paused incident go on.", "Why.", text_required=False)
@@ -113,7 +118,7 @@ def register(cli: click.Group, run_async: Callable[[AsyncCommand], Callable[...,
     @run_async
     async def assign(incident_id: str, owner: str, by: str) -> None:
         """Make someone the owner of an incident."""
-        click.echo(await _send(incident_id, "assign", TakeoverRequest(by=by, text=owner)))
+        echo(await _send(incident_id, "assign", TakeoverRequest(by=by, text=owner)))
 
     for name, verb in (("retry", "Run a failed stage again."), ("skip", "Go past a stage.")):
 
@@ -127,7 +132,7 @@ def register(cli: click.Group, run_async: Callable[[AsyncCommand], Callable[...,
             incident_id: str, stage: str, by: str, reason: str, _n: str = name
         ) -> None:
             req = StageRequest(by=by, stage=Stage(stage), reason=reason)
-            click.echo(await _send(incident_id, _n, req))
+            echo(await _send(incident_id, _n, req))
 
     @cli.command("override")
     @click.argument("incident_id")
@@ -151,7 +156,7 @@ def register(cli: click.Group, run_async: Callable[[AsyncCommand], Callable[...,
                 f"({err.error_count()} problem(s))"
             ) from err
         req = OverrideRequest(by=by, stage=Stage(stage), reason=reason, **{field: artifact})
-        click.echo(await _send(incident_id, "override", req))
+        echo(await _send(incident_id, "override", req))
 
     @cli.command("approve")
     @click.argument("incident_id")
@@ -173,10 +178,10 @@ def register(cli: click.Group, run_async: Callable[[AsyncCommand], Callable[...,
             raise DecisionRefused(
                 f"{incident_id} has no plan waiting for approval (state: {record.state.value})"
             )
-        click.echo(plan_text(record))
+        echo(plan_text(record))
         if not yes and not click.confirm(f"approve as {by}?", default=False):
             raise DecisionRefused("not approved (answer y, or pass --yes)")
         decision = await ops.decide(
             client, incident_id, approve=True, request=DecisionRequest(by=by, reason=reason)
         )
-        click.echo(f"{incident_id}: {decision.decision.value} by {decision.by}")
+        echo(f"{incident_id}: {decision.decision.value} by {decision.by}")
