@@ -53,6 +53,21 @@ class Settings(BaseSettings):
     ingest_hmac_secrets: dict[str, SecretStr] = Field(
         default_factory=dict, description="HMAC-SHA256 body signature secret per source (JSON)"
     )
+    ingest_hmac_window_seconds: int = Field(
+        default=300,
+        gt=0,
+        le=86_400,
+        description="How far a signed request's timestamp may be from now (replays older fail)",
+    )
+    cors_origins: list[str] = Field(
+        default_factory=list,
+        description="Browser origins allowed to call the webhook (the Temporal UI's, for the "
+        'codec endpoint), JSON: ["https://temporal-ui.example"]; empty = none',
+    )
+    webhook_insecure: bool = Field(
+        default=False,
+        description="Serve the webhook on a non-loopback address with no credentials at all",
+    )
     partition_labels: list[str] = Field(
         default_factory=lambda: ["environment", "env"],
         description="Labels whose first value present names an alert's stream partition",

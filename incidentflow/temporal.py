@@ -167,12 +167,14 @@ def embedded_server(settings: Settings) -> DevServer:
     )
 
 
-async def connect(settings: Settings, *, serve_metrics: bool = False) -> Client:
+async def connect(settings: Settings, *, serve_metrics: bool = False, lazy: bool = False) -> Client:
     """A client with the pydantic data converter; a clear error when nothing answers.
 
     `serve_metrics` is for the long-running processes (workers, the webhook): their client
     runs on the runtime that serves INCIDENTFLOW_METRICS_BIND. A one-shot command never
     binds it, so `incidentflow approve` works beside a running stack with the same settings.
+    `lazy` connects on first use, and again on each use until Temporal answers (the webhook
+    starts before Temporal and answers 503 meanwhile).
     """
     tls: TLSConfig | bool = settings.temporal_tls
     if settings.temporal_tls_cert or settings.temporal_tls_key:
@@ -194,6 +196,7 @@ async def connect(settings: Settings, *, serve_metrics: bool = False) -> Client:
             runtime=metrics.runtime(settings) if serve_metrics else None,
             tls=tls or bool(api_key),
             api_key=api_key,
+            lazy=lazy,
         )
     except RuntimeError as err:
         raise TemporalUnavailable(

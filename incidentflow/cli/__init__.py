@@ -16,7 +16,7 @@ import click
 
 from incidentflow.cli import ops, render
 from incidentflow.cli.output import echo, echo_json
-from incidentflow.errors import BadInput, IncidentFlowError
+from incidentflow.errors import BadInput, ConfigError, IncidentFlowError
 from incidentflow.logs import configure_logging
 from incidentflow.models import DecisionRequest
 from incidentflow.runtime import tune_gc
@@ -101,12 +101,19 @@ def main(argv: list[str] | None = None) -> None:
 
 
 @cli.command()
+@click.option(
+    "--insecure",
+    is_flag=True,
+    help="Let the webhook listen on a non-loopback address with no credentials configured.",
+)
 @run_async
-async def up() -> None:
+async def up(insecure: bool) -> None:
     """Run the stack in the foreground: Temporal (embedded unless configured), workers, webhook."""
     from incidentflow.cli.stack import Stack
 
     s = settings()
+    if insecure:
+        s = s.model_copy(update={"webhook_insecure": True})
     configure_logging(s.log_format, s.log_level)
     stack = Stack(s, say=echo)
     async with stack.running():
@@ -115,19 +122,36 @@ async def up() -> None:
 
 
 @cli.command("serve-webhook")
+@click.option(
+    "--insecure",
+    is_flag=True,
+    help="Listen on a non-loopback address with no credentials configured (anyone who reaches "
+    "it can open incidents). Also INCIDENTFLOW_WEBHOOK_INSECURE=true.",
+)
 @run_async
-async def serve_webhook() -> None:
-    """Run only the ingest webhook (workers and Temporal run elsewhere, as in docker-compose)."""
+async def serve_webhook(insecure: bool) -> None:
+    """Run only the ingest webhook (workers and Temporal run elsewhere, as in docker-compose).
+
+    It starts whether or not Temporal answers: until it does, alerts get 503 with Retry-After
+    and /readyz says why.
+    """
     import uvicorn
 
     from incidentflow.ingest.app import create_app
+    from incidentflow.ingest.auth import exposure_problem
     from incidentflow.ingest.sink import TemporalSink
     from incidentflow.telemetry import configure_tracing, traced
 
     s = settings()
+    if insecure:
+        s = s.model_copy(update={"webhook_insecure": True})
+    exposed = exposure_problem(s)
+    if exposed:
+        raise ConfigError(exposed)
     configure_logging(s.log_format, s.log_level)
     configure_tracing(s, "incidentflow-ingest")
-    app = traced(create_app(s, TemporalSink(await connect(s, serve_metrics=True), s)))
+    client = await connect(s, serve_metrics=True, lazy=True)
+    app = traced(create_app(s, TemporalSink(client, s)))
     tune_gc(s.gc_gen0_threshold)
     echo(f"webhook: {s.ingest_url}/v1/alerts/alertmanager -> Temporal at {s.target}")
     server = uvicorn.Server(uvicorn.Config(app, host=s.webhook_host, port=s.webhook_port))

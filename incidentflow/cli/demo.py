@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import copy
+import json
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -19,6 +20,7 @@ from temporalio.client import Client
 from incidentflow.cli import ops, render
 from incidentflow.cli.output import echo
 from incidentflow.errors import BadInput, IncidentFlowError, TemporalUnavailable
+from incidentflow.ingest.auth import signed_headers
 from incidentflow.models import DecisionRequest, IncidentRecord, IncidentState
 from incidentflow.scenario import demo_scenario_path, load_scenario
 from incidentflow.settings import Settings
@@ -32,9 +34,18 @@ HTTP_TIMEOUT_S = 30.0
 async def post_payload(settings: Settings, payload: Any, *, source: str) -> dict[str, Any]:
     """POST one webhook payload; the webhook's JSON answer, or one line saying what failed."""
     url = f"{settings.ingest_url}/v1/alerts/{source}"
+    sent = json.dumps(payload).encode()
+    headers = {"Content-Type": "application/json"}
+    # The same credentials the webhook is configured with (when this machine holds them).
+    token = settings.ingest_tokens.get(source) or settings.ingest_tokens.get("*")
+    secret = settings.ingest_hmac_secrets.get(source) or settings.ingest_hmac_secrets.get("*")
+    if token is not None:
+        headers["Authorization"] = f"Bearer {token.get_secret_value()}"
+    elif secret is not None:
+        headers |= signed_headers(secret.get_secret_value(), sent)
     try:
         async with httpx.AsyncClient(timeout=HTTP_TIMEOUT_S) as http:
-            resp = await http.post(url, json=payload)
+            resp = await http.post(url, content=sent, headers=headers)
     except httpx.ConnectError as err:
         raise TemporalUnavailable(
             f"nothing listens on {settings.ingest_url}: start it with `incidentflow up` "

@@ -20,6 +20,7 @@ from temporalio.client import Client
 
 from incidentflow.errors import ConfigError, IncidentFlowError, TemporalUnavailable
 from incidentflow.ingest.app import create_app
+from incidentflow.ingest.auth import exposure_problem
 from incidentflow.ingest.sink import TemporalSink
 from incidentflow.metrics import shifted_bind
 from incidentflow.runtime import tune_gc
@@ -101,6 +102,13 @@ class Stack:
 
     async def _start(self) -> None:
         s = self.settings
+        exposed = exposure_problem(s)
+        if exposed:
+            raise ConfigError(exposed)
+        if not s.temporal_address:
+            # The embedded UI decodes payloads through the webhook's codec from its own origin.
+            ui = [s.ui_url, f"http://localhost:{s.embedded_ui_port}"]
+            s = s.model_copy(update={"cors_origins": [*s.cors_origins, *ui]})
         self._tracing = configure_tracing(s, "incidentflow-ingest")
         if port_open(s.webhook_host, s.webhook_port):
             raise ConfigError(

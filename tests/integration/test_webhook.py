@@ -62,7 +62,11 @@ async def test_oversized_body_is_413(dev_server: DevServer, tmp_path: Path) -> N
     app = create_app(settings, TemporalSink(await connect(settings), settings))
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://ingest") as http:
-        resp = await http.post("/v1/alerts/alertmanager", content=json.dumps(demo_payloads()[1]))
+        resp = await http.post(
+            "/v1/alerts/alertmanager",
+            content=json.dumps(demo_payloads()[1]),
+            headers={"Content-Type": "application/json"},
+        )
     assert resp.status_code == 413
 
 
