@@ -23,10 +23,12 @@ from google.protobuf import json_format
 from temporalio.api.common.v1 import Payload, Payloads
 
 from incidentflow.codec import ENCODING
+from incidentflow.errors import IncidentFlowError
 from incidentflow.ingest import auth
 from incidentflow.ingest.app import create_app
 from incidentflow.ingest.codec_server import MAX_DECODED_BYTES
 from incidentflow.ingest.sink import TemporalSink
+from incidentflow.models import AlertBatch
 from incidentflow.settings import Settings
 from incidentflow.temporal import DevServer, connect
 
@@ -247,3 +249,42 @@ async def test_dates_near_year_one_with_an_offset_are_422_naming_the_field(
             ],
         }
         assert (await http.post("/v1/alerts/alertmanager", json=unended)).status_code == 202
+
+
+class _PartitionCap:
+    """A sink with the stream's partition limit in front of the real one (that limit is the
+    stream's to set; the edge's part is to pass its error through, clearly and as a 4xx)."""
+
+    def __init__(self, inner: TemporalSink, cap: int) -> None:
+        self.inner, self.cap, self.seen = inner, cap, set[str]()
+
+    async def accept(self, batch: AlertBatch) -> str:
+        self.seen.add(batch.environment)
+        if len(self.seen) > self.cap:
+            raise IncidentFlowError(
+                f"more than {self.cap} stream partitions; the rest go nowhere until an "
+                "operator raises the cap"
+            )
+        return await self.inner.accept(batch)
+
+    async def unready(self) -> str | None:
+        return await self.inner.unready()
+
+
+async def test_a_stream_limit_reaches_the_sender_as_a_clear_4xx(
+    dev_server: DevServer, tmp_path: Path
+) -> None:
+    settings = make_settings(dev_server.address, tmp_path)
+    sink = _PartitionCap(TemporalSink(await connect(settings), settings), cap=3)
+    app = create_app(settings, sink)
+    alerts = [
+        {"name": f"A{i}", "labels": {"environment": f"{settings.environment}-{i}"}}
+        for i in range(5)
+    ]
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://ingest") as http:
+        resp = await http.post("/v1/alerts/generic", json={"alerts": alerts})
+    assert resp.status_code == 422, resp.text
+    body = resp.json()
+    assert "more than 3 stream partitions" in body["error"]
+    assert len(body["accepted_before_failure"]) == 3
