@@ -78,10 +78,11 @@ class Settings(BaseSettings):
     approval_timeout_seconds: int = Field(default=1800, gt=0)
 
     catalog_path: Path | None = Field(
-        default=None, description="Service graph YAML; unset = the bundled demo shop's"
+        default=None,
+        description="Service graph YAML; unset = the evidence bundle's topology, else empty",
     )
     evidence_bundle: Path | None = Field(
-        default=None, description="Scenario bundle served as evidence; unset = bundled demo"
+        default=None, description="Scenario bundle served as evidence; unset = none (demo sets it)"
     )
     # Evidence sources (issue 4): each is off until configured; none is contacted at start-up.
     prometheus_url: str | None = Field(default=None, description="Prometheus HTTP API base URL")

@@ -55,6 +55,9 @@ def spawn_worker(settings: Settings, kind: str, log_dir: Path) -> subprocess.Pop
     env = dict(os.environ)
     env.setdefault("INCIDENTFLOW_DATA_DIR", str(settings.data_dir.resolve()))
     env["INCIDENTFLOW_TEMPORAL_ADDRESS"] = settings.target
+    if settings.evidence_bundle is not None:
+        # `demo` configures its bundle in code: the workers must read the same one.
+        env["INCIDENTFLOW_EVIDENCE_BUNDLE"] = str(settings.evidence_bundle.resolve())
     if settings.metrics_bind:
         # One metrics endpoint per process: the webhook keeps the bind, worker k takes port+k.
         offset = 1 + WORKER_KINDS.index(kind)

@@ -145,8 +145,14 @@ def evidence_sources(settings: Settings) -> list[EvidenceSource]:
         queries = None
         if settings.prometheus_queries:
             raw = read_yaml(settings.prometheus_queries)
+            if not raw:
+                raise ConfigError(
+                    f"INCIDENTFLOW_PROMETHEUS_QUERIES={settings.prometheus_queries} must map "
+                    "signal names to PromQL templates"
+                )
             queries = {str(k): str(v) for k, v in raw.items()}
-        out.append(PrometheusSource(settings.prometheus_url, queries=queries))
+        setting = f"INCIDENTFLOW_PROMETHEUS_QUERIES={settings.prometheus_queries}"
+        out.append(PrometheusSource(settings.prometheus_url, queries=queries, setting=setting))
     if settings.loki_url:
         from incidentflow.sources.loki import LokiSource
 

@@ -49,6 +49,8 @@ def worker_env(settings: Settings, **extra: str) -> dict[str, str]:
         INCIDENTFLOW_DATA_DIR=str(settings.data_dir),
         INCIDENTFLOW_ENVIRONMENT=settings.environment,
     )
+    if settings.evidence_bundle is not None:
+        env["INCIDENTFLOW_EVIDENCE_BUNDLE"] = str(settings.evidence_bundle)
     env.update(extra)
     return env
 
