@@ -24,6 +24,7 @@ from activities.investigation import InvestigationActivities
 from activities.notify import NotifyActivities
 from activities.postmortem import PostmortemActivities
 from activities.remediation import RemediationActivities, options_from
+from incidentflow.active import active_block
 from incidentflow.context import build_context
 from incidentflow.errors import IncidentFlowError
 from incidentflow.executors import Ledger, build_executors
@@ -54,11 +55,14 @@ def build_workers(client: Client, settings: Settings, queue: str) -> list[Worker
     if queue not in QUEUES:
         raise IncidentFlowError(f"unknown queue {queue!r}: use one of {', '.join(sorted(QUEUES))}")
     workers: list[Worker] = []
+    # Built first: a bad template or catalog stops the worker here, naming its setting.
+    ctx = build_context(settings) if "agents" in QUEUES[queue] else None
+    log = logging.getLogger("incidentflow.worker")
+    log.info("active configuration (%s worker):\n%s", queue, active_block(settings, ctx))
     for scope in QUEUES[queue]:
         if scope == "workflows":
             workers.append(Worker(client, task_queue=settings.workflow_queue, workflows=WORKFLOWS))
-        elif scope == "agents":
-            ctx = build_context(settings)
+        elif scope == "agents" and ctx is not None:
             investigation = InvestigationActivities(
                 ctx, drill_delay_seconds=settings.drill_investigation_delay_seconds
             )

@@ -44,6 +44,8 @@ class RemediationOptions:
     prometheus_url: str | None = None
     # The real executors INCIDENTFLOW_EXECUTOR enables (names only, never their credentials).
     executors: frozenset[str] = frozenset()
+    # Action kinds the http executor has a route of its own for.
+    http_kinds: frozenset[str] = frozenset()
 
 
 def options_from(settings: Settings) -> RemediationOptions:
@@ -65,6 +67,7 @@ def options_from(settings: Settings) -> RemediationOptions:
         verify_window_seconds=settings.verify_window_seconds,
         prometheus_url=settings.verify_prometheus_url,
         executors=frozenset(enabled_executors(settings)),
+        http_kinds=frozenset(settings.executor_http_actions),
     )
 
 
@@ -87,7 +90,7 @@ class RemediationActivities:
         """
         proposed = await self._propose(inp)
         found = scoped(proposed, inp.incident, inp.investigation)
-        return labelled(found, self._opts.executors)
+        return labelled(found, self._opts.executors, self._opts.http_kinds)
 
     async def _propose(self, inp: PlanInput) -> RemediationPlan:
         graph, window = self._ctx.graph, self._opts.verify_window_seconds

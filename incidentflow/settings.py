@@ -7,7 +7,7 @@ ingest app. Every field maps to an `INCIDENTFLOW_<NAME>` environment variable.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -126,7 +126,14 @@ class Settings(BaseSettings):
     # remediation worker opens (incidentflow/executors); other processes never touch them.
     executor_kubectl: str = Field(default="kubectl", description="kubectl binary")
     executor_kubeconfig: Path | None = Field(default=None, description="kubeconfig for kubectl")
-    executor_http_url: str | None = Field(default=None, description="Where http actions POST")
+    executor_http_url: str | None = Field(
+        default=None, description="Where http actions POST when their kind has no route below"
+    )
+    executor_http_actions: dict[str, dict[str, Any]] = Field(
+        default_factory=dict,
+        description='Per action kind: {"rollback": {"method": "POST", "url": "https://deploy/'
+        '{service}/rollback", "body": {"version": "{to_version}"}}} (docs/remediation.md)',
+    )
     executor_http_secret: SecretStr | None = Field(default=None, description="HMAC key")
     executor_http_secret_file: Path | None = Field(
         default=None, description="File holding the HMAC key (a mounted secret)"

@@ -168,10 +168,16 @@ def _action(
     )
 
 
-def executor_for(params: ActionParams, enabled: frozenset[str]) -> str:
-    """The executor that will really run `params`: its catalog one if enabled, else dry-run."""
-    wanted = CATALOG.get(params.kind).executor
-    return wanted if wanted in enabled else "dry-run"
+def executor_for(
+    params: ActionParams, enabled: frozenset[str], http_kinds: frozenset[str] = frozenset()
+) -> str:
+    """The executor that will really run `params`: dry-run when no real one is enabled; http
+    for a kind with an http route; else its catalog executor (refused if not enabled)."""
+    if not enabled:
+        return "dry-run"
+    if "http" in enabled and params.kind in http_kinds:
+        return "http"
+    return CATALOG.get(params.kind).executor
 
 
 def allowed_targets(incident: Incident, investigation: Investigation) -> set[str]:
@@ -235,11 +241,14 @@ def _cited(top: Hypothesis, investigation: Investigation) -> list[str]:
     return [i for i in top.evidence_ids if i in known]
 
 
-def labelled(plan: RemediationPlan, executors: frozenset[str]) -> RemediationPlan:
+def labelled(
+    plan: RemediationPlan, executors: frozenset[str], http_kinds: frozenset[str] = frozenset()
+) -> RemediationPlan:
     """`plan` with each action naming the executor that will really run it."""
 
     def one(action: RemediationAction) -> RemediationAction:
-        return action.model_copy(update={"executor": executor_for(action.params, executors)})
+        name = executor_for(action.params, executors, http_kinds)
+        return action.model_copy(update={"executor": name})
 
     return plan.model_copy(
         update={

@@ -18,6 +18,8 @@ import uvicorn
 from opentelemetry.sdk.trace import TracerProvider
 from temporalio.client import Client
 
+from incidentflow.active import active_block
+from incidentflow.context import build_context
 from incidentflow.errors import ConfigError, IncidentFlowError, TemporalUnavailable
 from incidentflow.ingest.app import create_app
 from incidentflow.ingest.sink import TemporalSink
@@ -105,6 +107,9 @@ class Stack:
     async def _start(self) -> None:
         s = self.settings
         self._tracing = configure_tracing(s, "incidentflow-ingest")
+        # What is active, said before anything starts; building the agents' context checks
+        # every template, catalog and bundle now rather than at the first incident.
+        self.say(active_block(s, build_context(s)))
         if port_open(s.webhook_host, s.webhook_port):
             raise ConfigError(
                 f"port {s.webhook_port} is in use (is `incidentflow up` already running?); "
