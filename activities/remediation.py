@@ -62,7 +62,10 @@ def options_from(settings: Settings) -> RemediationOptions:
     notify = settings.notify_slack_url is not None or bool(settings.notify_webhook_url)
     return RemediationOptions(
         config=IncidentConfig(
-            policy=policy, notify=notify, verify_poll_seconds=settings.verify_poll_seconds
+            policy=policy,
+            notify=notify,
+            verify_poll_seconds=settings.verify_poll_seconds,
+            resolved_settle_seconds=settings.resolved_settle_seconds,
         ),
         verify_window_seconds=settings.verify_window_seconds,
         prometheus_url=settings.verify_prometheus_url,

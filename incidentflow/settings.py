@@ -76,6 +76,12 @@ class Settings(BaseSettings):
 
     task_queue_prefix: str = Field(default="", description="Prepended to every task queue name")
     approval_timeout_seconds: int = Field(default=1800, gt=0)
+    resolved_settle_seconds: int = Field(
+        default=60,
+        ge=0,
+        description="Every alert of an incident resolved before approval and none fired again "
+        "for this long: the plan is withdrawn and the incident ends resolved",
+    )
 
     catalog_path: Path | None = Field(
         default=None,

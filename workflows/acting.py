@@ -55,6 +55,7 @@ class ActingSteps(TakeoverHandlers):
     _verification: Verification | None
     _closing: bool
     _config_loading: asyncio.Task[None] | None
+    _withdrawn: str | None
 
     def _init_acting(self) -> None:
         self._decisions: list[Approval] = []
@@ -97,6 +98,8 @@ class ActingSteps(TakeoverHandlers):
         self._decide_by_signal(Decision.REJECTED, req)
 
     def _check_decidable(self, decision: Decision, req: DecisionRequest) -> None:
+        if self._withdrawn is not None:
+            raise ValueError(f"{self._incident.id}'s plan was withdrawn: {self._withdrawn}")
         if self._approval is not None:
             prev = self._approval
             raise ValueError(
@@ -186,6 +189,7 @@ class ActingSteps(TakeoverHandlers):
         """A person asked the run loop to leave the step it waits in."""
         return (
             self._resolved_by is not None
+            or self._withdrawn is not None
             or Stage.INVESTIGATION in self._overrides
             or Stage.PLANNING in self._overrides
             or Stage.PLANNING in self._skips

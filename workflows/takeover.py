@@ -48,6 +48,7 @@ NOTIFY_STATES = frozenset(
         IncidentState.UNDOING,
         IncidentState.CLOSED,
         IncidentState.REJECTED,
+        IncidentState.RESOLVED,
     }
 )
 

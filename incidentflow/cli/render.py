@@ -52,8 +52,14 @@ def record_text(rec: IncidentRecord) -> str:
         out.append(f"  duplicate: {dup.fingerprint} of {dup.duplicate_of}: {dup.reason}")
     if rec.investigation:
         inv = rec.investigation
-        out += ["", f"Investigation ({inv.engine.value}): {inv.summary}"]
+        out += ["", f"Investigation ({inv.engine.value}, {inv.status.value}): {inv.summary}"]
         out += [f"  engine: {inv.engine_reason}"] if inv.engine_reason else []
+        if not inv.sources:
+            out.append("  sources: none configured (ranked from the alerts and the graph only)")
+        for src in inv.sources:
+            detail = f": {src.reason}" if src.reason and src.state.value != "ok" else ""
+            count = f" ({src.items} records)" if src.items else ""
+            out.append(f"  source {src.name}: {src.state.value}{count}{detail}")
         for i, h in enumerate(inv.hypotheses, 1):
             out.append(f"  {i}. {h.cause}  [{h.fault_type.value}, confidence {h.confidence:.2f}]")
             out.append(f"     evidence: {', '.join(h.evidence_ids) or '-'}")
@@ -75,7 +81,7 @@ def record_text(rec: IncidentRecord) -> str:
             out.append(f"  verify: {act.verify.description} (within {act.verify.window_seconds} s)")
             out.append(f"  undo: {act.undo_summary}")
         for alt in plan.alternatives:
-            out.append(f"  alternative: {alt.summary} [risk {alt.risk.value}]")
+            out.append(f"  alternative: {alt.summary} [risk {alt.risk.value}, {alt.executor}]")
     if rec.approval:
         ap = rec.approval
         reason = f": {ap.reason}" if ap.reason else ""

@@ -165,6 +165,11 @@ def register(cli: click.Group, run_async: Callable[[AsyncCommand], Callable[...,
 
         client = await connect(settings())
         record = await ops.get_record(client, incident_id)
+        if record.state is IncidentState.RESOLVED:
+            raise DecisionRefused(
+                f"{incident_id} resolved on its own: every alert resolved before approval, so "
+                "its plan was withdrawn and nothing will run"
+            )
         if record.state.terminal:
             raise DecisionRefused(
                 f"{incident_id} has already ended; see `incidentflow show {incident_id}`"
