@@ -170,7 +170,9 @@ def evidence_sources(settings: Settings) -> list[EvidenceSource]:
     if settings.changelog_url:
         from incidentflow.sources.changelog_http import HttpChangeLog
 
-        out.append(HttpChangeLog(settings.changelog_url, token=settings.changelog_token))
+        # Each source is reported by name: two change logs must not share one.
+        name = "changelog-http" if settings.changelog_file else "changelog"
+        out.append(HttpChangeLog(settings.changelog_url, token=settings.changelog_token, name=name))
     if settings.kubectl_changes:
         from incidentflow.sources.kubectl import KubectlChangeLog
 

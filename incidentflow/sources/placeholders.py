@@ -15,7 +15,8 @@ from incidentflow.errors import ConfigError
 
 # The placeholders a template may use, and what each is replaced by.
 PLACEHOLDERS = {"service": "the service's name, escaped for a double-quoted string"}
-_SLOT = re.compile(r"\{(\w+)\}")
+# A name in braces; a regex quantifier such as `a{2}` or `{2,3}` is not one.
+_SLOT = re.compile(r"\{([A-Za-z_]\w*)\}")
 # Quoted strings hold braces that are data (a regex, a JSON filter), not query structure.
 _QUOTED = re.compile(r'"(?:[^"\\]|\\.)*"|`[^`]*`')
 
@@ -37,7 +38,7 @@ def fill(template: str, *, service: str) -> str:
 def check(template: str, *, setting: str) -> None:
     """Raise a one-line ConfigError naming `setting` when the template cannot work."""
     text = template.replace("{{", "{").replace("}}", "}") if "{{" in template else template
-    names = _SLOT.findall(_QUOTED.sub('""', text.replace('"{service}"', '"x"')))
+    names = _SLOT.findall(text)
     unknown = sorted({n for n in names if n not in PLACEHOLDERS})
     if unknown:
         raise ConfigError(
