@@ -256,7 +256,7 @@ class IncidentWorkflow(MoveHandlers, ActingSteps):
             return
         self._waiting_for = (
             f"paused by {self._paused_by} before {stage.value}: "
-            f"`incidentflow resume {self._incident.id} --by NAME`"
+            f"`incidentflow resume {self._incident.id}`"
         )
         self._show_details()
         await workflow.wait_condition(
@@ -275,7 +275,7 @@ class IncidentWorkflow(MoveHandlers, ActingSteps):
         self._set_state(
             IncidentState.NEEDS_ATTENTION,
             f"a person to retry, skip or override {stage.value}, or resolve "
-            f"(`incidentflow retry {self._incident.id} {stage.value} --by NAME`)",
+            f"(`incidentflow retry {self._incident.id} {stage.value} `)",
         )
         await workflow.wait_condition(
             lambda: (

@@ -161,8 +161,8 @@ async def run_demo(
         if record.state is not IncidentState.AWAITING_APPROVAL:
             return
         click.echo("approve the plan with:")
-        click.echo(f'  incidentflow approve {incident_id} --by "$USER" --reason "rollback"')
-        click.echo(f'or reject it: incidentflow reject {incident_id} --by "$USER" --reason ...')
+        click.echo(f'  incidentflow approve {incident_id} --reason "rollback"')
+        click.echo(f'or reject it: incidentflow reject {incident_id} --reason "why not"')
         if approve_as:
             await ops.decide(
                 client,

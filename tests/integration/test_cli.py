@@ -14,6 +14,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from incidentflow.cli.demo_bundle import demo_scenario_path
 from incidentflow.temporal import DevServer, free_port, port_open
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -80,6 +81,9 @@ def up(tmp_path: Path) -> Iterator[dict[str, str]]:
         INCIDENTFLOW_EMBEDDED_UI_PORT=str(free_port()),
         INCIDENTFLOW_WEBHOOK_PORT=str(free_port()),
         INCIDENTFLOW_APPROVAL_TIMEOUT_SECONDS="600",
+        # `demo` against a running stack reads what that stack is configured with: here, the
+        # demo's recorded world, configured explicitly (nothing defaults to it).
+        INCIDENTFLOW_EVIDENCE_BUNDLE=str(demo_scenario_path()),
     )
     log = open(tmp_path / "up.log", "w")  # noqa: SIM115 - closed below
     proc = subprocess.Popen(
@@ -111,6 +115,9 @@ def up(tmp_path: Path) -> Iterator[dict[str, str]]:
         assert not port_open("127.0.0.1", int(env[port])), f"{port} still served after SIGTERM"
     output = (tmp_path / "up.log").read_text()
     assert "Temporal UI:" in output and "webhook:" in output, output
+    # What is active, said once at the start (issue 13).
+    assert f"evidence:      bundle {demo_scenario_path()}" in output, output
+    assert "executor:      dry-run" in output, output
     # The embedded server kept its history in the data directory.
     assert (tmp_path / "data" / "temporal.sqlite").exists()
 
