@@ -37,6 +37,24 @@ async def test_with_no_sources_the_incident_says_so_and_waits_for_a_person(
     async with app_stack(settings, client) as stack:
         incident_id, _ = await fire(stack)
         record = await wait_for_state(client, incident_id, {IncidentState.NEEDS_ATTENTION})
+        # `temporal workflow signal` takes any JSON: a malformed one is recorded, not dropped.
+        handle = client.get_workflow_handle(incident_id)
+        await handle.signal("approve", {"who": "alice"})
+        await handle.signal("pause", "now")
+        await handle.signal("approve", {"by": "alice"})
+
+        async def recorded() -> bool:
+            rec = await ops.get_record(client, incident_id)
+            return sum("signal" in e.summary for e in rec.timeline) >= 3
+
+        await until(recorded, timeout=30)
+        timeline = [e.summary for e in (await ops.get_record(client, incident_id)).timeline]
+    malformed = [t for t in timeline if t.startswith("malformed ")]
+    assert len(malformed) == 2, timeline
+    assert malformed[0].startswith("malformed approve signal: ") and "by" in malformed[0]
+    assert 'expected JSON like {"by": "alice", "reason": "..."}' in malformed[0]
+    assert malformed[1].startswith("malformed pause signal: ")
+    assert any(t.startswith("refused approved signal: ") for t in timeline), timeline
     inv, plan = record.investigation, record.plan
     assert inv is not None and inv.status is InvestigationStatus.NO_SOURCES
     assert all(h.confidence <= 0.2 for h in inv.hypotheses)
