@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -126,7 +127,9 @@ def test_up_demo_approve_show_postmortem(up: dict[str, str], tmp_path: Path) -> 
     demo = run_cli("demo", "--approve-as", "ci-bot", env=up)
     assert demo.returncode == 0, demo.stdout + demo.stderr
     assert "incidentflow approve INC-" in demo.stdout
-    incident_id = demo.stdout.split("incidentflow approve ", 1)[1].split()[0]
+    found = re.search(r"incidentflow approve (INC-\d{8}-[0-9a-f]+)", demo.stdout)
+    assert found is not None, demo.stdout
+    incident_id = found.group(1)
 
     listed = run_cli("incidents", "--json", env=up)
     assert listed.returncode == 0, listed.stderr
