@@ -180,7 +180,7 @@ class IncidentWorkflow(MoveHandlers, ActingSteps):
                     return self._end_state()
                 self._adopt_plan(plan)
                 if plan.action is None:
-                    await self._park(stage, f"no catalog action fits: {plan.rationale}")
+                    await self._park(stage, f"no action proposed: {plan.rationale}")
                     continue
                 decision = await self._await_decision()
                 if decision is None:
@@ -275,7 +275,7 @@ class IncidentWorkflow(MoveHandlers, ActingSteps):
         self._set_state(
             IncidentState.NEEDS_ATTENTION,
             f"a person to retry, skip or override {stage.value}, or resolve "
-            f"(`incidentflow retry {self._incident.id} {stage.value} `)",
+            f"(`incidentflow retry {self._incident.id} {stage.value}`)",
         )
         await workflow.wait_condition(
             lambda: (
