@@ -47,6 +47,8 @@ def plan_text(record: IncidentRecord) -> str:
         f"{record.incident.id}  {record.incident.title}",
         f"action:  {act.summary}",
         f"risk:    {act.risk.value}   id: {act.id}",
+        f"runs on: {act.executor}"
+        + ("  (records only, changes nothing)" if act.executor == "dry-run" else ""),
         f"verify:  {act.verify.description} (within {act.verify.window_seconds} s)",
         f"undo:    {act.undo_summary}",
         f"why:     {plan.rationale}",
