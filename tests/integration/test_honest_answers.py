@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from conftest import app_stack, make_settings
 from deploy_service import DeployService
-from flow import DEMO_ORIGIN, fingerprints_of, wait_for_state
+from flow import DEMO_ORIGIN, fingerprints_of, wait_for_incident, wait_for_state
 from remediation_flow import awaiting, fire, resolve_alerts, until
 
 from incidentflow.cli import ops, render
@@ -103,6 +103,16 @@ async def test_alerts_that_resolve_before_approval_withdraw_the_plan(
         final = await asyncio.wait_for(handle.result(), timeout=60)
         with pytest.raises(DecisionRefused, match=r"resolved on its own.+plan was withdrawn"):
             await ops.decide(client, incident_id, approve=True, request=DecisionRequest(by="bob"))
+
+        # Once the stream has heard the incident ended, a re-fire opens a new incident.
+        async def forgotten() -> bool:
+            return not await ops.open_incidents(client, settings.environment)
+
+        await until(forgotten, timeout=30)
+        again["alerts"][0]["startsAt"] = datetime.now(UTC).isoformat()
+        assert (await stack.post_alertmanager(again)).status_code == 202
+        reopened = await wait_for_incident(client, settings, origin)
+        assert reopened != incident_id
     assert final.state is IncidentState.RESOLVED
     assert final.approval is None and final.results == []
     withdrawn = [e.summary for e in final.timeline if e.summary.startswith("plan withdrawn")]
