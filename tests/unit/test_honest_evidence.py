@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import socket
 from pathlib import Path
 
@@ -244,3 +245,14 @@ def test_up_says_what_is_active() -> None:
     assert "temporal:7233, namespace ops" in block and "prometheus http://prom:9090" in block
     assert "http (http://deploy/act)" in block and "m at http://llm/v1 for investigation" in block
     assert "T0KEN" not in block and "secret" not in block
+
+
+def test_a_worker_says_what_is_active_when_it_starts(caplog: pytest.LogCaptureFixture) -> None:
+    from worker import agent_context
+
+    caplog.set_level(logging.INFO, logger="incidentflow.worker")
+    ctx = agent_context(Settings(), "default")
+    assert ctx is not None and ctx.sources == ()
+    (message,) = [r.getMessage() for r in caplog.records if "active configuration" in r.message]
+    assert "evidence:      none configured" in message and "executor:      dry-run" in message
+    assert agent_context(Settings(), "remediation") is None
