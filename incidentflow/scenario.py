@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
-from importlib import resources
 from pathlib import Path
 from typing import Any, Literal, TypeVar
 
@@ -44,7 +43,6 @@ from incidentflow.sources.files import (
 T = TypeVar("T")
 
 FORMAT_VERSION = 1
-DEMO_SCENARIO = "demo-shop"
 # Alertmanager writes this for "not resolved yet"; it must never be shifted.
 _ZERO_TIME_PREFIX = "0001-01-01"
 
@@ -145,11 +143,6 @@ class Scenario(_Frozen):
                 ],
             }
         )
-
-
-def demo_scenario_path() -> Path:
-    """Directory of the bundled demo shop scenario (package data)."""
-    return Path(str(resources.files("incidentflow").joinpath("scenarios", DEMO_SCENARIO)))
 
 
 def load_scenario(path: Path) -> Scenario:

@@ -7,7 +7,7 @@ ingest app. Every field maps to an `INCIDENTFLOW_<NAME>` environment variable.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -91,12 +91,19 @@ class Settings(BaseSettings):
 
     task_queue_prefix: str = Field(default="", description="Prepended to every task queue name")
     approval_timeout_seconds: int = Field(default=1800, gt=0)
+    resolved_settle_seconds: int = Field(
+        default=60,
+        ge=0,
+        description="Every alert of an incident resolved before approval and none fired again "
+        "for this long: the plan is withdrawn and the incident ends resolved",
+    )
 
     catalog_path: Path | None = Field(
-        default=None, description="Service graph YAML; unset = the bundled demo shop's"
+        default=None,
+        description="Service graph YAML; unset = the evidence bundle's topology, else empty",
     )
     evidence_bundle: Path | None = Field(
-        default=None, description="Scenario bundle served as evidence; unset = bundled demo"
+        default=None, description="Scenario bundle served as evidence; unset = none (demo sets it)"
     )
     # Evidence sources (issue 4): each is off until configured; none is contacted at start-up.
     prometheus_url: str | None = Field(default=None, description="Prometheus HTTP API base URL")
@@ -140,7 +147,14 @@ class Settings(BaseSettings):
     # remediation worker opens (incidentflow/executors); other processes never touch them.
     executor_kubectl: str = Field(default="kubectl", description="kubectl binary")
     executor_kubeconfig: Path | None = Field(default=None, description="kubeconfig for kubectl")
-    executor_http_url: str | None = Field(default=None, description="Where http actions POST")
+    executor_http_url: str | None = Field(
+        default=None, description="Where http actions POST when their kind has no route below"
+    )
+    executor_http_actions: dict[str, dict[str, Any]] = Field(
+        default_factory=dict,
+        description='Per action kind: {"rollback": {"method": "POST", "url": "https://deploy/'
+        '{service}/rollback", "body": {"version": "{to_version}"}}} (docs/remediation.md)',
+    )
     executor_http_secret: SecretStr | None = Field(default=None, description="HMAC key")
     executor_http_secret_file: Path | None = Field(
         default=None, description="File holding the HMAC key (a mounted secret)"

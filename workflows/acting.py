@@ -15,6 +15,7 @@ import contextlib
 from datetime import timedelta
 
 from temporalio import workflow
+from temporalio.common import RawValue
 from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
@@ -43,6 +44,7 @@ with workflow.unsafe.imports_passed_through():
         VerifyKind,
     )
     from workflows import policies
+    from workflows.signal_input import decode
     from workflows.takeover import TakeoverHandlers
 
 
@@ -55,6 +57,7 @@ class ActingSteps(TakeoverHandlers):
     _verification: Verification | None
     _closing: bool
     _config_loading: asyncio.Task[None] | None
+    _withdrawn: str | None
 
     def _init_acting(self) -> None:
         self._decisions: list[Approval] = []
@@ -87,16 +90,18 @@ class ActingSteps(TakeoverHandlers):
         self._check_decidable(Decision.REJECTED, req)
 
     @workflow.signal(name="approve")
-    def approve_signal(self, req: DecisionRequest) -> None:
+    def approve_signal(self, raw: RawValue) -> None:
         """Same as the update, for `temporal workflow signal`; an invalid one is recorded."""
-        self._decide_by_signal(Decision.APPROVED, req)
+        self._decide_by_signal(Decision.APPROVED, decode(raw, DecisionRequest))
 
     @workflow.signal(name="reject")
-    def reject_signal(self, req: DecisionRequest) -> None:
+    def reject_signal(self, raw: RawValue) -> None:
         """Same as the update, for `temporal workflow signal`; an invalid one is recorded."""
-        self._decide_by_signal(Decision.REJECTED, req)
+        self._decide_by_signal(Decision.REJECTED, decode(raw, DecisionRequest))
 
     def _check_decidable(self, decision: Decision, req: DecisionRequest) -> None:
+        if self._withdrawn is not None:
+            raise ValueError(f"{self._incident.id}'s plan was withdrawn: {self._withdrawn}")
         if self._approval is not None:
             prev = self._approval
             raise ValueError(
@@ -158,7 +163,11 @@ class ActingSteps(TakeoverHandlers):
         self._event(TimelineKind.DECISION, req.by, f"{decision.value}{why}")
         return final
 
-    def _decide_by_signal(self, decision: Decision, req: DecisionRequest) -> None:
+    def _decide_by_signal(self, decision: Decision, req: DecisionRequest | str) -> None:
+        if isinstance(req, str):
+            verb = "approve" if decision is Decision.APPROVED else "reject"
+            self._event(TimelineKind.DECISION, "unknown", f"malformed {verb} signal: {req}")
+            return
         try:
             self._check_decidable(decision, req)
         except ValueError as err:
@@ -179,13 +188,14 @@ class ActingSteps(TakeoverHandlers):
         window = self._inp.approval_timeout_seconds
         return (
             f"a person to approve or reject: {summary}{have} (expires in {window // 60} min; "
-            f"`incidentflow approve {self._incident.id} --by NAME`)"
+            f"`incidentflow approve {self._incident.id}`)"
         )
 
     def _wake(self) -> bool:
         """A person asked the run loop to leave the step it waits in."""
         return (
             self._resolved_by is not None
+            or self._withdrawn is not None
             or Stage.INVESTIGATION in self._overrides
             or Stage.PLANNING in self._overrides
             or Stage.PLANNING in self._skips

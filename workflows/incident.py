@@ -155,17 +155,19 @@ class IncidentWorkflow(MoveHandlers, ActingSteps):
         else:
             await loading
         sender = asyncio.create_task(self._deliver_notifications())
+        watcher = asyncio.create_task(self._watch_resolution())
         final = await self._respond()
         await self._finish(final)
         self._closing = True
         await sender
+        await watcher
         await workflow.wait_condition(workflow.all_handlers_finished)
         return self.record()
 
     async def _respond(self) -> IncidentState:
         """Investigation to verified action; the state the incident ends in."""
         stage = Stage.INVESTIGATION
-        while self._resolved_by is None:
+        while self._resolved_by is None and self._withdrawn is None:
             if stage is Stage.INVESTIGATION:
                 inv = await self._stage(stage, self._investigate, lambda o: o.investigation)
                 self._investigation = inv or self._skipped_investigation()
@@ -173,12 +175,12 @@ class IncidentWorkflow(MoveHandlers, ActingSteps):
             elif stage is Stage.PLANNING:
                 plan = await self._stage(stage, self._plan_remediation, lambda o: o.plan)
                 if plan is None:
-                    if self._resolved_by is None:
+                    if self._resolved_by is None and self._withdrawn is None:
                         self._event(TimelineKind.PLAN, "system", "remediation skipped by a person")
-                    return IncidentState.CLOSED
+                    return self._end_state()
                 self._adopt_plan(plan)
                 if plan.action is None:
-                    await self._park(stage, f"no catalog action fits: {plan.rationale}")
+                    await self._park(stage, f"no action proposed: {plan.rationale}")
                     continue
                 decision = await self._await_decision()
                 if decision is None:
@@ -207,7 +209,11 @@ class IncidentWorkflow(MoveHandlers, ActingSteps):
                 )
                 await self._park(stage, why)
                 stage = self._rewind() if self._wake() else Stage.EXECUTION
-        return IncidentState.CLOSED
+        return self._end_state()
+
+    def _end_state(self) -> IncidentState:
+        """Closed, or resolved when the alerts resolved on their own before any approval."""
+        return IncidentState.RESOLVED if self._withdrawn is not None else IncidentState.CLOSED
 
     def _rewind(self) -> Stage:
         """Where the loop goes after a person's override or skip interrupted a wait."""
@@ -226,7 +232,8 @@ class IncidentWorkflow(MoveHandlers, ActingSteps):
         """Gate, then a person's artifact or the agent's; None when skipped or resolved."""
         while True:
             await self._gate(stage)
-            if self._resolved_by is not None and stage is not Stage.POSTMORTEM:
+            ended = self._resolved_by is not None or self._withdrawn is not None
+            if ended and stage is not Stage.POSTMORTEM:
                 return None
             override = self._overrides.pop(stage, None)
             if override is not None:
@@ -249,11 +256,15 @@ class IncidentWorkflow(MoveHandlers, ActingSteps):
             return
         self._waiting_for = (
             f"paused by {self._paused_by} before {stage.value}: "
-            f"`incidentflow resume {self._incident.id} --by NAME`"
+            f"`incidentflow resume {self._incident.id}`"
         )
         self._show_details()
         await workflow.wait_condition(
-            lambda: self._paused_by is None or self._resolved_by is not None
+            lambda: (
+                self._paused_by is None
+                or self._resolved_by is not None
+                or self._withdrawn is not None
+            )
         )
 
     async def _park(self, stage: Stage, why: str) -> None:
@@ -264,7 +275,7 @@ class IncidentWorkflow(MoveHandlers, ActingSteps):
         self._set_state(
             IncidentState.NEEDS_ATTENTION,
             f"a person to retry, skip or override {stage.value}, or resolve "
-            f"(`incidentflow retry {self._incident.id} {stage.value} --by NAME`)",
+            f"(`incidentflow retry {self._incident.id} {stage.value}`)",
         )
         await workflow.wait_condition(
             lambda: (

@@ -303,7 +303,10 @@ def _build_incident(
     alerts = [d.alert for d in group]
     opened_at = utc(alerts[0].starts_at)
     fingerprints = sorted(a.fingerprint for a in alerts)
-    incident_id = f"INC-{opened_at:%Y%m%d}-{short_hash(environment, *fingerprints)}"
+    # The first alert's start is in the id: an alert that fires again after its incident
+    # ended (a new startsAt) opens a new incident instead of colliding with the ended one's id.
+    digest = short_hash(environment, opened_at.isoformat(), *fingerprints)
+    incident_id = f"INC-{opened_at:%Y%m%d}-{digest}"
     origin, origin_reason = _origin(group, graph)
 
     downstream = [
@@ -336,7 +339,8 @@ def _build_incident(
             f"duplicate {fp}: {reason}"
             for fp, reason in {d.fingerprint: d.reason for d in duplicates}.items()
         ),
-        f"id: {incident_id} from environment {environment} and {len(fingerprints)} fingerprints",
+        f"id: {incident_id} from environment {environment}, the first start and "
+        f"{len(fingerprints)} fingerprints",
     ]
     return Incident(
         id=incident_id,

@@ -13,8 +13,10 @@ from pathlib import Path
 from typing import Any, ParamSpec
 
 import click
+from pydantic import ValidationError
 
 from incidentflow.cli import ops, render
+from incidentflow.cli.identity import BY_HELP, who
 from incidentflow.cli.output import echo, echo_json
 from incidentflow.errors import BadInput, ConfigError, IncidentFlowError
 from incidentflow.logs import configure_logging
@@ -59,6 +61,10 @@ def run_async(fn: Callable[P, Coroutine[Any, Any, None]]) -> Callable[P, None]:
             sys.exit(130)
         except IncidentFlowError as err:
             fail(str(err))
+        except ValidationError as err:
+            first = err.errors()[0]
+            where = ".".join(str(p) for p in first["loc"]) or "input"
+            fail(f"{where}: {first['msg']}")
 
     return wrapper
 
@@ -85,19 +91,29 @@ def main(argv: list[str] | None = None) -> None:
     the interpreter tears down (seen here as SIGSEGV/SIGABRT after a clean run), which would
     turn a clear exit code into a signal.
     """
+    code = run(argv)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
+
+
+def run(argv: list[str] | None = None) -> int:
+    """The command's exit code; every mistake is one line on stderr and code 1."""
     try:
         code = cli.main(args=argv, prog_name="incidentflow", standalone_mode=False) or 0
     except click.exceptions.Abort:
-        echo("aborted", err=True)
+        echo("incidentflow: aborted", err=True)
+        code = 1
+    except click.UsageError as err:
+        where = err.ctx.command_path if err.ctx else "incidentflow"
+        echo(f"incidentflow: {err.format_message()} (see `{where} --help`)", err=True)
         code = 1
     except click.ClickException as err:
-        err.show()
-        code = err.exit_code
+        echo(f"incidentflow: {err.format_message()}", err=True)
+        code = 1
     except SystemExit as err:
         code = err.code if isinstance(err.code, int) else (0 if err.code is None else 1)
-    sys.stdout.flush()
-    sys.stderr.flush()
-    os._exit(code if isinstance(code, int) else 0)
+    return code if isinstance(code, int) else 0
 
 
 @cli.command()
@@ -212,15 +228,15 @@ async def alert_send(file: Path, source: str) -> None:
 @cli.command()
 @click.argument("target")
 @click.argument("source")
-@click.option("--by", required=True, help="Who merges (recorded in both timelines).")
+@click.option("--by", default=None, help=BY_HELP)
 @click.option("--reason", default="", help="Why they are one problem.")
 @run_async
-async def merge(target: str, source: str, by: str, reason: str) -> None:
+async def merge(target: str, source: str, by: str | None, reason: str) -> None:
     """Merge incident SOURCE into TARGET (both timelines record it)."""
     from incidentflow.cli.moves import merge as merge_incidents
     from incidentflow.models import MergeRequest
 
-    req = MergeRequest(target=target, source=source, by=by, reason=reason)
+    req = MergeRequest(target=target, source=source, by=who(by), reason=reason)
     count = await merge_incidents(await connect(settings()), req)
     echo(f"merged {source} into {target}: {count} alert(s) in {target}")
 
@@ -235,19 +251,19 @@ async def merge(target: str, source: str, by: str, reason: str) -> None:
     metavar="FINGERPRINT",
     help="An alert to move (repeat the option); `show ID --json` lists each alert's fingerprint.",
 )
-@click.option("--by", required=True, help="Who splits (recorded in both timelines).")
+@click.option("--by", default=None, help=BY_HELP)
 @click.option("--reason", default="", help="Why these alerts are a problem of their own.")
 @run_async
-async def split(incident_id: str, fingerprints: tuple[str, ...], by: str, reason: str) -> None:
+async def split(
+    incident_id: str, fingerprints: tuple[str, ...], by: str | None, reason: str
+) -> None:
     """Move alerts out of INCIDENT_ID into a new incident (both timelines record it)."""
     from incidentflow.cli.moves import split as split_incident
     from incidentflow.models import SplitRequest
 
-    if not by.strip():
-        raise BadInput("--by needs a name: who splits is recorded in both timelines")
     s = settings()
     req = SplitRequest(
-        incident_id=incident_id, fingerprints=list(fingerprints), by=by, reason=reason
+        incident_id=incident_id, fingerprints=list(fingerprints), by=who(by), reason=reason
     )
     done = await split_incident(await connect(s), s, req)
     new, count = done.incident, len(done.moved.alerts)
@@ -306,16 +322,16 @@ async def show(incident_id: str, as_json: bool) -> None:
 
 @cli.command()
 @click.argument("incident_id")
-@click.option("--by", required=True, help="Who rejects (recorded in the history).")
+@click.option("--by", default=None, help=BY_HELP)
 @click.option("--reason", required=True, help="Why (recorded).")
 @run_async
-async def reject(incident_id: str, by: str, reason: str) -> None:
+async def reject(incident_id: str, by: str | None, reason: str) -> None:
     """Reject the pending remediation plan; nothing executes."""
     decision = await ops.decide(
         await connect(settings()),
         incident_id,
         approve=False,
-        request=DecisionRequest(by=by, reason=reason),
+        request=DecisionRequest(by=who(by), reason=reason),
     )
     echo(f"{incident_id}: {decision.decision.value} by {decision.by}")
 

@@ -18,11 +18,12 @@ import httpx
 from temporalio.client import Client
 
 from incidentflow.cli import ops, render
+from incidentflow.cli.demo_bundle import demo_scenario_path
 from incidentflow.cli.output import echo
 from incidentflow.errors import BadInput, IncidentFlowError, TemporalUnavailable
 from incidentflow.ingest.auth import signed_headers
 from incidentflow.models import DecisionRequest, IncidentRecord, IncidentState
-from incidentflow.scenario import demo_scenario_path, load_scenario
+from incidentflow.scenario import load_scenario
 from incidentflow.settings import Settings
 from incidentflow.temporal import connect
 
@@ -92,6 +93,11 @@ async def webhook_alive(settings: Settings) -> bool:
 async def stack_if_needed(settings: Settings) -> AsyncIterator[bool]:
     """Start the stack unless a webhook already answers; yields whether we started it."""
     if await webhook_alive(settings):
+        echo(
+            "a webhook already runs: its workers investigate with their own evidence sources "
+            "(for the demo's recorded evidence start it with "
+            f"INCIDENTFLOW_EVIDENCE_BUNDLE={demo_scenario_path()})"
+        )
         yield False
         return
     from incidentflow.cli.stack import Stack
@@ -142,7 +148,10 @@ async def run_demo(
     settings: Settings, *, approve_as: str | None, follow: bool, plan_timeout: float
 ) -> None:
     """Fire the demo, follow to the approval gate, optionally approve, follow to the end."""
-    scenario = load_scenario(demo_scenario_path())
+    bundle = demo_scenario_path()
+    scenario = load_scenario(bundle)
+    # The demo's workers read the demo's recorded world, and say so: configured, not defaulted.
+    settings = settings.model_copy(update={"evidence_bundle": settings.evidence_bundle or bundle})
     payloads = rebase_payloads(scenario.alert_payloads, datetime.now(UTC))
     fingerprints = {a["fingerprint"] for p in payloads for a in p["alerts"] if a.get("fingerprint")}
     async with stack_if_needed(settings) as started:
@@ -163,8 +172,8 @@ async def run_demo(
         if record.state is not IncidentState.AWAITING_APPROVAL:
             return
         echo("approve the plan with:")
-        echo(f'  incidentflow approve {incident_id} --by "$USER" --reason "rollback"')
-        echo(f'or reject it: incidentflow reject {incident_id} --by "$USER" --reason ...')
+        echo(f'  incidentflow approve {incident_id} --reason "rollback"')
+        echo(f'or reject it: incidentflow reject {incident_id} --reason "why not"')
         if approve_as:
             await ops.decide(
                 client,

@@ -20,6 +20,7 @@ from incidentflow.models import (
     Approval,
     DecisionRequest,
     IncidentRecord,
+    IncidentState,
     OpenIncident,
     TimelineEvent,
 )
@@ -116,6 +117,13 @@ async def decide(
 ) -> Approval:
     """Approve or reject through the validated update; refusals become DecisionRefused."""
     handle, status = await _handle(client, incident_id)
+    if status == WorkflowExecutionStatus.COMPLETED:
+        record = await handle.result(rpc_timeout=RPC_TIMEOUT)
+        if record.state is IncidentState.RESOLVED:
+            raise DecisionRefused(
+                f"{incident_id} resolved on its own: every alert resolved before approval, so "
+                "its plan was withdrawn and nothing will run"
+            )
     if status != WorkflowExecutionStatus.RUNNING:
         raise DecisionRefused(
             f"{incident_id} has already ended; see `incidentflow show {incident_id}`"

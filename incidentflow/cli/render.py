@@ -65,8 +65,14 @@ def record_text(rec: IncidentRecord) -> str:
         )
     if rec.investigation:
         inv = rec.investigation
-        out += ["", f"Investigation ({inv.engine.value}): {safe(inv.summary)}"]
+        out += ["", f"Investigation ({inv.engine.value}, {inv.status.value}): {safe(inv.summary)}"]
         out += [f"  engine: {safe(inv.engine_reason)}"] if inv.engine_reason else []
+        if not inv.sources:
+            out.append("  sources: none configured (ranked from the alerts and the graph only)")
+        for src in inv.sources:
+            detail = f": {safe(src.reason)}" if src.reason and src.state.value != "ok" else ""
+            count = f" ({src.items} records)" if src.items else ""
+            out.append(f"  source {safe(src.name)}: {src.state.value}{count}{detail}")
         for i, h in enumerate(inv.hypotheses, 1):
             out.append(
                 f"  {i}. {safe(h.cause)}  [{h.fault_type.value}, confidence {h.confidence:.2f}]"
@@ -97,7 +103,9 @@ def record_text(rec: IncidentRecord) -> str:
             )
             out.append(f"  undo: {safe(act.undo_summary)}")
         for alt in plan.alternatives:
-            out.append(f"  alternative: {safe(alt.summary)} [risk {alt.risk.value}]")
+            out.append(
+                f"  alternative: {safe(alt.summary)} [risk {alt.risk.value}, {safe(alt.executor)}]"
+            )
     if rec.approval:
         ap = rec.approval
         reason = f": {safe(ap.reason)}" if ap.reason else ""

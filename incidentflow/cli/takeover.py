@@ -12,6 +12,7 @@ from typing import Any
 import click
 from pydantic import ValidationError
 
+from incidentflow.cli.identity import BY_HELP, who
 from incidentflow.cli.output import echo
 from incidentflow.errors import BadInput, DecisionRefused
 from incidentflow.models import (
@@ -48,6 +49,8 @@ def plan_text(record: IncidentRecord) -> str:
         f"{record.incident.id}  {safe(record.incident.title)}",
         f"action:  {safe(act.summary)}",
         f"risk:    {act.risk.value}   id: {safe(act.id)}",
+        f"runs on: {safe(act.executor)}"
+        + ("  (records only, changes nothing)" if act.executor == "dry-run" else ""),
         f"verify:  {safe(act.verify.description)} (within {act.verify.window_seconds} s)",
         f"undo:    {safe(act.undo_summary)}",
         f"why:     {safe(plan.rationale)}",
@@ -85,13 +88,13 @@ def register(cli: click.Group, run_async: Callable[[AsyncCommand], Callable[...,
     def simple(name: str, help_text: str, text_help: str, *, text_required: bool) -> None:
         @cli.command(name, help=help_text)
         @click.argument("incident_id")
-        @click.option("--by", required=True, help="Who does it (recorded).")
+        @click.option("--by", default=None, help=BY_HELP)
         @click.option(
             "--text", "--reason", "text", required=text_required, default="", help=text_help
         )
         @run_async
-        async def command(incident_id: str, by: str, text: str) -> None:
-            echo(await _send(incident_id, name, TakeoverRequest(by=by, text=text)))
+        async def command(incident_id: str, by: str | None, text: str) -> None:
+            echo(await _send(incident_id, name, TakeoverRequest(by=who(by), text=text)))
 
     simple("pause", "Hold the incident before its next agent step.", "Why.", text_required=False)
     simple("resume", "Let a paused incident go on.", "Why.", text_required=False)
@@ -114,34 +117,36 @@ def register(cli: click.Group, run_async: Callable[[AsyncCommand], Callable[...,
     @cli.command("assign")
     @click.argument("incident_id")
     @click.option("--to", "owner", required=True, help="The new owner.")
-    @click.option("--by", required=True, help="Who assigns (recorded).")
+    @click.option("--by", default=None, help=BY_HELP)
     @run_async
-    async def assign(incident_id: str, owner: str, by: str) -> None:
+    async def assign(incident_id: str, owner: str, by: str | None) -> None:
         """Make someone the owner of an incident."""
-        echo(await _send(incident_id, "assign", TakeoverRequest(by=by, text=owner)))
+        echo(await _send(incident_id, "assign", TakeoverRequest(by=who(by), text=owner)))
 
     for name, verb in (("retry", "Run a failed stage again."), ("skip", "Go past a stage.")):
 
         @cli.command(name, help=verb)
         @click.argument("incident_id")
         @click.argument("stage", type=STAGES)
-        @click.option("--by", required=True, help="Who does it (recorded).")
+        @click.option("--by", default=None, help=BY_HELP)
         @click.option("--reason", default="", help="Why (recorded).")
         @run_async
         async def staged(
-            incident_id: str, stage: str, by: str, reason: str, _n: str = name
+            incident_id: str, stage: str, by: str | None, reason: str, _n: str = name
         ) -> None:
-            req = StageRequest(by=by, stage=Stage(stage), reason=reason)
+            req = StageRequest(by=who(by), stage=Stage(stage), reason=reason)
             echo(await _send(incident_id, _n, req))
 
     @cli.command("override")
     @click.argument("incident_id")
     @click.argument("stage", type=click.Choice([s.value for s in ARTIFACTS]))
     @click.argument("file", type=click.Path(path_type=Path))
-    @click.option("--by", required=True, help="Whose artifact it is (recorded).")
+    @click.option("--by", default=None, help=BY_HELP)
     @click.option("--reason", default="", help="Why (recorded).")
     @run_async
-    async def override(incident_id: str, stage: str, file: Path, by: str, reason: str) -> None:
+    async def override(
+        incident_id: str, stage: str, file: Path, by: str | None, reason: str
+    ) -> None:
         """Replace a stage's artifact with your own (JSON, validated like the agent's)."""
         field, model = ARTIFACTS[Stage(stage)]
         try:
@@ -155,21 +160,27 @@ def register(cli: click.Group, run_async: Callable[[AsyncCommand], Callable[...,
                 f"{file} is not a valid {field}: {where}: {first['msg']} "
                 f"({err.error_count()} problem(s))"
             ) from err
-        req = OverrideRequest(by=by, stage=Stage(stage), reason=reason, **{field: artifact})
+        req = OverrideRequest(by=who(by), stage=Stage(stage), reason=reason, **{field: artifact})
         echo(await _send(incident_id, "override", req))
 
     @cli.command("approve")
     @click.argument("incident_id")
-    @click.option("--by", required=True, help="Who approves (recorded in the history).")
+    @click.option("--by", default=None, help=BY_HELP)
     @click.option("--reason", default="", help="Why (recorded).")
     @click.option("--yes", is_flag=True, help="Do not ask; approve what is shown.")
     @run_async
-    async def approve(incident_id: str, by: str, reason: str, yes: bool) -> None:
+    async def approve(incident_id: str, by: str | None, reason: str, yes: bool) -> None:
         """Show the pending plan, its evidence and its undo; approve it once confirmed."""
         from incidentflow.cli import ops, settings
 
+        by = who(by)
         client = await connect(settings())
         record = await ops.get_record(client, incident_id)
+        if record.state is IncidentState.RESOLVED:
+            raise DecisionRefused(
+                f"{incident_id} resolved on its own: every alert resolved before approval, so "
+                "its plan was withdrawn and nothing will run"
+            )
         if record.state.terminal:
             raise DecisionRefused(
                 f"{incident_id} has already ended; see `incidentflow show {incident_id}`"

@@ -36,7 +36,10 @@ from incidentflow.models.investigation import (
     Hypothesis,
     Investigation,
     InvestigationInput,
+    InvestigationStatus,
     RejectedHypothesis,
+    SourceReport,
+    SourceState,
 )
 from incidentflow.models.llm import LlmUsage
 from incidentflow.models.postmortem import (
@@ -133,6 +136,7 @@ __all__ = [
     "IncidentUpdate",
     "Investigation",
     "InvestigationInput",
+    "InvestigationStatus",
     "LlmUsage",
     "MergeRequest",
     "NoopParams",
@@ -156,6 +160,8 @@ __all__ = [
     "Service",
     "ServiceGraph",
     "Severity",
+    "SourceReport",
+    "SourceState",
     "SplitRequest",
     "Stage",
     "StageRequest",

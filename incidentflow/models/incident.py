@@ -34,11 +34,18 @@ class IncidentState(StrEnum):
     REJECTED = "rejected"
     EXPIRED = "expired"
     CLOSED = "closed"
+    # Every alert resolved before an action was approved: the plan was withdrawn (issue 13).
+    RESOLVED = "resolved"
 
     @property
     def terminal(self) -> bool:
         """True when the incident workflow has finished (or will, after drafting)."""
-        return self in (IncidentState.REJECTED, IncidentState.EXPIRED, IncidentState.CLOSED)
+        return self in (
+            IncidentState.REJECTED,
+            IncidentState.EXPIRED,
+            IncidentState.CLOSED,
+            IncidentState.RESOLVED,
+        )
 
 
 class Incident(Artifact):

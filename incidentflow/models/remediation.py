@@ -201,6 +201,9 @@ class IncidentConfig(Artifact):
     policy: ApprovalPolicy = Field(default_factory=ApprovalPolicy)
     notify: bool = Field(default=False, description="A notifier is configured")
     verify_poll_seconds: int = Field(default=15, gt=0)
+    resolved_settle_seconds: int = Field(
+        default=60, ge=0, description="All alerts resolved this long, none re-fired: withdraw"
+    )
 
 
 class ActionStatus(StrEnum):
