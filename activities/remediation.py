@@ -16,6 +16,7 @@ from temporalio.exceptions import ApplicationError
 from incidentflow.agents.remediation import plan
 from incidentflow.context import AgentContext
 from incidentflow.errors import ConfigError
+from incidentflow.identity.config import trust_from
 from incidentflow.llm.remediation import plan_llm
 from incidentflow.llm.select import answer
 from incidentflow.models import (
@@ -57,7 +58,10 @@ def options_from(settings: Settings) -> RemediationOptions:
     notify = settings.notify_slack_url is not None or bool(settings.notify_webhook_url)
     return RemediationOptions(
         config=IncidentConfig(
-            policy=policy, notify=notify, verify_poll_seconds=settings.verify_poll_seconds
+            policy=policy,
+            trust=trust_from(settings),
+            notify=notify,
+            verify_poll_seconds=settings.verify_poll_seconds,
         ),
         verify_window_seconds=settings.verify_window_seconds,
         prometheus_url=settings.verify_prometheus_url,

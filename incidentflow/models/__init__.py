@@ -12,6 +12,13 @@ from incidentflow.models.alerts import (
     Duplicate,
 )
 from incidentflow.models.base import SCHEMA_VERSION, Artifact, Engine, Severity
+from incidentflow.models.decisions import (
+    DecisionClaims,
+    DecisionPath,
+    DecisionProof,
+    DecisionTrust,
+    Role,
+)
 from incidentflow.models.incident import (
     AlertMember,
     AlertsResolved,
@@ -108,7 +115,11 @@ __all__ = [
     "CorrelationInput",
     "CorrelationResult",
     "Decision",
+    "DecisionClaims",
+    "DecisionPath",
+    "DecisionProof",
     "DecisionRequest",
+    "DecisionTrust",
     "DependencyEdge",
     "Detection",
     "DetectionResult",
@@ -149,6 +160,7 @@ __all__ = [
     "RemediationPlan",
     "RestartParams",
     "Risk",
+    "Role",
     "RollbackParams",
     "RunbookScriptParams",
     "ScaleParams",
