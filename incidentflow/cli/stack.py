@@ -19,6 +19,7 @@ from opentelemetry.sdk.trace import TracerProvider
 from temporalio.client import Client
 
 from incidentflow.errors import ConfigError, IncidentFlowError, TemporalUnavailable
+from incidentflow.identity.config import unsigned_allowed
 from incidentflow.ingest.app import create_app
 from incidentflow.ingest.auth import exposure_problem
 from incidentflow.ingest.sink import TemporalSink
@@ -56,6 +57,9 @@ def spawn_worker(settings: Settings, kind: str, log_dir: Path) -> subprocess.Pop
     env = dict(os.environ)
     env.setdefault("INCIDENTFLOW_DATA_DIR", str(settings.data_dir.resolve()))
     env["INCIDENTFLOW_TEMPORAL_ADDRESS"] = settings.target
+    # The workers see an address now, so they are told what `up` decided about unsigned
+    # decisions (allowed by default only for the embedded server: docs/decisions.md).
+    env["INCIDENTFLOW_DECISIONS_ALLOW_UNSIGNED"] = str(unsigned_allowed(settings)).lower()
     if settings.metrics_bind:
         # One metrics endpoint per process: the webhook keeps the bind, worker k takes port+k.
         offset = 1 + WORKER_KINDS.index(kind)
