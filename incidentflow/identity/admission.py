@@ -82,7 +82,8 @@ def admit(
         by=claims.identity,
         identity=claims.identity,
         authenticated=True,
-        path=claims.path,
+        # A signed decision arriving as a raw signal did not come through the API now.
+        path=DecisionPath.SIGNAL if signal else claims.path,
         plan_id=claims.plan_id,
         plan_digest=claims.plan_digest,
         nonce=claims.nonce,

@@ -79,9 +79,7 @@ def judge(
     signal: bool = False,
     seen: set[str] | None = None,
 ) -> Admission:
-    return admit(
-        verb, req, signal=signal, pending=PENDING, trust=trust, seen_nonces=seen or set()
-    )
+    return admit(verb, req, signal=signal, pending=PENDING, trust=trust, seen_nonces=seen or set())
 
 
 def trusting(signer: DecisionSigner, **kw: object) -> DecisionTrust:
