@@ -199,7 +199,7 @@ async def test_the_owner_rejects_and_the_record_is_readable_through_the_api(
 async def test_local_unsigned_mode_compares_canonical_identities(
     dev_server: DevServer, tmp_path: Path
 ) -> None:
-    """Bypass 2 in the embedded single-user mode: `Alice`, `alice` + ZWSP, Cyrillic `а`."""
+    """Bypass 2 in the embedded single-user mode: `Alice`, `alice` + ZWSP, Cyrillic `\u0430`."""
     settings = make_settings(
         dev_server.address,
         tmp_path / "data",

@@ -1,8 +1,8 @@
 """Canonical identities (issue 19 item 3): one spelling per person, look-alikes refused.
 
 Each bypass tried against `incidentflow up` has a test: `alice` then `Alice`, `alice` then
-`alice` + zero-width space (the two-person rule), a Cyrillic `а` in `аlice`, and a trailing
-space; plus the neighbours an attacker would try next.
+`alice` + zero-width space (the two-person rule), a Cyrillic `\u0430` in `\u0430lice`, and a
+trailing space; plus the neighbours an attacker would try next.
 """
 
 from __future__ import annotations
