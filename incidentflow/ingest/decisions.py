@@ -1,5 +1,6 @@
 """The decision API: people approve, reject and take over incidents here, never at Temporal.
 
+    GET  /v1/me                      who the credential proves
     GET  /v1/incidents/{id}          the record (what `show` and `approve` display)
     POST /v1/incidents/{id}/{verb}   approve, reject, pause, resume, retry, skip, override,
                                      resolve, assign, note, escalate
@@ -232,6 +233,12 @@ def decision_routes(
         except Unauthenticated as err:
             return _error(401, str(err))
 
+    async def me(request: Request) -> JSONResponse:
+        who = await caller_of(request)
+        if isinstance(who, Outcome):
+            return _answer(who)
+        return JSONResponse({"identity": who.identity, "method": who.method})
+
     async def read(request: Request) -> JSONResponse:
         who = await caller_of(request)
         if isinstance(who, Outcome):
@@ -276,6 +283,7 @@ def decision_routes(
         return _answer(outcome)
 
     return [
+        Route("/v1/me", me, methods=["GET"]),
         Route("/v1/incidents/{incident_id}", read, methods=["GET"]),
         Route("/v1/incidents/{incident_id}/{verb}", decide, methods=["POST"]),
     ]
