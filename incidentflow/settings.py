@@ -32,6 +32,12 @@ class Settings(BaseSettings):
     temporal_tls: bool = False
     temporal_tls_cert: Path | None = None
     temporal_tls_key: Path | None = None
+    temporal_tls_ca: Path | None = Field(
+        default=None, description="CA that signed Temporal's server certificate (mTLS)"
+    )
+    temporal_tls_server_name: str | None = Field(
+        default=None, description="The name in Temporal's server certificate"
+    )
     temporal_api_key: SecretStr | None = None
 
     embedded_port: int = 7233

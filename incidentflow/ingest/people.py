@@ -17,7 +17,12 @@ from starlette.routing import Route
 from incidentflow.identity.authn import Authenticator
 from incidentflow.identity.canonical import canonical_or_none
 from incidentflow.ingest import edge
-from incidentflow.ingest.decisions import DecisionService, build_service, decision_routes
+from incidentflow.ingest.decisions import (
+    DecisionService,
+    build_service,
+    decision_routes,
+    ensure_configured,
+)
 from incidentflow.ingest.incidents import IncidentDesk
 from incidentflow.models import DecisionPath
 from incidentflow.notify import slack
@@ -31,6 +36,7 @@ MAX_INTERACTION_BYTES = 64 * 1024
 
 def people_routes(settings: Settings, desk: IncidentDesk) -> list[Route]:
     """Decision API routes, and the Slack interaction route when a signing secret is set."""
+    ensure_configured(settings)  # a bad key, role table or token list: one line at start
     service = build_service(settings, desk)
     routes = decision_routes(settings, service, Authenticator(settings))
     if settings.slack_signing_secret is not None:
