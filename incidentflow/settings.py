@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 WORKFLOW_QUEUE = "incidentflow-workflows"
@@ -309,6 +309,22 @@ class Settings(BaseSettings):
     drill_execute_delay_seconds: float = Field(
         default=0.0, ge=0, description="Hold each execution open this long before acting"
     )
+
+    @field_validator(
+        "oidc_issuer",
+        "oidc_audience",
+        "oidc_jwks_url",
+        "decision_signing_key",
+        "slack_signing_secret",
+        "api_token",
+        "api_url",
+        mode="before",
+    )
+    @classmethod
+    def _empty_is_unset(cls, value: object) -> object:
+        # docker-compose passes `${VAR:-}` as an empty string: that means "not configured",
+        # never "an empty secret" (an empty Slack signing secret would let anyone sign).
+        return None if isinstance(value, str) and not value.strip() else value
 
     @property
     def postmortems_path(self) -> Path:
