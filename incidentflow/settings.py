@@ -228,6 +228,11 @@ class Settings(BaseSettings):
     notify_slack_url: SecretStr | None = Field(
         default=None, description="Slack-compatible incoming webhook URL"
     )
+    notify_slack_buttons: bool = Field(
+        default=False,
+        description="Approve/Reject buttons on Slack decision messages (the ingest service "
+        "needs INCIDENTFLOW_SLACK_SIGNING_SECRET to take the clicks)",
+    )
     notify_webhook_url: str | None = Field(default=None, description="Generic JSON webhook URL")
     postmortem_dir: Path | None = Field(
         default=None, description="Where post-mortems are written; unset = <data_dir>/postmortems"
@@ -318,6 +323,8 @@ class Settings(BaseSettings):
         "slack_signing_secret",
         "api_token",
         "api_url",
+        "notify_slack_url",
+        "notify_webhook_url",
         mode="before",
     )
     @classmethod

@@ -1,8 +1,8 @@
 """Notifiers: tell people when a decision is needed, when an incident changes state, on expiry.
 
 Two wire formats: a Slack-compatible incoming webhook (`text` plus `blocks`; Mattermost and
-Rocket.Chat take the same; with a Slack app's signing secret configured, a decision-needed
-message carries Approve and Reject buttons: incidentflow/notify/slack.py) and a generic JSON
+Rocket.Chat take the same; with INCIDENTFLOW_NOTIFY_SLACK_BUTTONS, a decision-needed message
+carries Approve and Reject buttons: incidentflow/notify/slack.py) and a generic JSON
 webhook (the `Notification` model as JSON).
 Built from settings by the agents' worker; nothing is contacted until a message is sent.
 """
@@ -106,9 +106,9 @@ def build_notifiers(settings: Settings) -> list[Notifier]:
     """The notifiers the settings configure (none by default)."""
     found: list[Notifier] = []
     if settings.notify_slack_url is not None:
-        # Buttons only when the Slack app's interactions can be verified (docs/decisions.md).
-        buttons = settings.slack_signing_secret is not None
-        found.append(SlackNotifier(settings.notify_slack_url.get_secret_value(), buttons=buttons))
+        # The worker needs no Slack secret to add buttons: the ingest verifies the clicks.
+        url = settings.notify_slack_url.get_secret_value()
+        found.append(SlackNotifier(url, buttons=settings.notify_slack_buttons))
     if settings.notify_webhook_url:
         found.append(WebhookNotifier(settings.notify_webhook_url))
     return found

@@ -71,6 +71,7 @@ async def test_approve_from_slack_buttons(dev_server: DevServer, tmp_path: Path)
             decision_signing_key=new_key_pair()[0],
             decision_roles={"payments": {"approvers": ["alice"]}},
             notify_slack_url=slack.url,
+            notify_slack_buttons=True,
             slack_signing_secret=SECRET,
             slack_users=USERS,
             slack_response_url_prefix="http://127.0.0.1:",
@@ -139,7 +140,7 @@ async def test_approve_from_slack_buttons(dev_server: DevServer, tmp_path: Path)
     assert [(d.by, d.path) for d in refused] == [("mallory", DecisionPath.SLACK)]
 
 
-def test_decision_buttons_only_with_a_signing_secret() -> None:
+def test_decision_buttons_only_when_configured() -> None:
     from incidentflow.models import Notification, NotificationKind
     from incidentflow.notify import SlackNotifier
 
