@@ -79,7 +79,11 @@ class Click:
 
 def verified(signing_secret: str, body: bytes, headers: dict[str, str]) -> bool:
     """True when Slack signed this request within the last five minutes (the SDK checks)."""
-    return SignatureVerifier(signing_secret).is_valid_request(body, headers)
+    try:
+        text = body.decode()
+    except UnicodeDecodeError:
+        return False  # Slack sends UTF-8; the SDK would raise on anything else
+    return SignatureVerifier(signing_secret).is_valid_request(text, headers)
 
 
 def parse_click(body: bytes) -> Click:
