@@ -49,6 +49,11 @@ def worker_env(settings: Settings, **extra: str) -> dict[str, str]:
         INCIDENTFLOW_DATA_DIR=str(settings.data_dir),
         INCIDENTFLOW_ENVIRONMENT=settings.environment,
     )
+    if settings.decisions_allow_unsigned is not None:
+        # As the test's settings say (conftest allows named unsigned decisions by default).
+        env["INCIDENTFLOW_DECISIONS_ALLOW_UNSIGNED"] = str(
+            settings.decisions_allow_unsigned
+        ).lower()
     env.update(extra)
     return env
 
