@@ -22,9 +22,10 @@ import subprocess
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
+from pydantic import BaseModel, ValidationError
 
 from incidentflow.errors import (
     BadInput,
@@ -36,6 +37,7 @@ from incidentflow.errors import (
 from incidentflow.models import IncidentRecord
 from incidentflow.settings import Settings
 
+M = TypeVar("M", bound=BaseModel)
 # A person waits at a terminal; the API itself waits at most 15 s for Temporal.
 API_TIMEOUT_S = 30.0
 TOKEN_COMMAND_TIMEOUT_S = 30.0
@@ -131,16 +133,27 @@ class DecisionApi:
 
     async def whoami(self) -> str:
         """The identity the credential proves."""
-        return str((await self._call("GET", "/v1/me"))["identity"])
+        return str((await self._call("GET", "/v1/me")).get("identity", "?"))
 
     async def record(self, incident_id: str) -> IncidentRecord:
-        return IncidentRecord.model_validate(
-            await self._call("GET", f"/v1/incidents/{incident_id}")
-        )
+        """The incident's record, as the API reads it."""
+        data = await self._call("GET", f"/v1/incidents/{incident_id}")
+        return _as(IncidentRecord, data, self._cred.api_url)
 
-    async def decide(self, incident_id: str, verb: str, body: dict[str, Any]) -> dict[str, Any]:
-        """POST one decision; the API's answer (`by`, `result`)."""
-        return await self._call("POST", f"/v1/incidents/{incident_id}/{verb}", body)
+    async def decide(self, incident_id: str, verb: str, body: dict[str, Any], model: type[M]) -> M:
+        """POST one decision; the update's result (an Approval or a TimelineEvent)."""
+        answer = await self._call("POST", f"/v1/incidents/{incident_id}/{verb}", body)
+        return _as(model, answer.get("result"), self._cred.api_url)
+
+
+def _as(model: type[M], data: object, url: str) -> M:
+    try:
+        return model.model_validate(data)
+    except ValidationError as err:
+        raise TemporalUnavailable(
+            f"the API at {url} answered something that is not a {model.__name__} "
+            f"({err.error_count()} problem(s)): is it the same IncidentFlow version?"
+        ) from err
 
 
 async def credential_of(settings: Settings) -> Credential | None:

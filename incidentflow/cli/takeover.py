@@ -113,8 +113,7 @@ async def _send(
     api = await _api()
     if api is not None:
         await _me(api, by)
-        answer = await api.decide(incident_id, name, _jsonable(fields))
-        event = TimelineEvent.model_validate(answer["result"])
+        event = await api.decide(incident_id, name, _jsonable(fields), TimelineEvent)
     else:
         if not by:
             raise BadInput(NO_CREDENTIAL)
@@ -144,8 +143,7 @@ async def _decide(
         record = await api.record(incident_id)
 
         async def send(fields: dict[str, Any]) -> Approval:
-            answer = await api.decide(incident_id, verb, fields)
-            return Approval.model_validate(answer["result"])
+            return await api.decide(incident_id, verb, fields, Approval)
 
     else:
         if not by:

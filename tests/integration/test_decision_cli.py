@@ -113,6 +113,12 @@ async def test_cli_approves_with_the_persons_credential(
         )
         assert "mallory may not approve" in refused and "recorded" in refused
 
+        # Takeover verbs go the same way: a note by anyone known, pause only by an owner.
+        code, out, err = await cli("note", incident_id, "--text", "looking", env=env)
+        assert code == 0 and f"{incident_id}: looking (by alice)" in out, err
+        mallory = {**env, "INCIDENTFLOW_API_TOKEN": "tok-mallory"}
+        assert "mallory may not pause" in one_line(await cli("pause", incident_id, env=mallory))
+
         code, out, err = await cli(*approve, "--by", "Alice", env=env)
         assert code == 0, err
         assert f"{incident_id}: approved by alice" in out
