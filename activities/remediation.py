@@ -17,6 +17,7 @@ from incidentflow.agents.remediation import labelled, plan, scoped
 from incidentflow.agents.sourcing import unsourced
 from incidentflow.context import AgentContext
 from incidentflow.errors import ConfigError
+from incidentflow.identity.config import trust_from
 from incidentflow.llm.remediation import plan_llm
 from incidentflow.llm.select import answer
 from incidentflow.models import (
@@ -63,6 +64,7 @@ def options_from(settings: Settings) -> RemediationOptions:
     return RemediationOptions(
         config=IncidentConfig(
             policy=policy,
+            trust=trust_from(settings),
             notify=notify,
             verify_poll_seconds=settings.verify_poll_seconds,
             resolved_settle_seconds=settings.resolved_settle_seconds,

@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 WORKFLOW_QUEUE = "incidentflow-workflows"
@@ -32,6 +32,12 @@ class Settings(BaseSettings):
     temporal_tls: bool = False
     temporal_tls_cert: Path | None = None
     temporal_tls_key: Path | None = None
+    temporal_tls_ca: Path | None = Field(
+        default=None, description="CA that signed Temporal's server certificate (mTLS)"
+    )
+    temporal_tls_server_name: str | None = Field(
+        default=None, description="The name in Temporal's server certificate"
+    )
     temporal_api_key: SecretStr | None = None
 
     embedded_port: int = 7233
@@ -170,6 +176,64 @@ class Settings(BaseSettings):
     approval_two_person: list[str] = Field(
         default_factory=lambda: ["high"], description="Risks that need two different approvers"
     )
+    # Decisions (issue 19, docs/decisions.md): people authenticate to the ingest service's API
+    # (a token per person, or OIDC); it signs each decision and the workflows verify it.
+    decisions_allow_unsigned: bool | None = Field(
+        default=None,
+        description="Believe unsigned decisions sent straight to Temporal (`--by` as typed); "
+        "unset = only with the embedded dev server and no decision key configured",
+    )
+    decision_signing_key: SecretStr | None = Field(
+        default=None, description="The API's Ed25519 private key (`incidentflow decision-keys`)"
+    )
+    decision_signing_key_file: Path | None = Field(
+        default=None, description="File holding that key (a mounted secret); ingest only"
+    )
+    decision_verify_keys: list[str] = Field(
+        default_factory=list,
+        description="Ed25519 public keys whose decisions workers believe (JSON list; rotation: "
+        "list old and new)",
+    )
+    decision_max_age_seconds: int = Field(
+        default=300, gt=0, le=3600, description="How old a signed decision may arrive"
+    )
+    decision_roles: dict[str, dict[str, list[str]]] = Field(
+        default_factory=dict,
+        description='Roles per service, team (catalog owner) or "*": JSON {"team-payments": '
+        '{"approvers": ["alice"], "owners": ["carol"]}}',
+    )
+    api_tokens: dict[str, SecretStr] = Field(
+        default_factory=dict, description='Decision API token per person (JSON {"alice": "..."})'
+    )
+    oidc_issuer: str | None = Field(default=None, description="OIDC issuer people log in with")
+    oidc_audience: str | None = Field(default=None, description="The audience tokens must name")
+    oidc_jwks_url: str | None = Field(
+        default=None, description="The issuer's JWKS URL; unset = from its discovery document"
+    )
+    oidc_identity_claim: str = Field(default="email", description="The claim naming the person")
+    oidc_algorithms: list[str] = Field(
+        default_factory=lambda: ["RS256", "ES256", "EdDSA"], description="Accepted JWT algorithms"
+    )
+    api_url: str | None = Field(
+        default=None, description="Where the CLI sends decisions; unset = the webhook's URL"
+    )
+    api_token: SecretStr | None = Field(
+        default=None, description="The CLI user's own decision credential (token or OIDC JWT)"
+    )
+    credentials_file: Path | None = Field(
+        default=None,
+        description="The CLI user's credentials file; unset = ~/.config/incidentflow/credentials",
+    )
+    slack_signing_secret: SecretStr | None = Field(
+        default=None, description="The Slack app's signing secret: enables decision buttons"
+    )
+    slack_users: dict[str, str] = Field(
+        default_factory=dict, description='Slack user id -> identity (JSON {"U024BE7LH": "alice"})'
+    )
+    slack_response_url_prefix: str = Field(
+        default="https://hooks.slack.com/",
+        description="Where a Slack interaction's response_url may point (outcome updates)",
+    )
     verify_window_seconds: int = Field(default=600, gt=0, description="Verification window")
     verify_poll_seconds: int = Field(default=15, gt=0, description="PromQL verification poll")
     verify_prometheus_url: str | None = Field(
@@ -177,6 +241,11 @@ class Settings(BaseSettings):
     )
     notify_slack_url: SecretStr | None = Field(
         default=None, description="Slack-compatible incoming webhook URL"
+    )
+    notify_slack_buttons: bool = Field(
+        default=False,
+        description="Approve/Reject buttons on Slack decision messages (the ingest service "
+        "needs INCIDENTFLOW_SLACK_SIGNING_SECRET to take the clicks)",
     )
     notify_webhook_url: str | None = Field(default=None, description="Generic JSON webhook URL")
     postmortem_dir: Path | None = Field(
@@ -259,6 +328,24 @@ class Settings(BaseSettings):
     drill_execute_delay_seconds: float = Field(
         default=0.0, ge=0, description="Hold each execution open this long before acting"
     )
+
+    @field_validator(
+        "oidc_issuer",
+        "oidc_audience",
+        "oidc_jwks_url",
+        "decision_signing_key",
+        "slack_signing_secret",
+        "api_token",
+        "api_url",
+        "notify_slack_url",
+        "notify_webhook_url",
+        mode="before",
+    )
+    @classmethod
+    def _empty_is_unset(cls, value: object) -> object:
+        # docker-compose passes `${VAR:-}` as an empty string: that means "not configured",
+        # never "an empty secret" (an empty Slack signing secret would let anyone sign).
+        return None if isinstance(value, str) and not value.strip() else value
 
     @property
     def postmortems_path(self) -> Path:

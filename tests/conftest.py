@@ -54,6 +54,9 @@ def make_settings(address: str, data_dir: Path, **overrides: object) -> Settings
         "environment": f"test-{tag}",
         "accept_timeout_seconds": 5.0,
         "evidence_bundle": demo_scenario_path(),
+        # Most tests decide as a named person straight through Temporal (the embedded
+        # single-user mode); tests/integration/test_decision_api.py turns this off.
+        "decisions_allow_unsigned": True,
     }
     values.update(overrides)
     return Settings.model_validate(values)

@@ -12,6 +12,7 @@ from datetime import datetime
 
 from incidentflow.agents.common import ago, utc
 from incidentflow.agents.postmortem_diagrams import blast_radius, timeline_chart
+from incidentflow.identity.audit import attempt_line
 from incidentflow.models import (
     ActionItem,
     FaultType,
@@ -245,6 +246,10 @@ def _resolution(record: IncidentRecord) -> str:
         ap = record.approval
         reason = f": {ap.reason}" if ap.reason else ""
         lines.append(f"- Decision: {ap.decision.value} by {ap.by} at {_when(ap.at)} UTC{reason}.")
+    if record.decisions:
+        # Every attempt, refused ones included: who (as authenticated), path, plan, outcome.
+        lines.append(f"- Decision attempts ({len(record.decisions)}):")
+        lines.extend(f"  - {attempt_line(d)}" for d in record.decisions)
     for res in record.results:
         what = "undo" if res.undo else "action"
         mode = "dry run" if res.dry_run else "executed"

@@ -20,7 +20,6 @@ from incidentflow.cli.identity import BY_HELP, who
 from incidentflow.cli.output import echo, echo_json
 from incidentflow.errors import BadInput, ConfigError, IncidentFlowError
 from incidentflow.logs import configure_logging
-from incidentflow.models import DecisionRequest
 from incidentflow.runtime import tune_gc
 from incidentflow.settings import Settings
 from incidentflow.temporal import connect
@@ -318,22 +317,6 @@ async def show(incident_id: str, as_json: bool) -> None:
         echo_json(record.model_dump_json(indent=2))
     else:
         echo(render.record_text(record))
-
-
-@cli.command()
-@click.argument("incident_id")
-@click.option("--by", default=None, help=BY_HELP)
-@click.option("--reason", required=True, help="Why (recorded).")
-@run_async
-async def reject(incident_id: str, by: str | None, reason: str) -> None:
-    """Reject the pending remediation plan; nothing executes."""
-    decision = await ops.decide(
-        await connect(settings()),
-        incident_id,
-        approve=False,
-        request=DecisionRequest(by=who(by), reason=reason),
-    )
-    echo(f"{incident_id}: {decision.decision.value} by {decision.by}")
 
 
 @cli.command()

@@ -10,6 +10,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from incidentflow.cli.ops import IncidentRow
+from incidentflow.identity.audit import attempt_line
 from incidentflow.llm.accounting import incident_usage
 from incidentflow.models import IncidentRecord
 from incidentflow.visible import one_line as safe
@@ -113,6 +114,9 @@ def record_text(rec: IncidentRecord) -> str:
             "",
             f"Decision: {ap.decision.value} by {safe(ap.by)} at {ap.at:%H:%M:%S} UTC{reason}",
         ]
+    if rec.decisions:
+        out += ["", f"Decision attempts ({len(rec.decisions)}, refused ones included)"]
+        out += [f"  {safe(attempt_line(d))}" for d in rec.decisions]
     for res in rec.results:
         verb = "would run" if res.dry_run else "ran"
         label = "undo" if res.undo else "action"

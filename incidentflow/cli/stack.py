@@ -21,6 +21,7 @@ from temporalio.client import Client
 from incidentflow.active import active_block
 from incidentflow.context import build_context
 from incidentflow.errors import ConfigError, IncidentFlowError, TemporalUnavailable
+from incidentflow.identity.config import unsigned_allowed
 from incidentflow.ingest.app import create_app
 from incidentflow.ingest.auth import exposure_problem
 from incidentflow.ingest.sink import TemporalSink
@@ -61,6 +62,9 @@ def spawn_worker(settings: Settings, kind: str, log_dir: Path) -> subprocess.Pop
     if settings.evidence_bundle is not None:
         # `demo` configures its bundle in code: the workers must read the same one.
         env["INCIDENTFLOW_EVIDENCE_BUNDLE"] = str(settings.evidence_bundle.resolve())
+    # The workers see an address now, so they are told what `up` decided about unsigned
+    # decisions (allowed by default only for the embedded server: docs/decisions.md).
+    env["INCIDENTFLOW_DECISIONS_ALLOW_UNSIGNED"] = str(unsigned_allowed(settings)).lower()
     if settings.metrics_bind:
         # One metrics endpoint per process: the webhook keeps the bind, worker k takes port+k.
         offset = 1 + WORKER_KINDS.index(kind)

@@ -28,7 +28,10 @@ from incidentflow.errors import BadInput, IncidentFlowError, TemporalUnavailable
 from incidentflow.ingest import auth, edge
 from incidentflow.ingest.codec_server import codec_routes
 from incidentflow.ingest.formats import FORMATS, WireFormat
+from incidentflow.ingest.incidents import IncidentDesk, TemporalDesk
 from incidentflow.ingest.openapi import openapi_document
+from incidentflow.ingest.people import people_routes
+from incidentflow.ingest.sink import TemporalSink
 from incidentflow.metrics import IngestMetrics, process_meter
 from incidentflow.models import Alert, AlertBatch
 from incidentflow.settings import Settings
@@ -132,9 +135,17 @@ def parse_json(body: bytes) -> Any:
     return data
 
 
-def create_app(settings: Settings, sink: AlertSink) -> Starlette:
-    """The ingest app; `sink` is the Temporal hand-off (a test may pass another)."""
+def create_app(
+    settings: Settings, sink: AlertSink, *, desk: IncidentDesk | None = None
+) -> Starlette:
+    """The ingest app; `sink` is the Temporal hand-off (a test may pass another).
+
+    The decision API and the Slack endpoint (incidentflow/ingest/decisions.py) read and
+    decide incidents through `desk`, by default the Temporal sink's own client.
+    """
     counted = IngestMetrics(process_meter(settings))
+    if desk is None and isinstance(sink, TemporalSink):
+        desk = TemporalDesk(sink.client)
 
     async def read_body(request: Request) -> bytes | JSONResponse:
         if not edge.origin_allowed(request, settings.cors_origins):
@@ -249,5 +260,6 @@ def create_app(settings: Settings, sink: AlertSink) -> Starlette:
             Route("/readyz", readyz, methods=["GET"]),
             Route("/openapi.json", openapi, methods=["GET"]),
             *codec_routes(settings),
+            *(people_routes(settings, desk) if desk is not None else []),
         ]
     )

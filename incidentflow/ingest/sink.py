@@ -96,6 +96,11 @@ class TemporalSink:
         self._queues: dict[str, list[_Waiting]] = {}
         self._flushers: dict[str, asyncio.Task[None]] = {}
 
+    @property
+    def client(self) -> Client:
+        """The Temporal client (the decision API reads and decides incidents with it)."""
+        return self._client
+
     def _refresh_backlog(self, stream_id: str) -> int:
         """The last known backlog of a stream; asks again in the background when stale."""
         asked, value = self._backlog.get(stream_id, (0.0, 0))

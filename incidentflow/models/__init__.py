@@ -12,6 +12,13 @@ from incidentflow.models.alerts import (
     Duplicate,
 )
 from incidentflow.models.base import SCHEMA_VERSION, Artifact, Engine, Severity
+from incidentflow.models.decisions import (
+    DecisionClaims,
+    DecisionPath,
+    DecisionProof,
+    DecisionTrust,
+    Role,
+)
 from incidentflow.models.incident import (
     AlertMember,
     AlertsResolved,
@@ -111,7 +118,11 @@ __all__ = [
     "CorrelationInput",
     "CorrelationResult",
     "Decision",
+    "DecisionClaims",
+    "DecisionPath",
+    "DecisionProof",
     "DecisionRequest",
+    "DecisionTrust",
     "DependencyEdge",
     "Detection",
     "DetectionResult",
@@ -153,6 +164,7 @@ __all__ = [
     "RemediationPlan",
     "RestartParams",
     "Risk",
+    "Role",
     "RollbackParams",
     "RunbookScriptParams",
     "ScaleParams",

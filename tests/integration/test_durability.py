@@ -51,6 +51,11 @@ def worker_env(settings: Settings, **extra: str) -> dict[str, str]:
     )
     if settings.evidence_bundle is not None:
         env["INCIDENTFLOW_EVIDENCE_BUNDLE"] = str(settings.evidence_bundle)
+    if settings.decisions_allow_unsigned is not None:
+        # As the test's settings say (conftest allows named unsigned decisions by default).
+        env["INCIDENTFLOW_DECISIONS_ALLOW_UNSIGNED"] = str(
+            settings.decisions_allow_unsigned
+        ).lower()
     env.update(extra)
     return env
 

@@ -45,7 +45,7 @@ async def test_with_no_sources_the_incident_says_so_and_waits_for_a_person(
 
         async def recorded() -> bool:
             rec = await ops.get_record(client, incident_id)
-            return sum("signal" in e.summary for e in rec.timeline) >= 3
+            return sum("signal" in e.summary or "refused" in e.summary for e in rec.timeline) >= 3
 
         await until(recorded, timeout=30)
         timeline = [e.summary for e in (await ops.get_record(client, incident_id)).timeline]
@@ -54,7 +54,7 @@ async def test_with_no_sources_the_incident_says_so_and_waits_for_a_person(
     assert malformed[0].startswith("malformed approve signal: ") and "by" in malformed[0]
     assert 'expected JSON like {"by": "alice", "reason": "..."}' in malformed[0]
     assert malformed[1].startswith("malformed pause signal: ")
-    assert any(t.startswith("refused approved signal: ") for t in timeline), timeline
+    assert any(t.startswith("approval refused: ") for t in timeline), timeline
     inv, plan = record.investigation, record.plan
     assert inv is not None and inv.status is InvestigationStatus.NO_SOURCES
     assert all(h.confidence <= 0.2 for h in inv.hypotheses)
