@@ -6,16 +6,22 @@ Deterministic module: no I/O, no clock (times are passed in from `workflow.now()
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from typing import TypeVar
 
 from incidentflow.models import (
+    Alert,
     AlertBatch,
     AlertMember,
     AlertStatus,
     CorrelationResult,
     Detection,
+    IncidentMoved,
     IncidentUpdate,
     OpenIncident,
+    QuarantinedAlerts,
 )
+
+T = TypeVar("T")
 
 # Alertmanager's own flap detection looks at about this span; changes older than it age out.
 FLAP_WINDOW = timedelta(minutes=10)
@@ -180,3 +186,67 @@ def settle_quiet(
 
 def _aware(at: datetime) -> datetime:
     return at if at.tzinfo else at.replace(tzinfo=UTC)
+
+
+# Quarantined rounds and ended incidents the stream's record keeps, newest last (bounded
+# carry-over), and the alerts each quarantine record lists one by one.
+RECORDS_KEPT = 100
+QUARANTINE_ALERTS_LISTED = 20
+
+
+def keep_latest(items: list[T], item: T) -> list[T]:
+    """`items` with `item` appended, the oldest dropped beyond RECORDS_KEPT."""
+    return [*items, item][-RECORDS_KEPT:]
+
+
+def halves(batch: AlertBatch) -> list[AlertBatch]:
+    """A round cut in two, to find the alerts an agent cannot process among good ones."""
+    mid = len(batch.alerts) // 2
+    return [
+        batch.model_copy(update={"alerts": batch.alerts[:mid]}),
+        batch.model_copy(update={"alerts": batch.alerts[mid:]}),
+    ]
+
+
+def quarantine_record(
+    batch: AlertBatch, *, stage: str, error: str, at: datetime
+) -> QuarantinedAlerts:
+    """What the stream's record keeps of a round no agent could process."""
+    return QuarantinedAlerts(
+        batch_id=batch.batch_id[:200],
+        at=at,
+        stage=stage,
+        error=error[:2000],
+        alert_count=len(batch.alerts),
+        alerts=list(without_raw(batch).alerts[:QUARANTINE_ALERTS_LISTED]),
+    )
+
+
+def after_end(batch: AlertBatch, gone: set[str]) -> list[Alert]:
+    """The round's alerts whose fingerprints were meant for incidents that had ended."""
+    return [a for a in batch.alerts if a.fingerprint in gone]
+
+
+def apply_move(open_incidents: dict[str, OpenIncident], msg: IncidentMoved, now: datetime) -> None:
+    """A person merged or split incidents: move the alerts between index entries."""
+    moved = {a.fingerprint for a in msg.alerts}
+    entry = open_incidents.get(msg.incident_id)
+    if msg.kind in ("merged_into", "split_out") and entry is not None:
+        left = [fp for fp in entry.fingerprints if fp not in moved]
+        if msg.kind == "merged_into" or not left:
+            open_incidents.pop(msg.incident_id, None)
+        else:
+            open_incidents[msg.incident_id] = entry.model_copy(update={"fingerprints": left})
+    elif msg.kind in ("merged_from", "split_from"):
+        base = entry or OpenIncident(
+            id=msg.incident_id,
+            services=[],
+            fingerprints=[],
+            opened_at=min((a.starts_at for a in msg.alerts), default=now),
+        )
+        open_incidents[msg.incident_id] = base.model_copy(
+            update={
+                "fingerprints": sorted({*base.fingerprints, *moved}),
+                "services": [*base.services, *(s for s in msg.services if s not in base.services)],
+            }
+        )

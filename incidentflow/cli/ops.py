@@ -50,6 +50,16 @@ class IncidentRow:
         return datetime.now(UTC) - self.started
 
 
+# How an incident stopped from outside its own code (the Temporal UI, `temporal workflow ...`)
+# shows in `incidents`: its state attribute still says where it was when it was stopped.
+STOPPED = {
+    WorkflowExecutionStatus.CANCELED: "cancelled",
+    WorkflowExecutionStatus.TERMINATED: "terminated",
+    WorkflowExecutionStatus.FAILED: "failed",
+    WorkflowExecutionStatus.TIMED_OUT: "timed_out",
+}
+
+
 async def list_incidents(client: Client, *, limit: int = 50) -> list[IncidentRow]:
     """Incidents newest first, from Temporal visibility (no worker needed)."""
     rows: list[IncidentRow] = []
@@ -62,7 +72,9 @@ async def list_incidents(client: Client, *, limit: int = 50) -> list[IncidentRow
             rows.append(
                 IncidentRow(
                     id=wf.id,
-                    state=attrs.get(STATE_KEY) or "?",
+                    state=STOPPED.get(wf.status or WorkflowExecutionStatus.RUNNING)
+                    or attrs.get(STATE_KEY)
+                    or "?",
                     severity=attrs.get(SEVERITY_KEY) or "?",
                     service=attrs.get(SERVICE_KEY) or "?",
                     title=str(memo.get("title", "")),

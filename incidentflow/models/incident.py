@@ -174,6 +174,37 @@ class StreamStats(Artifact):
     incidents_opened: int = 0
     alerts_joined: int = 0
     alerts_dropped: int = 0
+    alerts_quarantined: int = Field(
+        default=0, description="Alerts of rounds no agent could process (see `quarantine`)"
+    )
+    alerts_after_end: int = Field(
+        default=0,
+        description="Alerts meant for an incident that had ended (closed, cancelled, "
+        "terminated): correlated again, into a new incident or another open one",
+    )
+    incidents_gone: int = Field(
+        default=0, description="Incidents found ended when the stream signalled them"
+    )
+
+
+class QuarantinedAlerts(Artifact):
+    """A round of alerts no agent could process, with the error; the stream moved on."""
+
+    batch_id: str
+    at: datetime
+    stage: str = Field(description="The agent that failed: detect | correlate")
+    error: str
+    alert_count: int
+    alerts: list[Alert] = Field(description="The first alerts of the round (raw left out)")
+
+
+class GoneIncident(Artifact):
+    """An incident that had ended when the stream signalled it: its alerts went elsewhere."""
+
+    incident_id: str
+    at: datetime
+    error: str
+    alerts_after_end: int = Field(description="Alerts correlated again because it had ended")
 
 
 class StreamInput(Artifact):
@@ -200,6 +231,12 @@ class StreamInput(Artifact):
     quiet: list[Detection] = Field(
         default_factory=list,
         description="Lone warnings held for the group window: later related alerts may join them",
+    )
+    quarantined: list[QuarantinedAlerts] = Field(
+        default_factory=list, description="The latest rounds no agent could process"
+    )
+    gone: list[GoneIncident] = Field(
+        default_factory=list, description="The latest incidents found ended when signalled"
     )
 
 
