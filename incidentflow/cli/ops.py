@@ -19,8 +19,11 @@ from incidentflow.errors import DecisionRefused, IncidentNotFound, TemporalUnava
 from incidentflow.models import (
     Approval,
     DecisionRequest,
+    GoneIncident,
     IncidentRecord,
     OpenIncident,
+    QuarantinedAlerts,
+    StreamStats,
     TimelineEvent,
 )
 from incidentflow.search import SERVICE_KEY, SEVERITY_KEY, STATE_KEY
@@ -156,6 +159,24 @@ async def open_incidents(client: Client, partition: str) -> list[OpenIncident]:
         if err.status == RPCStatusCode.NOT_FOUND:
             return []
         raise TemporalUnavailable(f"cannot read the alert stream: {err.message}") from err
+
+
+async def stream_record(
+    client: Client, partition: str
+) -> tuple[StreamStats, list[QuarantinedAlerts], list[GoneIncident]]:
+    """A stream's counters, the rounds it quarantined and the incidents it found ended."""
+    handle = client.get_workflow_handle_for(AlertStreamWorkflow.run, stream_workflow_id(partition))
+    try:
+        stats = await handle.query(AlertStreamWorkflow.stats, rpc_timeout=RPC_TIMEOUT)
+        quarantined = await handle.query(AlertStreamWorkflow.quarantine, rpc_timeout=RPC_TIMEOUT)
+        gone = await handle.query(AlertStreamWorkflow.gone, rpc_timeout=RPC_TIMEOUT)
+    except RPCError as err:
+        if err.status == RPCStatusCode.NOT_FOUND:
+            raise IncidentNotFound(
+                f"no alert stream for partition {partition!r}: no alert has arrived there"
+            ) from err
+        raise TemporalUnavailable(f"cannot read the alert stream: {err.message}") from err
+    return stats, quarantined, gone
 
 
 async def take_over(
