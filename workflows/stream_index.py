@@ -69,6 +69,13 @@ def note_transitions(
 MAX_MEMBERS = 500
 
 
+# Fingerprints one index entry holds. An alert of a bigger storm that is not held still joins
+# by service and time (correlation's join over the graph) and is counted in the incident's
+# digest; the index travels across continue-as-new and answers `open_incidents`, both capped
+# by Temporal at 2 MB.
+MAX_INDEXED = 10_000
+
+
 def capped_members(members: dict[str, AlertMember]) -> dict[str, AlertMember]:
     """At most MAX_MEMBERS entries, the first ones kept."""
     if len(members) <= MAX_MEMBERS:
@@ -84,11 +91,14 @@ def apply_update(known: OpenIncident, update: IncidentUpdate) -> OpenIncident:
             resolved.add(alert.fingerprint)
         else:
             resolved.discard(alert.fingerprint)
-    fingerprints = sorted({*known.fingerprints, *(a.fingerprint for a in update.alerts)})
+    have = set(known.fingerprints)
+    new = sorted({a.fingerprint for a in update.alerts} - have)
+    room = max(MAX_INDEXED - len(have), 0)
+    fingerprints = sorted({*have, *new[:room]})
     services = [*known.services, *(s for s in update.services if s not in known.services)]
     changes: dict[str, object] = {
         "fingerprints": fingerprints,
-        "resolved": sorted(resolved),
+        "resolved": sorted(resolved & {*fingerprints}),
         "services": services,
         "members": capped_members({**known.members, **update.members}),
     }

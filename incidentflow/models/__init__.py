@@ -13,6 +13,7 @@ from incidentflow.models.alerts import (
 )
 from incidentflow.models.base import SCHEMA_VERSION, Artifact, Engine, Severity
 from incidentflow.models.incident import (
+    AlertDigest,
     AlertMember,
     AlertsResolved,
     CorrelationInput,
@@ -100,6 +101,7 @@ __all__ = [
     "Alert",
     "AlertBatch",
     "AlertBatches",
+    "AlertDigest",
     "AlertMember",
     "AlertStatus",
     "AlertsResolved",

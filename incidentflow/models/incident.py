@@ -60,6 +60,22 @@ class Incident(Artifact):
     )
 
 
+class AlertDigest(Artifact):
+    """Alerts of an incident beyond its detail limit, counted instead of kept (issue 14: one
+    storm incident of 60,000 alerts outgrew Temporal's query limit and the worker's memory).
+
+    It counts deliveries: an alert counted here that fires or resolves again counts again.
+    """
+
+    alerts: int = 0
+    firing: int = 0
+    resolved: int = 0
+    by_name: dict[str, int] = Field(default_factory=dict, description="Counts by alertname")
+    by_service: dict[str, int] = Field(default_factory=dict, description="Counts by service")
+    first_seen: datetime | None = None
+    last_seen: datetime | None = None
+
+
 class AlertMember(Artifact):
     """One alert of an open incident, as the stream's index remembers it."""
 

@@ -7,10 +7,12 @@ stream is still running, processed every alert it answered 202 for, and put them
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
-from conftest import Stack
+from conftest import Stack, app_stack, make_settings
 from remediation_flow import until
 from temporalio.api.common.v1 import WorkflowExecution
 from temporalio.api.enums.v1 import EventType
@@ -20,6 +22,7 @@ from test_ingest_sources import am_alert, am_payload, stream_stats, wait_process
 
 from incidentflow.cli import ops
 from incidentflow.models import GoneIncident, IncidentState, OpenIncident, TakeoverRequest
+from incidentflow.temporal import DevServer, connect
 from workflows.incident import IncidentWorkflow
 from workflows.names import stream_workflow_id
 
@@ -34,14 +37,14 @@ async def send(stack: Stack, name: str, fp: str, *, note: str = "") -> None:
     assert resp.status_code == 202, resp.text
 
 
-async def open_with(stack: Stack, fp: str) -> OpenIncident:
+async def open_with(stack: Stack, fp: str, *, other_than: str = "") -> OpenIncident:
     found: list[OpenIncident] = []
 
     async def ready() -> bool:
         found[:] = [
             o
             for o in await ops.open_incidents(stack.client, stack.settings.environment)
-            if fp in o.fingerprints
+            if fp in o.fingerprints and o.id != other_than
         ]
         return bool(found)
 
@@ -71,11 +74,28 @@ async def record_alerts(stack: Stack, incident_id: str) -> set[str]:
     return {a.fingerprint for a in record.incident.alerts}
 
 
+@pytest.fixture
+async def slow_stack(dev_server: DevServer, tmp_path: Path) -> AsyncIterator[Stack]:
+    """Workers whose investigation stays open 30 s: a stop lands while an agent works."""
+    settings = make_settings(
+        dev_server.address, tmp_path / "data", drill_investigation_delay_seconds=30.0
+    )
+    async with app_stack(settings, await connect(settings)) as running:
+        yield running
+
+
 @pytest.mark.parametrize("fate", ["cancel", "terminate"])
-async def test_alerts_for_an_ended_incident_open_a_new_one(stack: Stack, fate: str) -> None:
+async def test_alerts_for_an_ended_incident_open_a_new_one(slow_stack: Stack, fate: str) -> None:
+    stack = slow_stack
     await send(stack, "PaymentsDown", "fp-a")
     first = await open_with(stack, "fp-a")
     handle = stack.client.get_workflow_handle(first.id)
+
+    async def investigating() -> bool:
+        rec = await ops.get_record(stack.client, first.id)
+        return rec.state is IncidentState.INVESTIGATING
+
+    await until(investigating)
     if fate == "cancel":
         await handle.cancel()
         ended = WorkflowExecutionStatus.CANCELED
@@ -90,7 +110,7 @@ async def test_alerts_for_an_ended_incident_open_a_new_one(stack: Stack, fate: s
     # Correlation joins this alert to the ended incident (still in the stream's index): the
     # signal fails, and the alert goes round again into a new incident.
     await send(stack, "PaymentsLatency", "fp-b")
-    second = await open_with(stack, "fp-b")
+    second = await open_with(stack, "fp-b", other_than=first.id)
     await check_stream_whole(stack, 2)
     assert second.id != first.id
     assert "fp-b" in await record_alerts(stack, second.id)
@@ -153,7 +173,7 @@ async def test_a_recurrence_after_close_opens_a_new_incident(stack: Stack) -> No
     # The same alert (same fingerprint, same day) fires again: correlation names the same
     # incident, whose id is taken for good; the recurrence gets the next one.
     await send(stack, "PaymentsDown", "fp-a", note="again")
-    second = await open_with(stack, "fp-a")
+    second = await open_with(stack, "fp-a", other_than=first.id)
     assert second.id == f"{first.id}-2"
     # A related alert joins the recurrence, not the closed incident.
     await send(stack, "PaymentsLatency", "fp-c")
