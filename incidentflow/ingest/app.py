@@ -29,6 +29,7 @@ from incidentflow.ingest.formats import FORMATS, WireFormat
 from incidentflow.ingest.openapi import openapi_document
 from incidentflow.metrics import IngestMetrics, process_meter
 from incidentflow.models import Alert, AlertBatch
+from incidentflow.partitions import PartitionLimit
 from incidentflow.settings import Settings
 
 log = logging.getLogger("incidentflow.ingest")
@@ -131,6 +132,7 @@ def parse_json(body: bytes) -> Any:
 def create_app(settings: Settings, sink: AlertSink) -> Starlette:
     """The ingest app; `sink` is the Temporal hand-off (a test may pass another)."""
     counted = IngestMetrics(process_meter(settings))
+    partitions = PartitionLimit(limit=settings.max_partitions, default=settings.environment)
 
     async def read_body(request: Request) -> bytes | JSONResponse:
         declared = request.headers.get("content-length")
@@ -199,7 +201,9 @@ def create_app(settings: Settings, sink: AlertSink) -> Starlette:
     ) -> JSONResponse:
         by_partition: dict[str, list[Alert]] = {}
         for alert in alerts:
-            part = partition_of(alert, settings.partition_labels, settings.environment)
+            part = partitions.route(
+                partition_of(alert, settings.partition_labels, settings.environment)
+            )
             by_partition.setdefault(part, []).append(alert)
         accepted: list[dict[str, Any]] = []
         for partition, group in sorted(by_partition.items()):
