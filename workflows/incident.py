@@ -289,14 +289,14 @@ class IncidentWorkflow(MoveHandlers, ActingSteps):
     def _record_intake(self) -> None:
         self._record_split_from()
         inc = self._incident
-        for alert in sorted(inc.alerts, key=lambda a: (a.starts_at, a.fingerprint)):
+        for alert in joins.intake_alerts(inc.alerts):
             self._event(
                 TimelineKind.ALERT,
                 alert.source,
                 f"{alert.status.value}: {alert.name} - {alert.summary}",
                 at=alert.starts_at,
             )
-        for det in self._inp.detections:
+        for det in self._inp.detections[: joins.LISTED_AT_INTAKE]:
             verdict = "noise" if det.noise else det.severity.value
             self._event(
                 TimelineKind.DETECTION,

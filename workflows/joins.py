@@ -12,9 +12,12 @@ from incidentflow.models import Alert, AlertDigest, AlertStatus, IncidentUpdate
 T = TypeVar("T")
 
 # Alerts (and downstream explanations, duplicates, detections) an incident keeps in full; the
-# rest are counted in its digest. A thousand alerts of ~600 bytes keep the record query, the
+# rest are counted in its digest. 500 alerts of ~600 bytes keep the record query, the
 # post-mortem input and the worker's cached state far below Temporal's 2 MB payload limit.
-MAX_DETAIL = 1_000
+MAX_DETAIL = 500
+# Alerts and detections the timeline lists when an incident opens (the "opened" line counts
+# them all): a storm's first round may hold 2,000.
+LISTED_AT_INTAKE = 50
 # Names and services the digest counts one by one; the rest count under OTHER.
 DIGEST_KEYS = 100
 OTHER = "(other)"
@@ -123,3 +126,8 @@ def duplicate_lines(update: IncidentUpdate) -> list[str]:
     if rest > 0:
         lines.append(f"{rest} more duplicate deliveries in this round")
     return lines
+
+
+def intake_alerts(alerts: list[Alert]) -> list[Alert]:
+    """The alerts the timeline lists when an incident opens: the first LISTED_AT_INTAKE."""
+    return sorted(alerts, key=lambda a: (a.starts_at, a.fingerprint))[:LISTED_AT_INTAKE]
