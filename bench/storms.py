@@ -32,6 +32,7 @@ sys.path[:0] = [str(ROOT), str(HERE), str(ROOT / "tests" / "integration")]
 
 import yaml
 from ingest import blast, catalog, peak_rss_mb, wait_for_pollers
+from temporalio.service import RPCError
 
 from incidentflow.models import IncidentRecord, OpenIncident, StreamStats
 from incidentflow.settings import Settings
@@ -140,7 +141,12 @@ async def main(args: argparse.Namespace) -> None:
             )
             want = args.alerts * (s + 1)
             while True:
-                stats = await stream.query("stats", result_type=StreamStats)
+                try:
+                    stats = await stream.query("stats", result_type=StreamStats)
+                except RPCError as err:  # a query that timed out while the worker was busy
+                    print(f"  (stats query failed, asking again: {err})")
+                    await asyncio.sleep(1)
+                    continue
                 if stats.alerts_processed >= want or time.perf_counter() - t0 > args.timeout:
                     break
                 await asyncio.sleep(0.5)

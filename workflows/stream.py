@@ -56,6 +56,7 @@ with workflow.unsafe.imports_passed_through():
         quarantine_record,
         quiet_to_refeed,
         settle_quiet,
+        take_round,
         without_raw,
     )
 
@@ -228,25 +229,14 @@ class AlertStreamWorkflow:
 
     def _take_pending(self) -> AlertBatch:
         """Batches waiting now, up to a round's size, merged: a burst correlates together."""
-        max_alerts = MAX_MERGED_ALERTS if self._by_bytes else OLD_MAX_MERGED_ALERTS
-        max_bytes = MAX_MERGED_BYTES if self._by_bytes else 1 << 62
-        take, size, weight = 0, 0, 0
-        for b in self._pending:
-            more = alert_weight(b)
-            if take and (size + len(b.alerts) > max_alerts or weight + more > max_bytes):
-                break
-            take, size, weight = take + 1, size + len(b.alerts), weight + more
-        batches, self._pending = self._pending[:take], self._pending[take:]
-        self._pending_alerts -= size
-        self._pending_weight -= weight
-        if len(batches) == 1:
-            return batches[0]
-        return AlertBatch(
-            batch_id="+".join(b.batch_id for b in batches),
-            environment=batches[0].environment,
-            received_at=batches[0].received_at,
-            alerts=[a for b in batches for a in b.alerts],
+        batch, self._pending, weight = take_round(
+            self._pending,
+            max_alerts=MAX_MERGED_ALERTS if self._by_bytes else OLD_MAX_MERGED_ALERTS,
+            max_bytes=MAX_MERGED_BYTES if self._by_bytes else 1 << 62,
         )
+        self._pending_alerts -= len(batch.alerts)
+        self._pending_weight -= weight
+        return batch
 
     async def _process(self, batch: AlertBatch) -> None:
         recent = note_transitions(self._transitions, batch, workflow.now())
@@ -260,6 +250,8 @@ class AlertStreamWorkflow:
         try:
             detections, refed, correlation = await self._analyse(batch)
         except _AgentFailed as failed:
+            if workflow.cancellation_reason() is not None:
+                raise  # the stream itself was cancelled: not the alerts' fault
             if len(batch.alerts) > 1:
                 for part in halves(batch):
                     await self._round(part)

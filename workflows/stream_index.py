@@ -260,3 +260,26 @@ def apply_move(open_incidents: dict[str, OpenIncident], msg: IncidentMoved, now:
                 "services": [*base.services, *(s for s in msg.services if s not in base.services)],
             }
         )
+
+
+def take_round(
+    pending: list[AlertBatch], *, max_alerts: int, max_bytes: int
+) -> tuple[AlertBatch, list[AlertBatch], int]:
+    """(the next round, the batches left, the round's weight): the first waiting batches up to
+    a round's size, merged (at least one, whatever its size)."""
+    take, size, weight = 0, 0, 0
+    for b in pending:
+        more = alert_weight(b)
+        if take and (size + len(b.alerts) > max_alerts or weight + more > max_bytes):
+            break
+        take, size, weight = take + 1, size + len(b.alerts), weight + more
+    batches, rest = pending[:take], pending[take:]
+    if len(batches) == 1:
+        return batches[0], rest, weight
+    merged = AlertBatch(
+        batch_id="+".join(b.batch_id for b in batches),
+        environment=batches[0].environment,
+        received_at=batches[0].received_at,
+        alerts=[a for b in batches for a in b.alerts],
+    )
+    return merged, rest, weight
