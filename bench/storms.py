@@ -176,6 +176,7 @@ async def main(args: argparse.Namespace) -> None:
                     print(f"  {inc.id}: record query FAILED: {err}")
                     continue
                 size = len(record.model_dump_json())
+                inc_info = (await handle.describe()).raw_description.workflow_execution_info
                 digest = record.digest
                 counted = digest.alerts if digest else 0
                 print(
@@ -183,7 +184,8 @@ async def main(args: argparse.Namespace) -> None:
                     f"({'under' if size < PAYLOAD_LIMIT else 'OVER'} 2 MB), "
                     f"{len(record.incident.alerts)} alerts in detail + {counted} in the digest, "
                     f"{len(record.timeline)} timeline events, index holds "
-                    f"{len(inc.fingerprints)} fingerprints"
+                    f"{len(inc.fingerprints)} fingerprints; history "
+                    f"{inc_info.history_length} events / {inc_info.history_size_bytes / 1e6:.1f} MB"
                 )
         await asyncio.sleep(args.rest)
         print(
