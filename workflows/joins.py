@@ -39,20 +39,18 @@ def join_summaries(update: IncidentUpdate, known: dict[str, Alert]) -> list[str]
             )
         elif before.status != alert.status:
             changes.append((alert, f"alert {alert.status.value}: {alert.name}"))
-    lines = [
-        f"{what} ({_reason_for(alert, update.reasons)})"
-        for alert, what in changes[:LISTED_PER_ROUND]
-    ]
-    rest = changes[LISTED_PER_ROUND:]
+    # Once the incident's detail is full, later alerts live in its digest: one line a round.
+    listed = LISTED_PER_ROUND if len(known) < MAX_DETAIL else 0
+    lines = [f"{what} ({_reason_for(alert, update.reasons)})" for alert, what in changes[:listed]]
+    rest = changes[listed:]
     if rest:
         services = sorted({a.labels.get("service", "?") for a, _ in rest})
         named = ", ".join(services[:SERVICES_NAMED])
         more = (
             f" and {len(services) - SERVICES_NAMED} more" if len(services) > SERVICES_NAMED else ""
         )
-        lines.append(
-            f"{len(rest)} more alert(s) joined or changed status in this round, on {named}{more}"
-        )
+        what = "more alert(s)" if listed else "alert(s) (the incident's digest counts them)"
+        lines.append(f"{len(rest)} {what} joined or changed status in this round, on {named}{more}")
     return lines
 
 

@@ -106,3 +106,15 @@ def test_halves_and_records_are_bounded() -> None:
     for n in range(RECORDS_KEPT + 5):
         kept = keep_latest(kept, n)
     assert kept == list(range(5, RECORDS_KEPT + 5))
+
+
+def test_a_full_incident_gets_one_timeline_line_per_round() -> None:
+    from workflows.joins import join_summaries
+
+    update = IncidentUpdate(
+        incident_id="INC-1", alerts=[alert(n) for n in range(5000, 5020)], reasons=[]
+    )
+    assert len(join_summaries(update, {})) == 11
+    full = {a.fingerprint: a for a in (alert(n) for n in range(MAX_DETAIL))}
+    (line,) = join_summaries(update, full)
+    assert line.startswith("20 alert(s) (the incident's digest counts them) joined")
