@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from temporalio import activity
 
+from activities.poison import final_errors
 from incidentflow.agents.correlation import correlate
 from incidentflow.agents.memo_graph import memo_graph
 from incidentflow.context import AgentContext
@@ -21,7 +22,8 @@ class CorrelationActivities:
     @activity.defn(name="correlate")
     async def correlate(self, inp: CorrelationInput) -> CorrelationResult:
         """New incidents, alerts joined to open ones, and what was dropped as noise."""
-        found = correlate(inp, self._graph, self._ctx.rules.correlation)
+        with final_errors("correlation"):
+            found = correlate(inp, self._graph, self._ctx.rules.correlation)
         llm, graph = self._ctx.llm, self._ctx.graph
         # The model reviews new incidents only: joins and drops stay the rules engine's.
         if llm is None or not llm.enabled("correlation") or not found.new_incidents:

@@ -78,6 +78,12 @@ class Settings(BaseSettings):
         default_factory=lambda: ["environment", "env"],
         description="Labels whose first value present names an alert's stream partition",
     )
+    max_partitions: int = Field(
+        default=20,
+        gt=0,
+        description="Stream partitions one ingest process routes to (the default included); "
+        "alerts naming more go to the default partition, with a warning",
+    )
     max_stream_backlog: int = Field(
         default=50_000, gt=0, description="Alerts waiting in a stream above which ingest says 503"
     )

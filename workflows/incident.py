@@ -47,9 +47,8 @@ with workflow.unsafe.imports_passed_through():
         Verification,
     )
     from incidentflow.search import SERVICE_KEY
-    from workflows import policies
+    from workflows import joins, policies
     from workflows.acting import ActingSteps
-    from workflows.joins import join_summaries
     from workflows.moves import MoveHandlers
     from workflows.names import INCIDENT_CLOSED_SIGNAL
 
@@ -65,10 +64,13 @@ class IncidentWorkflow(MoveHandlers, ActingSteps):
     def __init__(self, inp: IncidentInput) -> None:
         self._inp = inp
         self._incident = inp.incident
-        self._alerts: dict[str, Alert] = {a.fingerprint: a for a in inp.incident.alerts}
+        # Bounded detail (issue 14): the first MAX_DETAIL alerts in full, the rest counted.
+        kept, counted = joins.take_detail({}, inp.incident.alerts)
+        self._alerts: dict[str, Alert] = {a.fingerprint: a for a in kept}
+        self._digest = joins.add_to_digest(None, counted)
         self._services: list[str] = list(inp.incident.services)
-        self._downstream: list[DownstreamAlert] = list(inp.incident.downstream)
-        self._duplicates: list[Duplicate] = list(inp.incident.duplicates)
+        self._downstream: list[DownstreamAlert] = joins.capped([], inp.incident.downstream)
+        self._duplicates: list[Duplicate] = joins.capped([], inp.incident.duplicates)
         self._state = IncidentState.OPEN
         self._waiting_for = "starting"
         self._investigation: Investigation | None = None
@@ -102,7 +104,7 @@ class IncidentWorkflow(MoveHandlers, ActingSteps):
             ),
             state=self._state,
             waiting_for=self._waiting_for,
-            detections=self._inp.detections,
+            detections=self._inp.detections[: joins.MAX_DETAIL],
             investigation=self._investigation,
             plan=self._plan,
             approval=self._approval,
@@ -116,6 +118,7 @@ class IncidentWorkflow(MoveHandlers, ActingSteps):
             escalated=self._escalated,
             parked_stage=self._parked.value if self._parked else None,
             verifications=self._verifications,
+            digest=self._digest,
         )
 
     # -- machines: the stream joins later alerts to this incident --------------------------
@@ -130,16 +133,18 @@ class IncidentWorkflow(MoveHandlers, ActingSteps):
             why = f"origin moved from {was} to {now}: {update.origin_reason}"
             self._event(TimelineKind.CORRELATION, "correlation", why)
             self._incident = self._incident.model_copy(update={"origin_service": now})
-            self._downstream = list(update.downstream)
+            self._downstream = joins.capped([], update.downstream)
             workflow.upsert_search_attributes([SERVICE_KEY.value_set(update.origin_service)])
         else:
-            self._downstream += update.downstream
-        self._duplicates += update.duplicates
-        for dup in update.duplicates:
-            self._event(TimelineKind.ALERT, "correlation", f"duplicate delivery: {dup.reason}")
-        for line in join_summaries(update, self._alerts):
+            self._downstream = joins.capped(self._downstream, update.downstream)
+        self._duplicates = joins.capped(self._duplicates, update.duplicates)
+        for line in joins.duplicate_lines(update):
             self._event(TimelineKind.ALERT, "correlation", line)
-        self._alerts.update((alert.fingerprint, alert) for alert in update.alerts)
+        for line in joins.join_summaries(update, self._alerts):
+            self._event(TimelineKind.ALERT, "correlation", line)
+        kept, counted = joins.take_detail(self._alerts, update.alerts)
+        self._alerts.update((alert.fingerprint, alert) for alert in kept)
+        self._digest = joins.add_to_digest(self._digest, counted)
 
     # -- the run ---------------------------------------------------------------------------
 
@@ -247,6 +252,8 @@ class IncidentWorkflow(MoveHandlers, ActingSteps):
             try:
                 return await agent()
             except ActivityError as err:
+                if workflow.cancellation_reason() is not None:
+                    raise  # the workflow was cancelled (the UI's button): it ends cancelled
                 self._event(TimelineKind.STATE, stage.value, f"failed: {err.cause or err}")
                 await self._park(stage, f"{stage.value} failed: {err.cause or err}")
 
@@ -293,14 +300,14 @@ class IncidentWorkflow(MoveHandlers, ActingSteps):
     def _record_intake(self) -> None:
         self._record_split_from()
         inc = self._incident
-        for alert in sorted(inc.alerts, key=lambda a: (a.starts_at, a.fingerprint)):
+        for alert in joins.intake_alerts(inc.alerts):
             self._event(
                 TimelineKind.ALERT,
                 alert.source,
                 f"{alert.status.value}: {alert.name} - {alert.summary}",
                 at=alert.starts_at,
             )
-        for det in self._inp.detections:
+        for det in self._inp.detections[: joins.LISTED_AT_INTAKE]:
             verdict = "noise" if det.noise else det.severity.value
             self._event(
                 TimelineKind.DETECTION,

@@ -307,6 +307,25 @@ async def incidents(as_json: bool, limit: int) -> None:
 
 
 @cli.command()
+@click.option("--partition", help="Stream partition (default: INCIDENTFLOW_ENVIRONMENT).")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@run_async
+async def quarantine(partition: str | None, as_json: bool) -> None:
+    """Alerts no agent could process (with the error), and incidents found ended."""
+    where = partition or settings().environment
+    stats, held, gone = await ops.stream_record(await connect(settings()), where)
+    if as_json:
+        doc = {
+            "stats": stats.model_dump(mode="json"),
+            "quarantined": [q.model_dump(mode="json") for q in held],
+            "gone": [g.model_dump(mode="json") for g in gone],
+        }
+        echo_json(json.dumps(doc, indent=2))
+    else:
+        echo(render.stream_text(where, stats, held, gone))
+
+
+@cli.command()
 @click.argument("incident_id")
 @click.option("--json", "as_json", is_flag=True, help="The full record as JSON.")
 @run_async

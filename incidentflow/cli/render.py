@@ -12,7 +12,7 @@ from datetime import timedelta
 from incidentflow.cli.ops import IncidentRow
 from incidentflow.identity.audit import attempt_line
 from incidentflow.llm.accounting import incident_usage
-from incidentflow.models import IncidentRecord
+from incidentflow.models import GoneIncident, IncidentRecord, QuarantinedAlerts, StreamStats
 from incidentflow.visible import one_line as safe
 
 
@@ -141,4 +141,38 @@ def record_text(rec: IncidentRecord) -> str:
             f"{u.latency_ms} ms, {u.tool_calls} tool call(s)"
             for agent, u in usage.items()
         ]
+    return "\n".join(out)
+
+
+def stream_text(
+    partition: str,
+    stats: StreamStats,
+    quarantined: list[QuarantinedAlerts],
+    gone: list[GoneIncident],
+) -> str:
+    """A stream's counters, then each quarantined round and each incident found ended."""
+    out = [
+        f"stream alerts-{safe(partition)}: {stats.alerts_received} received, "
+        f"{stats.alerts_processed} processed, {stats.incidents_opened} incident(s) opened, "
+        f"{stats.alerts_joined} joined, "
+        f"{stats.alerts_dropped} dropped, {stats.alerts_quarantined} quarantined, "
+        f"{stats.alerts_after_end} after an incident's end",
+    ]
+    if not quarantined:
+        out.append("quarantine: empty (every alert was processed)")
+    for q in quarantined:
+        out.append(
+            f"quarantined {q.alert_count} alert(s) at {q.at:%Y-%m-%d %H:%M:%S} UTC, "
+            f"{safe(q.stage)} failed: {safe(q.error)}"
+        )
+        out.extend(
+            f"  {safe(a.name)} fingerprint={safe(a.fingerprint)} "
+            f"starts_at={a.starts_at.isoformat()}"
+            for a in q.alerts
+        )
+    for g in gone:
+        out.append(
+            f"incident {g.incident_id} had ended at {g.at:%Y-%m-%d %H:%M:%S} UTC; "
+            f"{g.alerts_after_end} alert(s) for it were correlated again ({safe(g.error)})"
+        )
     return "\n".join(out)

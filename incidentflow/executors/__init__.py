@@ -33,8 +33,11 @@ class Executor(Protocol):
         """The exact operations this executor performs for `params`."""
         ...
 
-    def apply(self, params: ActionParams, *, key: str) -> str:
-        """Perform the operations (idempotently for `key`); return their output."""
+    def apply(self, params: ActionParams, *, key: str, attempt: int = 1) -> str:
+        """Perform the operations (idempotently for `key`); return their output.
+
+        `attempt` above 1 says an earlier attempt with this key may have acted already.
+        """
         ...
 
 
@@ -66,7 +69,7 @@ class DryRunExecutor:
             return [shlex.join(script_argv(where, params, resolve=self._script_dir is not None))]
         raise ExecutorFailed(f"no executor describes action kind {params.kind}")
 
-    def apply(self, params: ActionParams, *, key: str) -> str:
+    def apply(self, params: ActionParams, *, key: str, attempt: int = 1) -> str:
         return "dry-run: nothing was changed"
 
 
@@ -155,5 +158,7 @@ def build_executors(settings: Settings) -> Executors:
                 "the script executor needs INCIDENTFLOW_EXECUTOR_SCRIPT_DIR, a directory of "
                 f"runbook scripts (got {directory})"
             )
-        real["script"] = ScriptExecutor(directory=directory, timeout=timeout)
+        real["script"] = ScriptExecutor(
+            directory=directory, timeout=timeout, lock_dir=settings.remediation_dir / "script-locks"
+        )
     return Executors(dry_run=DryRunExecutor(settings), real=real)

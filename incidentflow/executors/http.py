@@ -29,6 +29,8 @@ from incidentflow.models import ActionParams
 
 SIGNATURE_HEADER = "X-IncidentFlow-Signature"
 IDEMPOTENCY_HEADER = "Idempotency-Key"
+# Above 1: an earlier attempt with this key may have reached the receiver.
+ATTEMPT_HEADER = "X-IncidentFlow-Attempt"
 MAX_OUTPUT = 4000
 # Statuses that say "try again later"; every other 4xx is a refusal.
 RETRYABLE = frozenset({408, 425, 429})
@@ -181,11 +183,12 @@ class HttpExecutor:
     def describe(self, params: ActionParams, *, key: str) -> list[str]:
         return describe_request(self._url, params, key, self._routes)
 
-    def apply(self, params: ActionParams, *, key: str) -> str:
+    def apply(self, params: ActionParams, *, key: str, attempt: int = 1) -> str:
         method, url, body = build_request(self._url, self._routes, params, key)
         headers = {
             "Content-Type": "application/json",
             IDEMPOTENCY_HEADER: key,
+            ATTEMPT_HEADER: str(attempt),
             SIGNATURE_HEADER: sign(self._secret, body),
         }
         try:

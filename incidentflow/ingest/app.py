@@ -34,6 +34,7 @@ from incidentflow.ingest.people import people_routes
 from incidentflow.ingest.sink import TemporalSink
 from incidentflow.metrics import IngestMetrics, process_meter
 from incidentflow.models import Alert, AlertBatch
+from incidentflow.partitions import PartitionLimit
 from incidentflow.settings import Settings
 
 log = logging.getLogger("incidentflow.ingest")
@@ -146,6 +147,7 @@ def create_app(
     counted = IngestMetrics(process_meter(settings))
     if desk is None and isinstance(sink, TemporalSink):
         desk = TemporalDesk(sink.client)
+    partitions = PartitionLimit(limit=settings.max_partitions, default=settings.environment)
 
     async def read_body(request: Request) -> bytes | JSONResponse:
         if not edge.origin_allowed(request, settings.cors_origins):
@@ -212,7 +214,9 @@ def create_app(
     ) -> JSONResponse:
         by_partition: dict[str, list[Alert]] = {}
         for alert in alerts:
-            part = partition_of(alert, settings.partition_labels, settings.environment)
+            part = partitions.route(
+                partition_of(alert, settings.partition_labels, settings.environment)
+            )
             by_partition.setdefault(part, []).append(alert)
         accepted: list[dict[str, Any]] = []
         for partition, group in sorted(by_partition.items()):
