@@ -74,6 +74,8 @@ class GraphBook:
         self._status = [LearnerStatus(name=x.name, origin=x.origin) for x in plan.learners]
         # Edge -> when an alert last named it.
         self._label_edges: dict[Edge, datetime] = {}
+        # Services alerts have named: a trace store is asked about these at the next refresh.
+        self._seen: set[str] = set()
         self._refreshed_at: datetime | None = None
         self._ever_refreshed = False
         self._task: asyncio.Future[None] | None = None
@@ -109,6 +111,9 @@ class GraphBook:
         now = self._clock()
         with self._lock:
             for alert in alerts:
+                own = rules.own_service(alert)
+                if own is not None:
+                    self._seen.add(own)
                 edge = rules.edge(alert)
                 if edge is not None:
                     self._label_edges[edge] = now
@@ -137,7 +142,7 @@ class GraphBook:
         """Ask every learner once (blocking I/O); a failure is recorded, never raised."""
         before = self.describe()
         with self._lock:
-            known = sorted({s.name for s in self._cached.services})
+            known = sorted({s.name for s in self._cached.services} | self._seen)
         for learner, status in zip(self._plan.learners, self._status, strict=True):
             now = self._clock()
             try:

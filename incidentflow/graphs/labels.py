@@ -41,9 +41,14 @@ class PeerLabels:
         caller = _first(labels, self.caller)
         if callee is None and caller is None:
             return None
-        own = _first(labels, self.service)
+        own = self.own_service(alert)
         edge = (caller or own or "", callee or own or "")
         return next(iter(clean([edge], self.ignore)), None)
+
+    def own_service(self, alert: Alert) -> str | None:
+        """The service the alert is about, by its first service label present."""
+        found = _first(alert.labels, self.service)
+        return None if found in self.ignore else found
 
 
 def _first(labels: dict[str, str], names: Sequence[str]) -> str | None:
