@@ -194,7 +194,8 @@ class GraphBook:
         if learned:
             line = f"learned: {learned}; {len(graph.services)} services"
             if declared:
-                line = f"{declared}, merged with {line} (the catalog wins on conflicts"
+                winner = "catalog" if declared.startswith("catalog") else "declared topology"
+                line = f"{declared}, merged with {line} (the {winner} wins on conflicts"
                 line += f": {overruled} learned edges overruled)" if overruled else ")"
         elif declared:
             line = f"{declared}: {len(graph.services)} services"
