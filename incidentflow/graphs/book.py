@@ -103,12 +103,13 @@ class GraphBook:
                 self._overruled = merged.overruled
             return self._cached
 
-    def observe(self, alerts: Sequence[Alert]) -> None:
-        """Learn the calls these alerts name in their labels (no I/O)."""
+    def observe(self, alerts: Sequence[Alert]) -> bool:
+        """Learn the calls these alerts name in their labels (no I/O); True if one is new."""
         rules = self._plan.labels
         if rules is None:
-            return
+            return False
         now = self._clock()
+        new = False
         with self._lock:
             for alert in alerts:
                 own = rules.own_service(alert)
@@ -116,11 +117,14 @@ class GraphBook:
                     self._seen.add(own)
                 edge = rules.edge(alert)
                 if edge is not None:
+                    new = new or edge not in self._label_edges
                     self._label_edges[edge] = now
+        return new
 
     async def graph(self, alerts: Sequence[Alert] = ()) -> MemoGraph:
         """The graph for an activity that is handling `alerts` (see the module docstring)."""
-        self.observe(alerts)
+        if self.observe(alerts):
+            log.info("service graph now: %s", self.describe())
         if self._plan.learners:
             if self._due() and (self._task is None or self._task.done()):
                 self._refreshed_at = self._clock()
@@ -186,10 +190,10 @@ class GraphBook:
             overruled = len(self._overruled)
         declared = self._plan.declared_origin
         sources = self._sources()
+        found = [(o, len(counts[o])) for o in EdgeOrigin if counts.get(o)]
         learned = ", ".join(
-            f"{len(edges)} edge{'s' if len(edges) != 1 else ''} {'from ' if i == 0 else ''}"
-            f"{origin.value}"
-            for i, (origin, edges) in enumerate((o, counts[o]) for o in EdgeOrigin if counts.get(o))
+            (f"{n} edge{'s' if n != 1 else ''} from " if i == 0 else f"{n} from ") + origin.value
+            for i, (origin, n) in enumerate(found)
         )
         if learned:
             line = f"learned: {learned}; {len(graph.services)} services"

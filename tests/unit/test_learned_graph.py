@@ -91,6 +91,10 @@ async def test_a_bundles_traces_are_learned_and_agree_with_its_topology() -> Non
     n = len(learner.edges)
     assert f"merged with learned: {n} edge{'s' if n > 1 else ''} from spans; " in ctx.graph_line()
     assert ctx.graph_line().endswith("(the declared topology wins on conflicts)")
+    await ctx.graph_for([alert("fp", {"service": "cart", "peer_service": "ledger"})])
+    assert f"learned: {n} edge{'s' if n > 1 else ''} from spans, 1 from alert labels; " in (
+        ctx.graph_line()
+    )
 
 
 @pytest.mark.parametrize(
