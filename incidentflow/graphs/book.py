@@ -30,6 +30,9 @@ log = logging.getLogger("incidentflow.graph")
 # The first refresh after start is waited for this long, so the first alerts already see
 # what Prometheus knows; a refresh never holds an alert longer (the HTTP timeout is 5 s).
 FIRST_WAIT_S = 6.0
+# Alert labels are untrusted input: a storm of made-up peers must not grow the graph without
+# bound. Far above any real shop's call count; the edges named longest ago go first.
+MAX_LABEL_EDGES = 5000
 
 
 class LearnerState(StrEnum):
@@ -118,7 +121,10 @@ class GraphBook:
                 edge = rules.edge(alert)
                 if edge is not None:
                     new = new or edge not in self._label_edges
-                    self._label_edges[edge] = now
+                    self._label_edges.pop(edge, None)
+                    self._label_edges[edge] = now  # re-inserted: the dict stays oldest first
+            while len(self._label_edges) > MAX_LABEL_EDGES:
+                del self._label_edges[next(iter(self._label_edges))]
         return new
 
     async def graph(self, alerts: Sequence[Alert] = ()) -> MemoGraph:

@@ -15,7 +15,7 @@ from incidentflow.agents.detection import detect
 from incidentflow.context import build_context, load_catalog
 from incidentflow.errors import ConfigError
 from incidentflow.evidence import SpanRecord
-from incidentflow.graphs.book import GraphBook, GraphPlan
+from incidentflow.graphs.book import MAX_LABEL_EDGES, GraphBook, GraphPlan
 from incidentflow.graphs.edges import merge
 from incidentflow.graphs.labels import PeerLabels
 from incidentflow.graphs.prometheus import GraphQuery, check_query
@@ -251,3 +251,17 @@ def test_the_default_graph_queries_pass_their_own_check_and_up_names_them() -> N
     line = ctx.graph_line()
     assert line.startswith("empty until learned: no INCIDENTFLOW_CATALOG_PATH; learning from ")
     assert "prometheus service-graph metrics (prometheus http://prom:9090) every 300 s" in line
+
+
+async def test_made_up_peers_in_a_storm_cannot_grow_the_graph_without_bound() -> None:
+    book = GraphBook(
+        GraphPlan(declared=ServiceGraph(services=[]), declared_origin=None, labels=PeerLabels())
+    )
+    storm = [
+        alert(f"fp{i}", {"service": "frontend", "peer_service": f"svc-{i}"})
+        for i in range(MAX_LABEL_EDGES + 10)
+    ]
+    graph = await book.graph(storm)
+    assert len(edges(graph)) == MAX_LABEL_EDGES
+    assert ("frontend", "svc-0") not in edges(graph)  # the oldest went first
+    assert ("frontend", f"svc-{MAX_LABEL_EDGES + 9}") in edges(graph)
