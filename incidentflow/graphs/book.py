@@ -77,8 +77,8 @@ class GraphBook:
         self._status = [LearnerStatus(name=x.name, origin=x.origin) for x in plan.learners]
         # Edge -> when an alert last named it.
         self._label_edges: dict[Edge, datetime] = {}
-        # Services alerts have named: a trace store is asked about these at the next refresh.
-        self._seen: set[str] = set()
+        # Services alerts have named (oldest first): a trace store is asked about these.
+        self._seen: dict[str, None] = {}
         self._refreshed_at: datetime | None = None
         self._ever_refreshed = False
         self._task: asyncio.Future[None] | None = None
@@ -117,7 +117,8 @@ class GraphBook:
             for alert in alerts:
                 own = rules.own_service(alert)
                 if own is not None:
-                    self._seen.add(own)
+                    self._seen.pop(own, None)
+                    self._seen[own] = None
                 edge = rules.edge(alert)
                 if edge is not None:
                     new = new or edge not in self._label_edges
@@ -125,6 +126,8 @@ class GraphBook:
                     self._label_edges[edge] = now  # re-inserted: the dict stays oldest first
             while len(self._label_edges) > MAX_LABEL_EDGES:
                 del self._label_edges[next(iter(self._label_edges))]
+            while len(self._seen) > MAX_LABEL_EDGES:
+                del self._seen[next(iter(self._seen))]
         return new
 
     async def graph(self, alerts: Sequence[Alert] = ()) -> MemoGraph:
@@ -152,14 +155,15 @@ class GraphBook:
         """Ask every learner once (blocking I/O); a failure is recorded, never raised."""
         before = self.describe()
         with self._lock:
-            known = sorted({s.name for s in self._cached.services} | self._seen)
+            known = sorted({s.name for s in self._cached.services} | set(self._seen))
         for learner, status in zip(self._plan.learners, self._status, strict=True):
             now = self._clock()
             try:
                 edges = learner.learn(known=known, now=now)
             except (IncidentFlowError, OSError, ValueError) as err:
                 with self._lock:
-                    status.state, status.reason = LearnerState.ERROR, str(err).splitlines()[0]
+                    reason = (str(err) or type(err).__name__).splitlines()[0]
+                    status.state, status.reason = LearnerState.ERROR, reason
                 log.warning("service graph: %s did not answer: %s", learner.name, status.reason)
                 continue
             with self._lock:
