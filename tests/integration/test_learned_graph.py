@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import threading
 import time
 from collections.abc import Iterator
@@ -103,8 +104,9 @@ def payload(*alerts: dict[str, object]) -> dict[str, object]:
 
 
 async def test_alerts_a_minute_apart_form_one_incident_over_the_learned_graph(
-    dev_server: DevServer, tmp_path: Path, prometheus: str
+    dev_server: DevServer, tmp_path: Path, prometheus: str, caplog: pytest.LogCaptureFixture
 ) -> None:
+    caplog.set_level(logging.INFO, logger="incidentflow.graph")
     settings = make_settings(
         dev_server.address, tmp_path / "data", evidence_bundle=None, prometheus_url=prometheus
     )
@@ -127,6 +129,12 @@ async def test_alerts_a_minute_apart_form_one_incident_over_the_learned_graph(
         await until(lambda: holding("fp-frontend"))
         record = await ops.get_record(client, opened[0].id)
     assert len(opened) == 1, [(i.id, i.services) for i in opened]
+    # The agents' worker says what it learned, as `up` would have said what it learns from.
+    said = [r.getMessage() for r in caplog.records if r.name == "incidentflow.graph"]
+    assert (
+        "service graph now: learned: 2 edges from prometheus service-graph metrics; 3 services"
+        in said
+    ), said
     assert set(opened[0].fingerprints) == {"fp-payments", "fp-frontend"}
     assert opened[0].origin_service == "payments"
     (symptom,) = record.incident.downstream
