@@ -16,7 +16,7 @@ from incidentflow.errors import ConfigError
 from incidentflow.evidence import EvidenceSource
 from incidentflow.llm.investigation import investigate_llm
 from incidentflow.llm.select import answer
-from incidentflow.models import Investigation, InvestigationInput
+from incidentflow.models import Investigation, InvestigationInput, ServiceGraph
 from incidentflow.sources.guarded import SourceLedger, guarded
 
 # Heartbeat well inside the workflow's heartbeat timeout so a dead worker is noticed fast.
@@ -43,18 +43,19 @@ class InvestigationActivities:
         ledger = SourceLedger()
         source = guarded(ctx.sources, ledger)
         llm = ctx.llm
+        graph = await ctx.graph_for(inp.incident.alerts)
         if llm is not None and llm.enabled("investigation"):
             work = answer(
                 llm,
                 "investigation",
                 incident_id=inp.incident.id,
                 llm=lambda meter, deadline: investigate_llm(
-                    llm, inp, ctx.graph, source, ctx.investigation, meter, deadline
+                    llm, inp, graph, source, ctx.investigation, meter, deadline
                 ),
-                rules=lambda: self._rules(inp, source),
+                rules=lambda: self._rules(inp, graph, source),
             )
         else:
-            work = self._rules(inp, source)
+            work = self._rules(inp, graph, source)
         try:
             found = await _heartbeating(work)
         except ConfigError as err:
@@ -67,11 +68,11 @@ class InvestigationActivities:
             ) from err
         return account(found, ledger.reports([s.name for s in ctx.sources]))
 
-    async def _rules(self, inp: InvestigationInput, source: EvidenceSource) -> Investigation:
+    async def _rules(
+        self, inp: InvestigationInput, graph: ServiceGraph, source: EvidenceSource
+    ) -> Investigation:
         # Live sources (Prometheus, Loki, kubectl) block: keep them off the worker's event loop.
-        return await asyncio.to_thread(
-            investigate, inp, self._ctx.graph, source, self._ctx.investigation
-        )
+        return await asyncio.to_thread(investigate, inp, graph, source, self._ctx.investigation)
 
 
 async def _heartbeating(work: Coroutine[Any, Any, Investigation]) -> Investigation:

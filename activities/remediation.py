@@ -98,7 +98,7 @@ class RemediationActivities:
         return labelled(found, self._opts.executors, self._opts.http_kinds)
 
     async def _propose(self, inp: PlanInput) -> RemediationPlan:
-        graph, window = self._ctx.graph, self._opts.verify_window_seconds
+        graph, window = await self._ctx.graph_for(), self._opts.verify_window_seconds
         execs = self._opts.executors
         llm = self._ctx.llm
         # Without a hypothesis, or with nothing but alerts behind it, there is nothing to act

@@ -65,9 +65,7 @@ def active_lines(settings: Settings, ctx: AgentContext | None = None) -> list[tu
     """(label, value) pairs of everything that decides what IncidentFlow does and says."""
     s = settings
     temporal = s.temporal_address or f"{s.target} (embedded dev server)"
-    graph = ctx.graph_origin if ctx is not None else "(built by the agents' worker)"
-    if ctx is not None and ctx.graph.services:
-        graph += f": {len(ctx.graph.services)} services"
+    graph = ctx.graph_line() if ctx is not None else "(built by the agents' worker)"
     sources = evidence_lines(s) or [NO_SOURCES]
     policy = "; ".join(f"{risk}: {', '.join(who)}" for risk, who in s.approval_policy.items())
     two = ", ".join(s.approval_two_person) or "none"

@@ -114,6 +114,38 @@ class Settings(BaseSettings):
         default=None,
         description="Service graph YAML; unset = the evidence bundle's topology, else empty",
     )
+    # The learned service graph (issue 13, docs/service-graph.md): merged over the catalog,
+    # which wins on conflicts; nothing is contacted until the first alert.
+    graph_learn: list[str] = Field(
+        default_factory=lambda: ["prometheus", "spans", "alert_labels"],
+        description="What the graph is learned from (JSON list); [] = the catalog only",
+    )
+    graph_prometheus_queries: list[dict[str, str]] = Field(
+        default_factory=lambda: [q.model_dump() for q in _graph_queries()],
+        description='PromQL whose series are edges: [{"query": "...", "caller": "client", '
+        '"callee": "server"}]; default: Tempo/OpenTelemetry and Istio service-graph series',
+    )
+    graph_callee_labels: list[str] = Field(
+        default_factory=lambda: list(_peer_labels().callee),
+        description="Alert labels naming the service the alert's service calls (first present)",
+    )
+    graph_caller_labels: list[str] = Field(
+        default_factory=lambda: list(_peer_labels().caller),
+        description="Alert labels naming the service that calls the alert's service",
+    )
+    graph_ignore_services: list[str] = Field(
+        default_factory=lambda: ["unknown", "user"],
+        description="Placeholder node names never taken as services (Istio's, Tempo's)",
+    )
+    graph_refresh_seconds: int = Field(
+        default=300, ge=10, le=86_400, description="How often learned edges are read again"
+    )
+    graph_window_seconds: int = Field(
+        default=3600, gt=0, description="How far back spans are read for edges"
+    )
+    graph_label_ttl_seconds: int = Field(
+        default=86_400, gt=0, description="How long an edge an alert label named is kept"
+    )
     evidence_bundle: Path | None = Field(
         default=None, description="Scenario bundle served as evidence; unset = none (demo sets it)"
     )
@@ -387,3 +419,15 @@ class Settings(BaseSettings):
     @property
     def ingest_url(self) -> str:
         return self.webhook_url or f"http://{self.webhook_host}:{self.webhook_port}"
+
+
+def _graph_queries() -> tuple[Any, ...]:
+    from incidentflow.graphs.prometheus import DEFAULT_GRAPH_QUERIES
+
+    return DEFAULT_GRAPH_QUERIES
+
+
+def _peer_labels() -> Any:
+    from incidentflow.graphs.labels import PeerLabels
+
+    return PeerLabels()
