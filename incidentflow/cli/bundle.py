@@ -1,0 +1,42 @@
+"""`incidentflow bundle ...`: make scenario bundles from data sets and from real incidents."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+
+@click.group("bundle")
+def bundle_group() -> None:
+    """Write scenario bundles: import a labelled data set, or capture an incident."""
+
+
+@bundle_group.group("import")
+def import_group() -> None:
+    """Convert a public fault data set into bundles with known answers."""
+
+
+@import_group.command("nezha")
+@click.argument("source", type=click.Path(path_type=Path))
+@click.argument("out", type=click.Path(path_type=Path))
+def import_nezha_command(source: Path, out: Path) -> None:
+    """Convert the Nezha Online Boutique cases in SOURCE into bundles under OUT.
+
+    SOURCE holds cases/ and controls/ (shared/data/nezha-online-boutique). OUT is replaced
+    atomically: the bundles are written to OUT.tmp and renamed.
+    """
+    from incidentflow.cli import fail
+    from incidentflow.errors import IncidentFlowError
+    from incidentflow.eval.nezha import import_nezha
+
+    try:
+        written = import_nezha(source, out)
+    except IncidentFlowError as err:
+        fail(str(err))
+        return
+    except OSError as err:
+        fail(f"cannot write {out}: {err.strerror or err}")
+        return
+    controls = sum(1 for w in written if w.control)
+    click.echo(f"wrote {len(written) - controls} cases and {controls} controls to {out}")
