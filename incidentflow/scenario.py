@@ -142,7 +142,7 @@ class Scenario(_Frozen):
             return self
         return self.model_copy(
             update={
-                "alert_payloads": [_shift_payload(p, delta) for p in self.alert_payloads],
+                "alert_payloads": [shift_payload(p, delta) for p in self.alert_payloads],
                 "metrics": [
                     s.model_copy(
                         update={
@@ -382,7 +382,8 @@ def _shift_stamp(value: Any, delta: timedelta) -> Any:
     return _format_time(_parse_time(value) + delta)
 
 
-def _shift_payload(payload: dict[str, Any], delta: timedelta) -> dict[str, Any]:
+def shift_payload(payload: dict[str, Any], delta: timedelta) -> dict[str, Any]:
+    """A copy of a webhook payload with its alerts' start and end moved by `delta`."""
     alerts = [
         {
             **alert,
