@@ -40,3 +40,34 @@ def import_nezha_command(source: Path, out: Path) -> None:
         return
     controls = sum(1 for w in written if w.control)
     click.echo(f"wrote {len(written) - controls} cases and {controls} controls to {out}")
+
+
+@bundle_group.command("capture")
+@click.argument("incident_id")
+@click.argument("out", type=click.Path(path_type=Path))
+@click.option(
+    "--margin",
+    default=900,
+    show_default=True,
+    type=click.IntRange(0, 86_400),
+    help="Seconds of telemetry kept before the first alert and after the last one.",
+)
+def capture_command(incident_id: str, out: Path, margin: int) -> None:
+    """Write incident INCIDENT_ID as a scenario bundle in OUT (a new folder).
+
+    The alerts as received, what the configured evidence sources return for the incident's
+    window, and an expected.yaml filled from what people decided (approved plan, overrides).
+    """
+    from incidentflow.cli import run_async, settings
+    from incidentflow.eval.capture import capture_incident
+    from incidentflow.temporal import connect
+
+    @run_async
+    async def go() -> None:
+        s = settings()
+        written = await capture_incident(await connect(s), s, incident_id, out, margin_s=margin)
+        click.echo(f"wrote {written.path}: {written.summary}")
+        for line in written.unavailable:
+            click.echo(f"unavailable: {line}", err=True)
+
+    go()
