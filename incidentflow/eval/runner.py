@@ -318,8 +318,8 @@ async def run_eval(
                 progress(Progress(done, len(bundles), bundles[n].name, eta))
                 results[n] = await one(bundles[n])
                 done += 1
-            if done == len(bundles):
-                progress(Progress(done, len(bundles), "", 0.0))
+                if done == len(bundles):
+                    progress(Progress(done, len(bundles), "", 0.0))
 
         await asyncio.gather(*(lane() for _ in range(max(1, min(parallel, len(bundles))))))
         return [r for r in results if r is not None]
