@@ -19,10 +19,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
+import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -61,6 +63,8 @@ DEFAULT_SPEED = 30.0
 # A tick's deliveries are posted back to back; this settle window merges them into one round
 # (Alertmanager groups alerts of one instant into one notification the same way).
 MIN_SETTLE_S = 0.5
+# A case's worker process gets this long to drain after SIGTERM before it is killed.
+WORKER_STOP_S = 20.0
 
 
 @contextlib.contextmanager
@@ -79,32 +83,89 @@ def private_server(root: Path) -> Iterator[DevServer]:
         server.stop()
 
 
-def case_settings(
+def case_overrides(
     base: Settings, bundle: Path, data_dir: Path, *, speed: float = DEFAULT_SPEED
-) -> Settings:
-    """The base settings isolated to one bundle: own queues, partition and evidence.
+) -> dict[str, Any]:
+    """What one case changes in the base settings: own queues, partition and evidence.
 
     The bundle is the only evidence source and its topology the graph: live sources the
     base settings name are switched off, so a case never depends on what this host reaches.
     """
     tag = uuid.uuid4().hex[:8]
-    return base.model_copy(
-        update={
-            "task_queue_prefix": f"eval-{tag}-",
-            "environment": f"eval-{tag}",
-            "evidence_bundle": bundle,
-            "catalog_path": None,
-            "data_dir": data_dir / tag,
-            "settle_seconds": max(base.settle_seconds / speed, MIN_SETTLE_S),
-            # Only the bundle answers: no live source of this host joins a case.
-            "prometheus_url": None,
-            "loki_url": None,
-            "changelog_file": None,
-            "changelog_url": None,
-            "runbooks_dir": None,
-            "kubectl_changes": False,
-        }
-    )
+    return {
+        "task_queue_prefix": f"eval-{tag}-",
+        "environment": f"eval-{tag}",
+        "evidence_bundle": bundle.resolve(),
+        "catalog_path": None,
+        "data_dir": (data_dir / tag).resolve(),
+        "settle_seconds": max(base.settle_seconds / speed, MIN_SETTLE_S),
+        "prometheus_url": None,
+        "loki_url": None,
+        "changelog_file": None,
+        "changelog_url": None,
+        "runbooks_dir": None,
+        "kubectl_changes": False,
+        "metrics_bind": None,
+    }
+
+
+def case_settings(
+    base: Settings, bundle: Path, data_dir: Path, *, speed: float = DEFAULT_SPEED
+) -> Settings:
+    """The base settings isolated to one bundle (see `case_overrides`)."""
+    return base.model_copy(update=case_overrides(base, bundle, data_dir, speed=speed))
+
+
+def worker_env(settings: Settings, overrides: dict[str, Any]) -> dict[str, str]:
+    """The environment of a case's worker process: this one's, with the case's settings."""
+    env = dict(os.environ)
+    values = {**overrides, "temporal_address": settings.temporal_address}
+    values["llm_agents"] = settings.llm_agents
+    for key, value in values.items():
+        name = f"INCIDENTFLOW_{key.upper()}"
+        if value is None:
+            env.pop(name, None)
+        elif isinstance(value, bool):
+            env[name] = "true" if value else "false"
+        else:
+            env[name] = str(value)
+    return env
+
+
+@contextlib.asynccontextmanager
+async def case_worker(settings: Settings, overrides: dict[str, Any]) -> AsyncIterator[None]:
+    """The case's workers in a process of their own, stopped (and waited for) afterwards.
+
+    A process per case keeps the eval's memory flat: a bundle's telemetry, and what the
+    SDK and the allocator keep after a worker stops, go away with the process.
+    """
+    from incidentflow.cli.stack import repo_root
+
+    log_dir = settings.data_dir
+    log_dir.mkdir(parents=True, exist_ok=True)
+    with (log_dir / "worker.log").open("ab") as log:
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "worker",
+            "--queue",
+            "default",
+            cwd=repo_root(),
+            env=worker_env(settings, overrides),
+            stdout=log,
+            stderr=asyncio.subprocess.STDOUT,
+            start_new_session=True,
+        )
+        try:
+            yield
+        finally:
+            if proc.returncode is None:
+                proc.terminate()
+                try:
+                    await asyncio.wait_for(proc.wait(), WORKER_STOP_S)
+                except TimeoutError:
+                    proc.kill()
+                    await proc.wait()
 
 
 @dataclass(frozen=True)
@@ -194,65 +255,81 @@ def _seconds_to_plan(record: IncidentRecord, opened: datetime) -> float | None:
 
 
 async def run_case(
-    client: Client, settings: Settings, scenario: Scenario, *, speed: float = DEFAULT_SPEED
+    client: Client,
+    settings: Settings,
+    scenario: Scenario,
+    *,
+    speed: float = DEFAULT_SPEED,
+    overrides: dict[str, Any] | None = None,
 ) -> CaseScore:
-    """One bundle through workers, webhook, stream and incidents in recorded time; scored."""
+    """One bundle through workers, webhook, stream and incidents in recorded time; scored.
+
+    With `overrides` (what `case_overrides` gave for `settings`) the workers run in a process
+    of their own; without, in this one.
+    """
     from worker import run_workers  # the worker module sits at the project root
 
     stop = asyncio.Event()
+    if overrides is not None:
+        async with case_worker(settings, overrides):
+            return await _replay(client, settings, scenario, speed=speed)
     worker = asyncio.create_task(run_workers(settings, "default", stop=stop))
-    app = create_app(settings, TemporalSink(client, settings))
-    env = settings.environment
     try:
-        ticks = replay_ticks(scenario.alert_payloads)
-        first = next((delivery_time(p) for p in scenario.alert_payloads), None)
-        delta = datetime.now(UTC) - first if first is not None else timedelta(0)
-        seen: dict[str, datetime] = {}
-        began = time.monotonic()
-        async with httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=app), base_url="http://ingest"
-        ) as http:
-            for tick in ticks:
-                await asyncio.sleep(max(0.0, began + tick.offset_s / speed - time.monotonic()))
-                posted = datetime.now(UTC)
-                for payload in tick.payloads:
-                    body = shift_payload(payload, delta)
-                    resp = await http.post(f"/v1/alerts/{scenario.alert_source}", json=body)
-                    if resp.status_code >= 400:
-                        raise BadInput(
-                            f"the webhook answered {resp.status_code}: {resp.text[:200]}"
-                        )
-                await _quiet(client, env, list(seen))
-                for inc in await ops.open_incidents(client, env):
-                    seen.setdefault(inc.id, posted)
-                await _quiet(client, env, list(seen))
-        observed: list[Observed] = []
-        records: list[IncidentRecord] = []
-        for inc_id, opened in seen.items():
-            record = await _record_with_plan(client, inc_id)
-            records.append(record)
-            observed.append(
-                observe(
-                    record.incident,
-                    record.investigation,
-                    record.plan,
-                    seconds_to_proposal=_seconds_to_plan(record, opened),
-                )
-            )
-        engines = engine_report(records)
-        return score_case(scenario, observed).model_copy(
-            update={
-                "engines": engines.answers,
-                "fallbacks": engines.fallbacks,
-                "llm_calls": engines.llm_calls,
-                "llm_tokens": engines.llm_tokens,
-                "llm_ms": engines.llm_ms,
-            }
-        )
+        return await _replay(client, settings, scenario, speed=speed)
     finally:
         stop.set()
         with contextlib.suppress(Exception):
             await worker
+
+
+async def _replay(
+    client: Client, settings: Settings, scenario: Scenario, *, speed: float
+) -> CaseScore:
+    app = create_app(settings, TemporalSink(client, settings))
+    env = settings.environment
+    ticks = replay_ticks(scenario.alert_payloads)
+    first = next((delivery_time(p) for p in scenario.alert_payloads), None)
+    delta = datetime.now(UTC) - first if first is not None else timedelta(0)
+    seen: dict[str, datetime] = {}
+    began = time.monotonic()
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://ingest"
+    ) as http:
+        for tick in ticks:
+            await asyncio.sleep(max(0.0, began + tick.offset_s / speed - time.monotonic()))
+            posted = datetime.now(UTC)
+            for payload in tick.payloads:
+                body = shift_payload(payload, delta)
+                resp = await http.post(f"/v1/alerts/{scenario.alert_source}", json=body)
+                if resp.status_code >= 400:
+                    raise BadInput(f"the webhook answered {resp.status_code}: {resp.text[:200]}")
+            await _quiet(client, env, list(seen))
+            for inc in await ops.open_incidents(client, env):
+                seen.setdefault(inc.id, posted)
+            await _quiet(client, env, list(seen))
+    observed: list[Observed] = []
+    records: list[IncidentRecord] = []
+    for inc_id, opened in seen.items():
+        record = await _record_with_plan(client, inc_id)
+        records.append(record)
+        observed.append(
+            observe(
+                record.incident,
+                record.investigation,
+                record.plan,
+                seconds_to_proposal=_seconds_to_plan(record, opened),
+            )
+        )
+    engines = engine_report(records)
+    return score_case(scenario, observed).model_copy(
+        update={
+            "engines": engines.answers,
+            "fallbacks": engines.fallbacks,
+            "llm_calls": engines.llm_calls,
+            "llm_tokens": engines.llm_tokens,
+            "llm_ms": engines.llm_ms,
+        }
+    )
 
 
 @dataclass(frozen=True)
@@ -295,10 +372,11 @@ async def run_eval(
 
         async def one(path: Path) -> CaseScore:
             scenario = load_scenario(path)
-            settings = case_settings(base, path, Path(tmp), speed=speed)
+            overrides = case_overrides(base, path, Path(tmp), speed=speed)
+            settings = base.model_copy(update=overrides)
             t0 = time.monotonic()
             try:
-                case = await run_case(client, settings, scenario, speed=speed)
+                case = await run_case(client, settings, scenario, speed=speed, overrides=overrides)
             except TimeoutError:
                 case = score_case(scenario, []).model_copy(
                     update={"error": "timed out waiting for the pipeline or a plan"}
