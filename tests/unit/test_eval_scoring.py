@@ -4,15 +4,24 @@ an alert that fires and resolves within one round still grouped."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
+import pytest
 from scenario_alerts import make_alert, run_correlation
 
 from incidentflow.eval.report import by_fault_type, disagreements, spread, totals
-from incidentflow.eval.runner import delivery_time, replay_ticks
+from incidentflow.eval.runner import (
+    MIN_SETTLE_S,
+    case_overrides,
+    delivery_time,
+    replay_ticks,
+    worker_env,
+)
 from incidentflow.eval.score import Observed, RankedHypothesis, score_case
 from incidentflow.models import AlertStatus
 from incidentflow.scenario import ExpectedAnswer, Scenario, load_scenario
+from incidentflow.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[2]
 BUNDLE = ROOT / "scenarios" / "shop-cart-bad-deploy"
@@ -136,3 +145,21 @@ def test_an_alert_that_fires_and_resolves_in_one_round_still_groups() -> None:
     result = run_correlation([fired, resolved])
     assert not result.new_incidents
     assert any("resolved before any incident" in " ".join(d.reasons) for d in result.dropped)
+
+
+def test_a_case_worker_gets_the_cases_settings_and_no_live_source(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("INCIDENTFLOW_PROMETHEUS_URL", "http://prometheus.example:9090")
+    monkeypatch.setenv("INCIDENTFLOW_CATALOG_PATH", "/etc/catalog.yaml")
+    base = Settings()
+    overrides = case_overrides(base, BUNDLE, tmp_path, speed=30)
+    env = worker_env(base.model_copy(update=overrides), overrides)
+    assert "INCIDENTFLOW_PROMETHEUS_URL" not in env and "INCIDENTFLOW_CATALOG_PATH" not in env
+    assert env["INCIDENTFLOW_EVIDENCE_BUNDLE"] == str(BUNDLE.resolve())
+    assert env["INCIDENTFLOW_KUBECTL_CHANGES"] == "false"
+    # What the worker process builds from that environment is what the case asked for.
+    monkeypatch.setattr(os, "environ", env)
+    seen = Settings()
+    assert seen.environment == overrides["environment"] and seen.prometheus_url is None
+    assert seen.settle_seconds == overrides["settle_seconds"] == MIN_SETTLE_S
