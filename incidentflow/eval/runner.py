@@ -35,7 +35,7 @@ from temporalio.client import Client
 from temporalio.service import RPCError
 
 from incidentflow.cli import ops
-from incidentflow.errors import BadInput, IncidentFlowError
+from incidentflow.errors import BadInput, IncidentFlowError, TemporalUnavailable
 from incidentflow.eval.engines import engine_report
 from incidentflow.eval.score import CaseScore, Observed, observe, score_case
 from incidentflow.ingest.app import create_app
@@ -63,6 +63,8 @@ DEFAULT_SPEED = 30.0
 # A tick's deliveries are posted back to back; this settle window merges them into one round
 # (Alertmanager groups alerts of one instant into one notification the same way).
 MIN_SETTLE_S = 0.5
+# How long a dev server just started may take to answer (seen: several seconds under load).
+CONNECT_S = 60.0
 # A case's worker process gets this long to drain after SIGTERM before it is killed.
 WORKER_STOP_S = 20.0
 
@@ -332,6 +334,19 @@ async def _replay(
     )
 
 
+async def _connect_new(settings: Settings) -> Client:
+    """A client of the server just started: its port opens before its frontend is healthy,
+    which on a loaded machine takes seconds."""
+    deadline = time.monotonic() + CONNECT_S
+    while True:
+        try:
+            return await connect(settings)
+        except TemporalUnavailable:
+            if time.monotonic() > deadline:
+                raise
+            await asyncio.sleep(0.5)
+
+
 @dataclass(frozen=True)
 class Progress:
     """Where a run stands: cases done of all, the case starting, seconds left (estimated)."""
@@ -362,7 +377,7 @@ async def run_eval(
         private_server(Path(tmp)) as server,
     ):
         base = base.model_copy(update={"temporal_address": server.address})
-        client = await connect(base)
+        client = await _connect_new(base)
         results: list[CaseScore | None] = [None] * len(bundles)
         queue: asyncio.Queue[int] = asyncio.Queue()
         for n in range(len(bundles)):
