@@ -1,11 +1,11 @@
 """Run scenario bundles through the real pipeline and collect what it concluded.
 
-For each bundle: in-process workers whose evidence source is the bundle (configured
-explicitly per case, never a demo fallback), the real webhook app (through httpx's ASGI
-transport) receiving the bundle's deliveries in recorded time; then each incident's record,
-read back from Temporal. Every bundle gets its own task queues and stream partition, so cases
-never see each other, and bundles are loaded one at a time, so memory does not grow with
-their number.
+For each bundle: a worker process whose only evidence source is the bundle (configured
+explicitly per case, never a demo fallback; `isolation`), the real webhook app (through
+httpx's ASGI transport) receiving the bundle's deliveries in recorded time (`replay`); then
+each incident's record, read back from Temporal. Every bundle gets its own task queues and
+stream partition, so cases never see each other, and bundles are loaded one at a time, so
+memory does not grow with their number.
 
 Replay: deliveries that share a recorded time form one tick. Ticks are posted at their
 recorded offsets divided by `speed`, and never before the pipeline has finished the previous
@@ -19,12 +19,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
-import sys
 import tempfile
 import time
-import uuid
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -37,13 +34,14 @@ from temporalio.service import RPCError
 from incidentflow.cli import ops
 from incidentflow.errors import BadInput, IncidentFlowError, TemporalUnavailable
 from incidentflow.eval.engines import engine_report
+from incidentflow.eval.isolation import case_overrides, case_worker
+from incidentflow.eval.replay import DEFAULT_SPEED, delivery_time, replay_ticks
 from incidentflow.eval.score import CaseScore, Observed, observe, score_case
 from incidentflow.ingest.app import create_app
 from incidentflow.ingest.sink import TemporalSink
 from incidentflow.models import IncidentRecord, TimelineKind
 from incidentflow.scenario import Scenario, load_scenario, shift_payload
 from incidentflow.settings import Settings
-from incidentflow.sources.files import parse_time
 from incidentflow.temporal import DevServer, connect, free_port
 from workflows.names import stream_workflow_id
 from workflows.stream import AlertStreamWorkflow
@@ -54,19 +52,8 @@ PLAN_TIMEOUT_S = 60.0
 POLL_S = 0.2
 # The pipeline is quiet when nothing is pending and no history grew for this long.
 QUIET_S = 1.0
-# Recorded seconds per replayed second. At 30 the data sets' one-minute sample spacing becomes
-# 2 s, longer than one round takes here, so each sample's deliveries form their own round as
-# they would live; correlation's grouping window compares recorded alert times, so it is
-# unchanged. Only the stream's wall-clock windows (flap detection, the quiet hold: 10 min
-# each) stretch, to 300 recorded minutes: wider than any bundle.
-DEFAULT_SPEED = 30.0
-# A tick's deliveries are posted back to back; this settle window merges them into one round
-# (Alertmanager groups alerts of one instant into one notification the same way).
-MIN_SETTLE_S = 0.5
 # How long a dev server just started may take to answer (seen: several seconds under load).
 CONNECT_S = 60.0
-# A case's worker process gets this long to drain after SIGTERM before it is killed.
-WORKER_STOP_S = 20.0
 
 
 @contextlib.contextmanager
@@ -83,135 +70,6 @@ def private_server(root: Path) -> Iterator[DevServer]:
         yield server
     finally:
         server.stop()
-
-
-def case_overrides(
-    base: Settings, bundle: Path, data_dir: Path, *, speed: float = DEFAULT_SPEED
-) -> dict[str, Any]:
-    """What one case changes in the base settings: own queues, partition and evidence.
-
-    The bundle is the only evidence source and its topology the graph: live sources the
-    base settings name are switched off, so a case never depends on what this host reaches.
-    """
-    tag = uuid.uuid4().hex[:8]
-    return {
-        "task_queue_prefix": f"eval-{tag}-",
-        "environment": f"eval-{tag}",
-        "evidence_bundle": bundle.resolve(),
-        "catalog_path": None,
-        "data_dir": (data_dir / tag).resolve(),
-        "settle_seconds": max(base.settle_seconds / speed, MIN_SETTLE_S),
-        "prometheus_url": None,
-        "loki_url": None,
-        "changelog_file": None,
-        "changelog_url": None,
-        "runbooks_dir": None,
-        "kubectl_changes": False,
-        "metrics_bind": None,
-    }
-
-
-def case_settings(
-    base: Settings, bundle: Path, data_dir: Path, *, speed: float = DEFAULT_SPEED
-) -> Settings:
-    """The base settings isolated to one bundle (see `case_overrides`)."""
-    return base.model_copy(update=case_overrides(base, bundle, data_dir, speed=speed))
-
-
-def worker_env(settings: Settings, overrides: dict[str, Any]) -> dict[str, str]:
-    """The environment of a case's worker process: this one's, with the case's settings."""
-    env = dict(os.environ)
-    values = {**overrides, "temporal_address": settings.temporal_address}
-    values["llm_agents"] = settings.llm_agents
-    for key, value in values.items():
-        name = f"INCIDENTFLOW_{key.upper()}"
-        if value is None:
-            env.pop(name, None)
-        elif isinstance(value, bool):
-            env[name] = "true" if value else "false"
-        else:
-            env[name] = str(value)
-    return env
-
-
-@contextlib.asynccontextmanager
-async def case_worker(settings: Settings, overrides: dict[str, Any]) -> AsyncIterator[None]:
-    """The case's workers in a process of their own, stopped (and waited for) afterwards.
-
-    A process per case keeps the eval's memory flat: a bundle's telemetry, and what the
-    SDK and the allocator keep after a worker stops, go away with the process.
-    """
-    from incidentflow.cli.stack import repo_root
-
-    log_dir = settings.data_dir
-    log_dir.mkdir(parents=True, exist_ok=True)
-    with (log_dir / "worker.log").open("ab") as log:
-        proc = await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-m",
-            "worker",
-            "--queue",
-            "default",
-            cwd=repo_root(),
-            env=worker_env(settings, overrides),
-            stdout=log,
-            stderr=asyncio.subprocess.STDOUT,
-            start_new_session=True,
-        )
-        try:
-            yield
-        finally:
-            if proc.returncode is None:
-                proc.terminate()
-                try:
-                    await asyncio.wait_for(proc.wait(), WORKER_STOP_S)
-                except TimeoutError:
-                    proc.kill()
-                    await proc.wait()
-
-
-@dataclass(frozen=True)
-class Tick:
-    """Deliveries that share a recorded time, posted together."""
-
-    offset_s: float
-    payloads: list[dict[str, Any]]
-
-
-def delivery_time(payload: dict[str, Any]) -> datetime | None:
-    """When a delivery was sent: its alerts' latest status time (start, or end once resolved)."""
-    times: list[datetime] = []
-    for alert in payload.get("alerts", []):
-        key = "endsAt" if alert.get("status") == "resolved" else "startsAt"
-        value = alert.get(key) or alert.get("startsAt")
-        if isinstance(value, str) and value and not value.startswith("0001-"):
-            times.append(parse_time(value))
-    return max(times) if times else None
-
-
-def replay_ticks(payloads: list[dict[str, Any]]) -> list[Tick]:
-    """The deliveries in file order, grouped by recorded time; offsets from the first.
-
-    A delivery is never earlier than the one filed before it (file names order deliveries).
-    """
-    ticks: list[Tick] = []
-    first: datetime | None = None
-    last: datetime | None = None
-    for payload in payloads:
-        at = delivery_time(payload) or last
-        if at is not None and last is not None and at < last:
-            at = last
-        if first is None:
-            first = at
-        if at is None or first is None:
-            at = first = last = datetime.now(UTC)  # no time at all: all go at once
-        offset = (at - first).total_seconds()
-        if ticks and ticks[-1].offset_s == offset:
-            ticks[-1].payloads.append(payload)
-        else:
-            ticks.append(Tick(offset, [payload]))
-        last = at
-    return ticks
 
 
 async def _quiet(client: Client, partition: str, incidents: list[str]) -> None:

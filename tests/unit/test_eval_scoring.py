@@ -10,14 +10,9 @@ from pathlib import Path
 import pytest
 from scenario_alerts import make_alert, run_correlation
 
+from incidentflow.eval.isolation import MIN_SETTLE_S, case_overrides, worker_env
+from incidentflow.eval.replay import delivery_time, replay_ticks
 from incidentflow.eval.report import by_fault_type, disagreements, spread, totals
-from incidentflow.eval.runner import (
-    MIN_SETTLE_S,
-    case_overrides,
-    delivery_time,
-    replay_ticks,
-    worker_env,
-)
 from incidentflow.eval.score import Observed, RankedHypothesis, score_case
 from incidentflow.models import AlertStatus
 from incidentflow.scenario import ExpectedAnswer, Scenario, load_scenario
