@@ -367,3 +367,7 @@ cli.add_command(eval_command)
 from incidentflow.cli import takeover  # noqa: E402  (issue 5: approve, pause, override...)
 
 takeover.register(cli, run_async)
+
+from incidentflow.cli.bundle import bundle_group  # noqa: E402  (issue 15: import, capture)
+
+cli.add_command(bundle_group)
