@@ -112,6 +112,7 @@ def main() -> None:
     parser.add_argument("folder", type=Path)
     parser.add_argument("-v", action="store_true")
     parser.add_argument("-k", default="")
+    parser.add_argument("-d", action="store_true", help="print each hypothesis' cause")
     args = parser.parse_args()
     folders = sorted(p for p in args.folder.iterdir() if p.is_dir() and args.k in p.name)
     hits = Counter[str]()
@@ -143,6 +144,13 @@ def main() -> None:
         if args.v or rank != 0:
             top = ", ".join(f"{s}:{t[:4]}:{c:.2f}" for s, t, c in ranking[:5])
             print(f"{folder.name[:40]:40} {label:16} rank={rank} [{top}]")
+            if args.d:
+                best = max(invs, key=lambda i: (len(i.evidence), len(i.hypotheses)))
+                for h in best.hypotheses:
+                    print(f"    {h.service} {h.confidence}: {h.cause[:150]}")
+                for r in best.rejected:
+                    if r.service in roots:
+                        print(f"    REJECTED {r.service}: {r.reason[:150]}")
     print(f"cases {n}: " + "  ".join(f"{k} {hits[k] / max(n, 1):.1%}" for k in ("@1", "@3", "@5", "type")))
     for label, c in sorted(per.items()):
         m = c["n"]

@@ -14,9 +14,12 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from incidentflow.agents.common import utc
+from incidentflow.agents.investigation import propagation
+from incidentflow.agents.investigation.anomaly import MIN_HISTORY, detect_onset
 from incidentflow.agents.investigation.scoring import (
-    MIN_CONFIDENCE,
     Candidate,
+    combine,
+    confidence,
     hypothesis,
     rejections,
     score,
@@ -28,8 +31,9 @@ from incidentflow.agents.investigation.signals import (
     metric_finding,
 )
 from incidentflow.agents.investigation.spans import attribute
+from incidentflow.agents.investigation.traces import Shift, analyse, shift_evidence
 from incidentflow.agents.topology import dependencies_within
-from incidentflow.evidence import EvidenceSource, RunbookSource, SpanSource
+from incidentflow.evidence import EvidenceSource, MetricSeries, RunbookSource, SpanSource
 from incidentflow.models import (
     Evidence,
     EvidenceKind,
@@ -90,10 +94,12 @@ def investigate(
         cand = candidates[change.service]
         if len(cand.changes) < MAX_CHANGES_PER_SERVICE:
             cand.changes.append(change_finding(change, window, source.name))
-    for series in source.metrics(services=names, start=window.start, end=window.end):
-        found = metric_finding(series, window, source.name)
+    series = source.metrics(services=names, start=window.start, end=window.end)
+    window = settle_cut(window, series)
+    for one in series:
+        found = metric_finding(one, window, source.name)
         if found is not None:
-            candidates[series.service].metrics.append(found)
+            candidates[one.service].metrics.append(found)
     logs = source.logs(services=names, start=window.start, end=window.end)
     for name, cand in candidates.items():
         own = [r for r in logs if r.service == name]
@@ -103,9 +109,18 @@ def investigate(
             if log.points_to in candidates:
                 candidates[log.points_to].blamed_by.append(log)
     if isinstance(source, SpanSource):
-        traces = attribute(
-            source.spans(services=names, start=window.start, end=window.end), window, source.name
-        )
+        spans = source.spans(services=names, start=window.start, end=window.end)
+        shifts = analyse(spans, window.cut)
+        found = [
+            *shifts.own_time.values(),
+            *(_wire_summary(svc, wires) for svc, wires in sorted(shifts.wire.items()) if wires),
+            *shifts.calls.values(),
+        ]
+        for shift in found:
+            if shift.service in candidates:
+                item = shift_evidence(shift, start=window.cut, end=window.end, source=source.name)
+                candidates[shift.service].shifts.append((shift, item))
+        traces = attribute(spans, window, source.name)
         for svc, item in traces.deepest_errors.items():
             if svc in candidates:
                 candidates[svc].deepest_error = item
@@ -118,11 +133,20 @@ def investigate(
 
     for cand in candidates.values():
         score(cand, candidates, incident.origin_service)
-    ranked = sorted(
-        (c for c in candidates.values() if c.score >= MIN_CONFIDENCE and not c.explained_by),
-        key=lambda c: (-c.score, c.depth, c.service),
+        combine(cand)
+    mass = propagation.rank(
+        {n: c.anomaly for n, c in candidates.items()},
+        {n: graph.dependencies(n) for n in candidates},
     )
-    hypotheses = [hypothesis(c) for c in ranked[:MAX_HYPOTHESES]]
+    for name, cand in candidates.items():
+        cand.rank_mass = mass.get(name, 0.0)
+    ordered = sorted(
+        (c for c in candidates.values() if c.anomaly > 0),
+        key=lambda c: (-c.rank_mass, -c.anomaly, c.depth),
+    )
+    ranked = ordered[:MAX_HYPOTHESES]
+    top_mass = ranked[0].rank_mass if ranked else 0.0
+    hypotheses = [hypothesis(c, confidence(c, top_mass)) for c in ranked]
     rejected = [r for c in candidates.values() if c not in ranked for r in rejections(c)]
     items = _evidence(candidates, hypotheses, rejected)
     if not hypotheses and incident.origin_service:
@@ -154,6 +178,36 @@ def window_of(incident: Incident, config: InvestigationConfig) -> Window:
         cut=onset - config.pre_onset,
         onset=onset,
         end=max(starts) + config.after_last_alert,
+    )
+
+
+def settle_cut(window: Window, series: list[MetricSeries]) -> Window:
+    """Keep the alert-derived cut when the series have history before it; else find the
+    onset in the data (the alerts were already firing when the data begins)."""
+    with_history = sum(
+        1 for s in series if sum(1 for p in s.points if p.at < window.cut) >= MIN_HISTORY
+    )
+    if not series or with_history * 2 >= len(series):
+        return window
+    found = detect_onset(series, after=window.start)
+    if found is None:
+        return window
+    return Window(start=window.start, cut=found, onset=window.onset, end=window.end)
+
+
+def _wire_summary(service: str, wires: list[Shift]) -> Shift:
+    """A service's grown wire times as one shift: the edges touching it, summed."""
+    top = max(wires, key=lambda w: (w.z, w.what))
+    edges = sorted({w.what.removeprefix("wire time ") for w in wires})
+    return Shift(
+        service=service,
+        what=f"wire time on {len(edges)} call edge(s) touching it: {', '.join(edges[:4])}",
+        kind="wire",
+        z=sum(w.z for w in wires),
+        before=top.before,
+        after=top.after,
+        samples=sum(w.samples for w in wires),
+        example_trace=top.example_trace,
     )
 
 
@@ -224,6 +278,7 @@ def _evidence(
             *(f.evidence for f in cand.logs),
             *(m.evidence for m in cand.metrics),
             *(t[1] for t in cand.trace_items),
+            *(e for _, e in cand.shifts),
         ]
         for item in items:
             if item.id in weights:

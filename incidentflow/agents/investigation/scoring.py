@@ -21,7 +21,9 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 
 from incidentflow.agents.common import ago, hhmm
+from incidentflow.agents.investigation.anomaly import squash
 from incidentflow.agents.investigation.signals import ChangeFinding, LogFinding, MetricFinding
+from incidentflow.agents.investigation.traces import Shift
 from incidentflow.evidence import ChangeKind
 from incidentflow.models import Evidence, FaultType, Hypothesis, RejectedHypothesis
 
@@ -69,6 +71,10 @@ class Candidate:
     network: tuple[float, Evidence] | None = None
     score: float = 0.0
     explained_by: str | None = None
+    # trace shifts found without span status, each with its evidence
+    shifts: list[tuple[Shift, Evidence]] = field(default_factory=list)
+    anomaly: float = 0.0  # all modalities combined, 0..1 (see `combine`)
+    rank_mass: float = 0.0  # stationary mass of the propagation walk
 
     @property
     def own_logs(self) -> list[LogFinding]:
@@ -84,7 +90,15 @@ class Candidate:
 
     @property
     def failing(self) -> bool:
-        return bool(self.jumps or self.own_logs or self.trace_items)
+        return bool(self.jumps or self.own_logs or self.trace_items or self.shifts)
+
+    @property
+    def metric_strength(self) -> float:
+        return max((squash(m.z) for m in self.jumps), default=0.0)
+
+    @property
+    def trace_strength(self) -> float:
+        return max((squash(s.z) for s, _ in self.shifts), default=0.0)
 
     @property
     def first_jump(self) -> MetricFinding | None:
@@ -105,9 +119,6 @@ def score(cand: Candidate, candidates: dict[str, Candidate], origin: str | None)
         total += 0.35 - 0.15 * (change.lead / RECENT_CHANGE)
         if _corroborates(change, cand):
             total += 0.1
-    jumps = cand.jumps
-    if jumps:
-        total += 0.25 * min(1.0, max(m.z for m in jumps) / 8)
     if cand.own_logs:
         total += 0.2
     if cand.failing and cand.blamed_by:
@@ -125,12 +136,14 @@ def score(cand: Candidate, candidates: dict[str, Candidate], origin: str | None)
         first = cand.first_jump
         for dep in failing_deps:
             dep_first = dep.first_jump
+            # The dependency moved first, and at least as far: the caller follows it.
             earlier = (
                 first is not None
                 and dep_first is not None
                 and first.jump_at is not None
                 and dep_first.jump_at is not None
                 and dep_first.jump_at <= first.jump_at
+                and dep.metric_strength >= cand.metric_strength
             )
             deeper = dep.deepest_error is not None and (
                 cand.deepest_error is None or dep.deepest_error[0] > cand.deepest_error[0]
@@ -154,34 +167,66 @@ def _corroborates(change: ChangeFinding, cand: Candidate) -> bool:
 
 
 def fault_type(cand: Candidate) -> FaultType:
-    """What kind of fault the findings describe, most specific evidence first."""
+    """What kind of fault the findings describe: a change or a message first, else the
+    signature of the strongest evidence (saturated resource, wire time, calls cut short)."""
     change = cand.recent_change()
     if change is not None:
         if change.change.kind is ChangeKind.DEPLOY:
             return FaultType.BAD_DEPLOY
         return FaultType.CONFIG_CHANGE
     texts = [f.sample.message for f in (*cand.own_logs, *cand.blamed_by)]
-    signals = {m.signal for m in cand.jumps}
     if any(_EXPIRY.search(t) for t in texts):
         return FaultType.EXPIRY
-    if any(_RESOURCE.search(f.sample.message) for f in cand.own_logs) or "saturation" in signals:
-        if "traffic" in signals:
-            return FaultType.TRAFFIC_SURGE
+    if any(_RESOURCE.search(f.sample.message) for f in cand.own_logs):
         return FaultType.RESOURCE_EXHAUSTION
-    if "traffic" in signals:
-        return FaultType.TRAFFIC_SURGE
-    if cand.network is not None or any(_NETWORK.search(t) for t in texts):
+    if any(_NETWORK.search(t) for t in texts):
         return FaultType.NETWORK
-    if "availability" in signals or (
-        cand.blamed_by and all(_DOWN.search(f.sample.message) for f in cand.blamed_by)
-    ):
+    if cand.blamed_by and all(_DOWN.search(f.sample.message) for f in cand.blamed_by):
         return FaultType.DEPENDENCY_DOWN
     if cand.own_logs or cand.deepest_error is not None:
         return FaultType.CODE_EXCEPTION
+    # No words to go on: the strongest signature among the numbers decides.
+    strength: dict[FaultType, float] = {}
+
+    def note(kind: FaultType, value: float) -> None:
+        strength[kind] = max(strength.get(kind, 0.0), value)
+
+    for m in cand.jumps:
+        if m.signal == "saturation" and m.z > 0:
+            note(FaultType.RESOURCE_EXHAUSTION, squash(m.z))
+        elif m.signal == "traffic" and m.z > 0:
+            note(FaultType.TRAFFIC_SURGE, squash(m.z))
+        elif m.signal == "availability" and m.z < 0:
+            note(FaultType.DEPENDENCY_DOWN, squash(m.z))
+        elif m.signal == "errors" and m.z > 0:
+            note(FaultType.CODE_EXCEPTION, squash(m.z))
+    for shift, _ in cand.shifts:
+        kind = {"wire": FaultType.NETWORK, "calls": FaultType.CODE_EXCEPTION}.get(shift.kind)
+        if kind is not None:
+            note(kind, squash(shift.z))
+    if cand.network is not None:
+        note(FaultType.NETWORK, cand.network[0])
+    if FaultType.TRAFFIC_SURGE in strength and FaultType.RESOURCE_EXHAUSTION in strength:
+        return FaultType.TRAFFIC_SURGE  # load drove the saturation
+    if strength:
+        return max(strength, key=lambda k: (strength[k], k.value))
     return FaultType.UNKNOWN
 
 
-def hypothesis(cand: Candidate) -> Hypothesis:
+def combine(cand: Candidate) -> None:
+    """One 0..1 anomaly per candidate: each modality adds when present (a noisy OR)."""
+    quiet = (1 - cand.score) * (1 - cand.metric_strength) * (1 - cand.trace_strength)
+    cand.anomaly = round(1 - quiet, 4)
+
+
+def confidence(cand: Candidate, top_mass: float) -> float:
+    """How sure: its own anomaly, discounted by how far the walk ranks it below the top."""
+    if top_mass <= 0:
+        return 0.0
+    return round(min(MAX_CONFIDENCE, cand.anomaly * cand.rank_mass / top_mass), 2)
+
+
+def hypothesis(cand: Candidate, confidence: float) -> Hypothesis:
     """The hypothesis a scored candidate stands for, citing what supports it."""
     kind = fault_type(cand)
     change = cand.recent_change()
@@ -191,6 +236,7 @@ def hypothesis(cand: Candidate) -> Hypothesis:
         *(m.evidence.id for m in cand.jumps),
         *(f.evidence.id for f in cand.blamed_by),
         *(t[1].id for t in cand.trace_items),
+        *(e.id for _, e in cand.shifts),
     ]
     contradicting = [m.evidence.id for m in cand.metrics if not m.jumped]
     symptom = cand.own_logs[0].sample.message if cand.own_logs else None
@@ -209,11 +255,13 @@ def hypothesis(cand: Candidate) -> Hypothesis:
         cause += f": {jump.evidence.finding}"
     elif cand.trace_items:
         cause += f": {cand.trace_items[0][1].finding}"
+    elif cand.shifts:
+        cause += f": {max(cand.shifts, key=lambda s: s[0].z)[1].finding}"
     return Hypothesis(
         cause=cause,
         service=cand.service,
         fault_type=kind,
-        confidence=cand.score,
+        confidence=confidence,
         evidence_ids=supporting,
         contradicting_ids=contradicting,
         change_id=change.change.id if change else None,

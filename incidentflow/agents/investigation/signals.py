@@ -2,34 +2,29 @@
 
 Findings compare the incident window with a baseline taken before it, so what counts as a
 jump or a new error depends on each series' own history rather than fixed thresholds: metric
-onsets are change points found by a one-sided CUSUM of the series standardised against its
-baseline; log lines are mined into templates and compared with the baseline's.
+shifts are robust deviations from the series' own median and IQR (`anomaly`, after BARO);
+log lines are mined into templates (`templates`, after Drain) and a template counts only
+when its rate since the onset is well above its baseline rate.
 """
 
 from __future__ import annotations
 
-import math
 import re
-import statistics
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from incidentflow.agents.common import ago, hhmm
+from incidentflow.agents.investigation.anomaly import (
+    MIN_HISTORY,
+    SeriesStatus,
+    score_series,
+    squash,
+)
 from incidentflow.agents.investigation.templates import mine
 from incidentflow.evidence import ChangeRecord, LogLevel, LogRecord, MetricSeries
 from incidentflow.models import Evidence, EvidenceKind
 
-# A shift must average this many baseline deviations away from the baseline mean...
-JUMP_Z = 4.0
-# CUSUM: deviations under K sigma are treated as noise; the sum must pass H sigma to alarm.
-CUSUM_K = 1.0
-CUSUM_H = 8.0
-# ...and be this much larger in relative terms, so a flat baseline's tiny sigma cannot
-# turn a wobble into a jump.
-JUMP_RATIO = 1.5
-# Baselines with almost no variance get this fraction of their mean as a sigma floor.
-SIGMA_FLOOR = 0.05
 # Error lines that say a call to someone else failed, not that this service is broken.
 DEPENDENCY_FAILURE = re.compile(
     r"timed? ?out|deadline exceeded|connection refused|unavailable|reset by peer|"
@@ -80,6 +75,7 @@ class MetricFinding:
     jump_at: datetime | None
     evidence: Evidence
     signal: str = "other"
+    status: SeriesStatus = SeriesStatus.NO_CHANGE
 
     @property
     def jumped(self) -> bool:
@@ -130,58 +126,33 @@ def change_finding(change: ChangeRecord, window: Window, source: str) -> ChangeF
     return ChangeFinding(change=change, lead=lead, evidence=evidence)
 
 
-def change_point(values: list[float], mean: float, sigma: float) -> int | None:
-    """Index where a sustained shift away from the baseline begins, or None (one-sided CUSUM)."""
-    total = 0.0
-    began = 0
-    for i, value in enumerate(values):
-        step = (value - mean) / sigma - CUSUM_K
-        if total + step <= 0:
-            total, began = 0.0, i + 1
-            continue
-        total += step
-        if total > CUSUM_H:
-            return min(began, i)
-    return None
-
-
 def metric_finding(series: MetricSeries, window: Window, source: str) -> MetricFinding | None:
-    """Find the change point of a series after `cut` against its own baseline."""
-    base = [p.value for p in series.points if window.start <= p.at < window.cut]
-    after = [p for p in series.points if window.cut <= p.at <= window.end]
-    if len(base) < 3 or not after:
-        return None
+    """The series' robust deviation after `cut` from its own history (see `anomaly`)."""
     signal = signal_of(series.name)
-    # Availability hurts when it falls; everything else we read hurts when it grows.
-    sign = -1.0 if signal == "availability" else 1.0
-    mean = statistics.fmean(base)
-    sigma = max(statistics.pstdev(base), SIGMA_FLOOR * abs(mean), 1e-9)
-    idx = change_point([sign * p.value for p in after], sign * mean, sigma)
-    jump_at = after[idx].at if idx is not None else None
-    tail = [p.value for p in after[idx or 0 :]] if idx is not None else [p.value for p in after]
-    after_mean = statistics.fmean(tail)
-    z = sign * (after_mean - mean) / sigma
-    ratio_ok = (
-        after_mean >= mean * JUMP_RATIO if sign > 0 else after_mean <= mean / JUMP_RATIO
-    ) or mean == 0
-    if jump_at is not None and (z < JUMP_Z or not ratio_ok):
-        jump_at = None  # the sum crossed, but the shift is too small to matter
+    found = score_series(series.points, window.cut, hurts=-1 if signal == "availability" else 1)
+    if found.status is SeriesStatus.NO_DATA:
+        return None
     unit = series.unit
-    if jump_at is not None:
-        verb = "rose" if sign > 0 else "fell"
+    z = found.z
+    if found.status is SeriesStatus.NO_HISTORY:
         finding = (
-            f"{series.service} {series.name} {verb} from {_fmt(mean, unit)} (baseline mean over "
-            f"{len(base)} points, sigma {_fmt(sigma, unit)}) to {_fmt(after_mean, unit)}; "
-            f"change point at {hhmm(jump_at)}: z={z:.0f}, {_ratio(after_mean, mean)}"
+            f"{series.service} {series.name}: no baseline ({found.history} points before "
+            f"{hhmm(window.cut)}, {MIN_HISTORY} needed), so no verdict"
         )
-        big = after_mean / mean if sign > 0 and mean > 0 else 4.0
-        weight = round(min(0.9, 0.5 + 0.1 * math.log2(max(big, 1.0))), 2)
+    elif found.anomalous and found.at is not None:
+        verb = "rose" if z > 0 else "fell"
+        finding = (
+            f"{series.service} {series.name} {verb} from {_fmt(found.median, unit)} (median of "
+            f"{found.history} points before {hhmm(window.cut)}, IQR {_fmt(found.scale, unit)}) "
+            f"to {_fmt(found.peak, unit)} from {hhmm(found.at)}: {abs(z):.1f} IQR, "
+            f"{_ratio(found.peak, found.median)}"
+        )
     else:
         finding = (
-            f"{series.service} {series.name} stayed at baseline: {_fmt(after_mean, unit)} during "
-            f"the incident vs {_fmt(mean, unit)} before (z={z:.1f}, no change point)"
+            f"{series.service} {series.name} stayed at baseline: within {abs(z):.1f} IQR of "
+            f"{_fmt(found.median, unit)} after {hhmm(window.cut)}"
         )
-        weight = 0.0
+    weight = round(squash(z), 2) if found.anomalous else 0.0
     evidence = Evidence(
         id=f"ev-metric-{series.service}-{series.name}",
         kind=EvidenceKind.METRIC,
@@ -196,13 +167,16 @@ def metric_finding(series: MetricSeries, window: Window, source: str) -> MetricF
         attributes={
             "series": series.id,
             "signal": signal,
-            "baseline_mean": f"{mean:.6g}",
-            "incident_mean": f"{after_mean:.6g}",
+            "status": found.status.value,
+            "baseline_median": f"{found.median:.6g}",
+            "incident_peak": f"{found.peak:.6g}",
             "z": f"{z:.1f}",
-            **({"onset": jump_at.isoformat()} if jump_at else {}),
+            **({"onset": found.at.isoformat()} if found.at else {}),
         },
     )
-    return MetricFinding(series, mean, after_mean, z, jump_at, evidence, signal)
+    return MetricFinding(
+        series, found.median, found.peak, z, found.at, evidence, signal, found.status
+    )
 
 
 def log_findings(
