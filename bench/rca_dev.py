@@ -99,6 +99,15 @@ def bundle_case(folder: Path) -> tuple[Scenario, list[str], str, str]:
     return scenario, [rc.service], rc.fault_type.value, rc.fault_type.value
 
 
+def _oracle(folder: Path) -> None:
+    """Diagnosis: make the engine's onset detection return the injection time, to separate
+    onset errors from ranking errors. Never used for a reported figure."""
+    import incidentflow.agents.investigation as inv
+
+    at = _time(json.loads((folder / "truth.json").read_text())["inject_time_utc"])
+    inv.detect_onset = lambda series, after: at  # type: ignore[attr-defined]
+
+
 def ranked(invs: list[Investigation]) -> list[tuple[str, str, float]]:
     """The ranking of the incident whose investigation looked at most (the main incident)."""
     if not invs:
@@ -112,6 +121,9 @@ def main() -> None:
     parser.add_argument("folder", type=Path)
     parser.add_argument("-v", action="store_true")
     parser.add_argument("-k", default="")
+    parser.add_argument(
+        "--oracle-onset", action="store_true", help="diagnosis only: onset from truth.json"
+    )
     parser.add_argument("-d", action="store_true", help="print each hypothesis' cause")
     args = parser.parse_args()
     folders = sorted(p for p in args.folder.iterdir() if p.is_dir() and args.k in p.name)
@@ -126,6 +138,8 @@ def main() -> None:
             scenario, roots, ftype, label = nezha_case(folder)
         if not roots:
             continue
+        if args.oracle_onset and not (folder / "scenario.yaml").exists():
+            _oracle(folder)
         _, invs = run_offline(scenario)
         ranking = ranked(invs)
         services = [r[0] for r in ranking]

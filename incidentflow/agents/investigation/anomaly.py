@@ -43,11 +43,12 @@ MIN_HISTORY = 3
 # single bad scrape does not).
 SUSTAIN = 2
 # Scale floor as a fraction of |median|: a 5% move of a flat series is one unit.
-SCALE_FLOOR = 0.05
+SCALE_FLOOR = 0.25
 # A standardised deviation this large is anomalous: with a normal baseline, IQR is about
 # 1.35 sigma, so 3 IQR is about 4 sigma (well outside noise).
 ANOMALY_Z = 3.0
 # Onset: a sample where at least this share of the busiest sample's new deviations begin.
+ONSET_Z = 5.0
 ONSET_SHARE = 0.5
 
 
@@ -166,7 +167,7 @@ def detect_onset(series: Sequence[MetricSeries], *, after: datetime) -> datetime
                 continue
             med, scale = robust_scale([p.value for p in pts[:i]])
             devs = [(p.value - med) / scale for p in pts[i - 1 : i + SUSTAIN]]
-            began = abs(devs[0]) < ANOMALY_Z and all(abs(d) >= ANOMALY_Z for d in devs[1:])
+            began = abs(devs[0]) < ONSET_Z and all(abs(d) >= ONSET_Z for d in devs[1:])
             same_side = all(d > 0 for d in devs[1:]) or all(d < 0 for d in devs[1:])
             if began and same_side:
                 slot = int((pts[i].at - origin) / step + 0.5)

@@ -97,6 +97,10 @@ class Candidate:
         return max((squash(m.z) for m in self.jumps), default=0.0)
 
     @property
+    def log_strength(self) -> float:
+        return max((squash(f.z) for f in self.own_logs), default=0.0)
+
+    @property
     def trace_strength(self) -> float:
         return max((squash(s.z) for s, _ in self.shifts), default=0.0)
 
@@ -119,8 +123,6 @@ def score(cand: Candidate, candidates: dict[str, Candidate], origin: str | None)
         total += 0.35 - 0.15 * (change.lead / RECENT_CHANGE)
         if _corroborates(change, cand):
             total += 0.1
-    if cand.own_logs:
-        total += 0.2
     if cand.failing and cand.blamed_by:
         total += 0.05
     if cand.deepest_error is not None:
@@ -215,7 +217,12 @@ def fault_type(cand: Candidate) -> FaultType:
 
 def combine(cand: Candidate) -> None:
     """One 0..1 anomaly per candidate: each modality adds when present (a noisy OR)."""
-    quiet = (1 - cand.score) * (1 - cand.metric_strength) * (1 - cand.trace_strength)
+    quiet = (
+        (1 - cand.score)
+        * (1 - cand.metric_strength)
+        * (1 - cand.trace_strength)
+        * (1 - cand.log_strength)
+    )
     cand.anomaly = round(1 - quiet, 4)
 
 

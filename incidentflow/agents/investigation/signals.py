@@ -9,6 +9,7 @@ when its rate since the onset is well above its baseline rate.
 
 from __future__ import annotations
 
+import math
 import re
 from collections import defaultdict
 from dataclasses import dataclass
@@ -16,6 +17,7 @@ from datetime import datetime, timedelta
 
 from incidentflow.agents.common import ago, hhmm
 from incidentflow.agents.investigation.anomaly import (
+    ANOMALY_Z,
     MIN_HISTORY,
     SeriesStatus,
     score_series,
@@ -34,6 +36,8 @@ DEPENDENCY_FAILURE = re.compile(
 _HEX_ID = re.compile(r"\b[0-9a-f]{8,}\b", re.IGNORECASE)
 _NUMBER = re.compile(r"\d+")
 LOG_SIGNATURES_PER_SERVICE = 2
+# A template needs this many lines since the onset to be evidence at all.
+MIN_LOG_LINES = 3
 # What a series measures, from its name: decides which direction hurts and the fault it hints.
 SIGNALS: tuple[tuple[str, re.Pattern[str]], ...] = (
     ("availability", re.compile(r"(^|_)up$|availability|success_ratio", re.I)),
@@ -93,6 +97,7 @@ class LogFinding:
     points_to: str | None  # the dependency these lines blame, if they blame one
     versions: tuple[str, ...]
     evidence: Evidence
+    z: float = 0.0  # count since the onset vs the baseline rate (see `template_shift`)
 
 
 def change_finding(change: ChangeRecord, window: Window, source: str) -> ChangeFinding:
@@ -194,17 +199,16 @@ def log_findings(
             groups[(blamed_dependency(rec, dependencies), tpl.text)].append(rec)
     base_minutes = max((window.cut - window.start).total_seconds() / 60, 1.0)
     after_minutes = max((window.end - window.cut).total_seconds() / 60, 1.0)
-    ranked: list[tuple[int, str, list[LogRecord], list[LogRecord], str | None]] = []
+    ranked: list[tuple[float, int, str, list[LogRecord], list[LogRecord], str | None]] = []
     for (points_to, sig), recs in groups.items():
         before = [r for r in recs if r.at < window.cut]
         after = [r for r in recs if r.at >= window.cut]
-        # New means absent before, or at least three times the baseline rate now.
-        rate_up = len(after) / after_minutes >= 3 * len(before) / base_minutes
-        if len(after) >= 3 and rate_up:
-            ranked.append((len(after), sig, before, after, points_to))
-    ranked.sort(key=lambda r: (-r[0], r[1]))
+        z = template_shift(len(before), len(after), base_minutes, after_minutes)
+        if len(after) >= MIN_LOG_LINES and z >= ANOMALY_Z:
+            ranked.append((z, len(after), sig, before, after, points_to))
+    ranked.sort(key=lambda r: (-r[0], -r[1], r[2]))
     out: list[LogFinding] = []
-    for n, (count, sig, before, after, points_to) in enumerate(
+    for n, (z, count, sig, before, after, points_to) in enumerate(
         ranked[:LOG_SIGNATURES_PER_SERVICE], start=1
     ):
         sample = next((r for r in after if r.level.rank >= LogLevel.ERROR.rank), after[0])
@@ -241,6 +245,7 @@ def log_findings(
             weight=0.1 if points_to else 0.7,
             attributes={
                 "signature": sig,
+                "z": f"{z:.1f}",
                 "count": str(count),
                 "baseline_count": str(len(before)),
                 **({"points_to": points_to} if points_to else {}),
@@ -258,9 +263,17 @@ def log_findings(
                 points_to=points_to,
                 versions=versions,
                 evidence=evidence,
+                z=z,
             )
         )
     return out
+
+
+def template_shift(before: int, after: int, base_minutes: float, after_minutes: float) -> float:
+    """How far a template's count since the onset exceeds what its baseline rate predicts,
+    in Poisson standard deviations (a template as frequent as before scores about 0)."""
+    expected = before * after_minutes / base_minutes
+    return (after - expected) / math.sqrt(expected + 1.0)
 
 
 def blamed_dependency(rec: LogRecord, dependencies: list[str]) -> str | None:
