@@ -11,7 +11,7 @@ never from a clock.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from incidentflow.agents.common import utc
 from incidentflow.agents.investigation import propagation
@@ -94,12 +94,18 @@ def investigate(
         cand = candidates[change.service]
         if len(cand.changes) < MAX_CHANGES_PER_SERVICE:
             cand.changes.append(change_finding(change, window, source.name))
-    series = source.metrics(services=names, start=window.start, end=window.end)
+    series = own_series(source.metrics(services=names, start=window.start, end=window.end))
     window = settle_cut(window, series)
     for one in series:
         found = metric_finding(one, window, source.name)
         if found is not None:
             candidates[one.service].metrics.append(found)
+    for name, cand in candidates.items():
+        for m in cand.jumps:
+            if m.signal == "client_latency":
+                for dep in graph.dependencies(name):
+                    if dep in candidates:
+                        candidates[dep].waited_on.append((name, m))
     logs = source.logs(services=names, start=window.start, end=window.end)
     for name, cand in candidates.items():
         own = [r for r in logs if r.service == name]
@@ -181,6 +187,16 @@ def window_of(incident: Incident, config: InvestigationConfig) -> Window:
     )
 
 
+def own_series(series: list[MetricSeries]) -> list[MetricSeries]:
+    """Drop series that several services report identically: they describe what those
+    services share (the host they run on), not any one of them."""
+    seen: dict[tuple[str, tuple[tuple[datetime, float], ...]], set[str]] = {}
+    for s in series:
+        key = (s.name, tuple((p.at, p.value) for p in s.points))
+        seen.setdefault(key, set()).add(s.service)
+    return [s for s in series if len(seen[(s.name, tuple((p.at, p.value) for p in s.points))]) == 1]
+
+
 def settle_cut(window: Window, series: list[MetricSeries]) -> Window:
     """Keep the alert-derived cut when the series have history before it; else find the
     onset in the data (the alerts were already firing when the data begins)."""
@@ -254,6 +270,7 @@ def _candidates(incident: Incident, graph: ServiceGraph, hops: int) -> dict[str,
             depth=depth[name],
             alerting=name in alerting,
             calls=frozenset(closure & set(depth)),
+            callers=frozenset(set(graph.dependents(name)) & set(depth)),
             under_origin=name in origin_deps,
         )
     return out

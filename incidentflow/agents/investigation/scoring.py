@@ -71,6 +71,9 @@ class Candidate:
     network: tuple[float, Evidence] | None = None
     score: float = 0.0
     explained_by: str | None = None
+    callers: frozenset[str] = frozenset()  # candidates that call it directly
+    # (caller, its client-latency finding): callers that wait longer on their calls
+    waited_on: list[tuple[str, MetricFinding]] = field(default_factory=list)
     # trace shifts found without span status, each with its evidence
     shifts: list[tuple[Shift, Evidence]] = field(default_factory=list)
     anomaly: float = 0.0  # all modalities combined, 0..1 (see `combine`)
@@ -94,7 +97,18 @@ class Candidate:
 
     @property
     def metric_strength(self) -> float:
-        return max((squash(m.z) for m in self.jumps), default=0.0)
+        """Its own series (time spent waiting on callees is theirs, see `wait_strength`)."""
+        return max((squash(m.z) for m in self.jumps if m.signal != "client_latency"), default=0.0)
+
+    @property
+    def wait_strength(self) -> float:
+        """Its callers wait longer on their calls: strongest caller, times the share of its
+        callers that do (a callee that every caller waits on is more suspect than one of
+        many callees of a single slow caller)."""
+        if not self.waited_on or not self.callers:
+            return 0.0
+        share = len({c for c, _ in self.waited_on}) / len(self.callers)
+        return max(squash(m.z) for _, m in self.waited_on) * share
 
     @property
     def log_strength(self) -> float:
@@ -208,6 +222,9 @@ def fault_type(cand: Candidate) -> FaultType:
             note(kind, squash(shift.z))
     if cand.network is not None:
         note(FaultType.NETWORK, cand.network[0])
+    if cand.waited_on and not cand.jumps and not cand.own_logs:
+        # Callers wait longer on it while nothing of its own moved: the edge, not the code.
+        note(FaultType.NETWORK, cand.wait_strength)
     if FaultType.TRAFFIC_SURGE in strength and FaultType.RESOURCE_EXHAUSTION in strength:
         return FaultType.TRAFFIC_SURGE  # load drove the saturation
     if strength:
@@ -222,6 +239,7 @@ def combine(cand: Candidate) -> None:
         * (1 - cand.metric_strength)
         * (1 - cand.trace_strength)
         * (1 - cand.log_strength)
+        * (1 - cand.wait_strength)
     )
     cand.anomaly = round(1 - quiet, 4)
 
@@ -244,6 +262,7 @@ def hypothesis(cand: Candidate, confidence: float) -> Hypothesis:
         *(f.evidence.id for f in cand.blamed_by),
         *(t[1].id for t in cand.trace_items),
         *(e.id for _, e in cand.shifts),
+        *(m.evidence.id for _, m in cand.waited_on),
     ]
     contradicting = [m.evidence.id for m in cand.metrics if not m.jumped]
     symptom = cand.own_logs[0].sample.message if cand.own_logs else None

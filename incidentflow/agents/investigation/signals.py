@@ -44,12 +44,17 @@ SIGNALS: tuple[tuple[str, re.Pattern[str]], ...] = (
     ("saturation", re.compile(r"cpu|memory|mem_|heap|disk|connections|pool|fd|saturation", re.I)),
     ("traffic", re.compile(r"request_rate|requests_per|rps|throughput|qps", re.I)),
     ("errors", re.compile(r"error|5xx|fail", re.I)),
+    # Time a service spends waiting on the services it calls: evidence about its callees.
+    (
+        "client_latency",
+        re.compile(r"client.*(latency|duration)|(latency|duration).*client|upstream", re.I),
+    ),
     ("latency", re.compile(r"latency|duration|seconds", re.I)),
 )
 
 
 def signal_of(name: str) -> str:
-    """errors | latency | saturation | traffic | availability | other."""
+    """errors | client_latency | latency | saturation | traffic | availability | other."""
     return next((sig for sig, pattern in SIGNALS if pattern.search(name)), "other")
 
 
