@@ -29,6 +29,7 @@ from incidentflow.agents.investigation.signals import (
     change_finding,
     log_findings,
     metric_finding,
+    signal_of,
 )
 from incidentflow.agents.investigation.spans import attribute
 from incidentflow.agents.investigation.traces import Shift, analyse, shift_evidence
@@ -205,7 +206,11 @@ def settle_cut(window: Window, series: list[MetricSeries]) -> Window:
     )
     if not series or with_history * 2 >= len(series):
         return window
-    found = detect_onset(series, after=window.start)
+    found = detect_onset(
+        series,
+        after=window.start,
+        hurts=lambda s: -1 if signal_of(s.name) == "availability" else 1,
+    )
     if found is None:
         return window
     return Window(start=window.start, cut=found, onset=window.onset, end=window.end)

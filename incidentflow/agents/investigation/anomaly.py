@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import statistics
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -44,6 +44,8 @@ MIN_HISTORY = 3
 SUSTAIN = 2
 # Scale floor as a fraction of |median|: a 5% move of a flat series is one unit.
 SCALE_FLOOR = 0.25
+# The MAD of normal data times this is its standard deviation.
+MAD_TO_SIGMA = 1.4826
 # A standardised deviation this large is anomalous: with a normal baseline, IQR is about
 # 1.35 sigma, so 3 IQR is about 4 sigma (well outside noise).
 ANOMALY_Z = 3.0
@@ -87,10 +89,10 @@ def quantile(values: Sequence[float], q: float) -> float:
 
 
 def robust_scale(values: Sequence[float]) -> tuple[float, float]:
-    """(median, scale): scale is the IQR, floored at `SCALE_FLOOR` of |median|."""
+    """(median, scale): scale is the MAD (as a sigma), floored at `SCALE_FLOOR` of |median|."""
     med = statistics.median(values)
-    iqr = quantile(values, 0.75) - quantile(values, 0.25)
-    return med, max(iqr, SCALE_FLOOR * abs(med), 1e-9)
+    mad = MAD_TO_SIGMA * statistics.median(abs(v - med) for v in values)
+    return med, max(mad, SCALE_FLOOR * abs(med), 1e-9)
 
 
 def _sustained(devs: list[float], n: int) -> list[float]:
@@ -152,8 +154,14 @@ def _step(series: Sequence[MetricSeries]) -> timedelta:
     return timedelta(seconds=max(statistics.median(gaps), 1.0)) if gaps else timedelta(minutes=1)
 
 
-def detect_onset(series: Sequence[MetricSeries], *, after: datetime) -> datetime | None:
-    """The latest sample (at or after `after`) where many series start a sustained shift."""
+def detect_onset(
+    series: Sequence[MetricSeries],
+    *,
+    after: datetime,
+    hurts: Callable[[MetricSeries], int] = lambda s: 1,
+) -> datetime | None:
+    """The latest sample (at or after `after`) where many series start a sustained shift
+    in the direction that hurts (a recovery from an earlier episode is not an onset)."""
     step = _step(series)
     starts: Counter[int] = Counter()
     first: dict[int, datetime] = {}
@@ -162,14 +170,13 @@ def detect_onset(series: Sequence[MetricSeries], *, after: datetime) -> datetime
         return None
     for s in series:
         pts = s.points
+        sign = hurts(s)
         for i in range(MIN_HISTORY, len(pts) - SUSTAIN + 1):
             if pts[i].at < after:
                 continue
             med, scale = robust_scale([p.value for p in pts[:i]])
-            devs = [(p.value - med) / scale for p in pts[i - 1 : i + SUSTAIN]]
-            began = abs(devs[0]) < ONSET_Z and all(abs(d) >= ONSET_Z for d in devs[1:])
-            same_side = all(d > 0 for d in devs[1:]) or all(d < 0 for d in devs[1:])
-            if began and same_side:
+            devs = [sign * (p.value - med) / scale for p in pts[i - 1 : i + SUSTAIN]]
+            if devs[0] < ONSET_Z and all(d >= ONSET_Z for d in devs[1:]):
                 slot = int((pts[i].at - origin) / step + 0.5)
                 starts[slot] += 1
                 first[slot] = min(first.get(slot, pts[i].at), pts[i].at)
