@@ -183,50 +183,40 @@ def _corroborates(change: ChangeFinding, cand: Candidate) -> bool:
 
 
 def fault_type(cand: Candidate) -> FaultType:
-    """What kind of fault the findings describe: a change or a message first, else the
-    signature of the strongest evidence (saturated resource, wire time, calls cut short)."""
+    """What kind of fault the findings describe, most specific evidence first: a change, a
+    message that names it, a saturated resource or a surge, then the signature of the
+    strongest remaining evidence (calls cut short, time on the wire, callers waiting)."""
     change = cand.recent_change()
     if change is not None:
         if change.change.kind is ChangeKind.DEPLOY:
             return FaultType.BAD_DEPLOY
         return FaultType.CONFIG_CHANGE
     texts = [f.sample.message for f in (*cand.own_logs, *cand.blamed_by)]
+    signals = {m.signal for m in cand.jumps}
     if any(_EXPIRY.search(t) for t in texts):
         return FaultType.EXPIRY
-    if any(_RESOURCE.search(f.sample.message) for f in cand.own_logs):
+    if any(_RESOURCE.search(f.sample.message) for f in cand.own_logs) or "saturation" in signals:
+        if "traffic" in signals:
+            return FaultType.TRAFFIC_SURGE
         return FaultType.RESOURCE_EXHAUSTION
-    if any(_NETWORK.search(t) for t in texts):
+    if "traffic" in signals:
+        return FaultType.TRAFFIC_SURGE
+    if cand.network is not None or any(_NETWORK.search(t) for t in texts):
         return FaultType.NETWORK
-    if cand.blamed_by and all(_DOWN.search(f.sample.message) for f in cand.blamed_by):
+    if "availability" in signals or (
+        cand.blamed_by and all(_DOWN.search(f.sample.message) for f in cand.blamed_by)
+    ):
         return FaultType.DEPENDENCY_DOWN
-    if cand.own_logs or cand.deepest_error is not None:
+    if cand.own_logs or cand.deepest_error is not None or "errors" in signals:
         return FaultType.CODE_EXCEPTION
-    # No words to go on: the strongest signature among the numbers decides.
     strength: dict[FaultType, float] = {}
-
-    def note(kind: FaultType, value: float) -> None:
-        strength[kind] = max(strength.get(kind, 0.0), value)
-
-    for m in cand.jumps:
-        if m.signal == "saturation" and m.z > 0:
-            note(FaultType.RESOURCE_EXHAUSTION, squash(m.z))
-        elif m.signal == "traffic" and m.z > 0:
-            note(FaultType.TRAFFIC_SURGE, squash(m.z))
-        elif m.signal == "availability" and m.z < 0:
-            note(FaultType.DEPENDENCY_DOWN, squash(m.z))
-        elif m.signal == "errors" and m.z > 0:
-            note(FaultType.CODE_EXCEPTION, squash(m.z))
     for shift, _ in cand.shifts:
         kind = {"wire": FaultType.NETWORK, "calls": FaultType.CODE_EXCEPTION}.get(shift.kind)
         if kind is not None:
-            note(kind, squash(shift.z))
-    if cand.network is not None:
-        note(FaultType.NETWORK, cand.network[0])
-    if cand.waited_on and not cand.jumps and not cand.own_logs:
-        # Callers wait longer on it while nothing of its own moved: the edge, not the code.
-        note(FaultType.NETWORK, cand.wait_strength)
-    if FaultType.TRAFFIC_SURGE in strength and FaultType.RESOURCE_EXHAUSTION in strength:
-        return FaultType.TRAFFIC_SURGE  # load drove the saturation
+            strength[kind] = max(strength.get(kind, 0.0), squash(shift.z))
+    if cand.waited_on:
+        # Callers wait longer on it: latency on the edge into it.
+        strength[FaultType.NETWORK] = max(strength.get(FaultType.NETWORK, 0.0), cand.wait_strength)
     if strength:
         return max(strength, key=lambda k: (strength[k], k.value))
     return FaultType.UNKNOWN
