@@ -142,8 +142,9 @@ def investigate(
         score(cand, candidates, incident.origin_service)
         combine(cand)
     mass = propagation.rank(
-        {n: c.anomaly for n, c in candidates.items()},
+        {n: c.weight for n, c in candidates.items()},
         {n: graph.dependencies(n) for n in candidates},
+        victims=frozenset(n for n, c in candidates.items() if c.explained_by),
     )
     for name, cand in candidates.items():
         cand.rank_mass = mass.get(name, 0.0)

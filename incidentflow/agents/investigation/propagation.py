@@ -30,15 +30,25 @@ ITERATIONS = 100
 TOLERANCE = 1e-9
 
 
-def rank(anomaly: Mapping[str, float], calls: Mapping[str, list[str]]) -> dict[str, float]:
-    """Stationary mass of each service in `anomaly` (sums to 1); `calls` = caller -> callees."""
+def rank(
+    anomaly: Mapping[str, float],
+    calls: Mapping[str, list[str]],
+    victims: frozenset[str] = frozenset(),
+) -> dict[str, float]:
+    """Stationary mass of each service in `anomaly` (sums to 1); `calls` = caller -> callees.
+
+    `victims` are services the evidence already shows failing because of a dependency
+    (their errors blame it, or its traces put the errors deeper): a walk neither starts nor
+    stays there, so their anomaly flows to what they call.
+    """
     nodes = sorted(anomaly)
     if not nodes:
         return {}
-    total = sum(anomaly.values())
+    starts = {n: 0.0 if n in victims else anomaly[n] for n in nodes}
+    total = sum(starts.values())
     if total <= 0:
         return {n: 1.0 / len(nodes) for n in nodes}
-    start = {n: anomaly[n] / total for n in nodes}
+    start = {n: starts[n] / total for n in nodes}
     callers: dict[str, list[str]] = {n: [] for n in nodes}
     for caller, callees in calls.items():
         for callee in callees:
@@ -49,6 +59,10 @@ def rank(anomaly: Mapping[str, float], calls: Mapping[str, list[str]]) -> dict[s
         down = [(c, anomaly[c]) for c in calls.get(n, []) if c in anomaly and c != n]
         up = [(c, BACKWARD * anomaly[c]) for c in callers[n]]
         stay = max(0.0, anomaly[n] - max((w for _, w in down), default=0.0))
+        if n in victims and down:
+            stay = 0.0
+        if n in victims and down:
+            stay = 0.0
         out = [(c, w) for c, w in (*down, *up, (n, stay)) if w > 0]
         norm = sum(w for _, w in out)
         moves[n] = [(c, w / norm) for c, w in out] if norm > 0 else [(n, 1.0)]

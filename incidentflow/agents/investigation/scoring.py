@@ -16,6 +16,7 @@ The score adds what an on-call engineer weighs (each term capped, the sum capped
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -77,6 +78,7 @@ class Candidate:
     # trace shifts found without span status, each with its evidence
     shifts: list[tuple[Shift, Evidence]] = field(default_factory=list)
     anomaly: float = 0.0  # all modalities combined, 0..1 (see `combine`)
+    weight: float = 0.0  # the same, unbounded: -log(1 - anomaly)
     rank_mass: float = 0.0  # stationary mass of the propagation walk
 
     @property
@@ -223,15 +225,21 @@ def fault_type(cand: Candidate) -> FaultType:
 
 
 def combine(cand: Candidate) -> None:
-    """One 0..1 anomaly per candidate: each modality adds when present (a noisy OR)."""
-    quiet = (
-        (1 - cand.score)
-        * (1 - cand.metric_strength)
-        * (1 - cand.trace_strength)
-        * (1 - cand.log_strength)
-        * (1 - cand.wait_strength)
+    """One anomaly per candidate: each modality adds when present (a noisy OR).
+
+    `weight` is the same in log space, -log(1 - anomaly): it adds across modalities and does
+    not saturate, so a CPU pinned a hundredfold outweighs a latency tripled even where both
+    anomalies round to 1. The propagation walks on `weight`.
+    """
+    strengths = (
+        min(cand.score, 0.99),
+        cand.metric_strength,
+        cand.trace_strength,
+        cand.log_strength,
+        cand.wait_strength,
     )
-    cand.anomaly = round(1 - quiet, 4)
+    cand.weight = sum(-math.log(1 - s) for s in strengths)
+    cand.anomaly = round(1 - math.exp(-cand.weight), 4)
 
 
 def confidence(cand: Candidate, top_mass: float) -> float:
