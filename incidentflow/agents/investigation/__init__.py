@@ -148,8 +148,10 @@ def investigate(
     )
     for name, cand in candidates.items():
         cand.rank_mass = mass.get(name, 0.0)
+    # A service the evidence shows failing because of a dependency is rejected with that
+    # reason (see `rejections`), never offered as a cause.
     ordered = sorted(
-        (c for c in candidates.values() if c.anomaly > 0),
+        (c for c in candidates.values() if c.anomaly > 0 and not c.explained_by),
         key=lambda c: (-c.rank_mass, -c.anomaly, c.depth),
     )
     ranked = ordered[:MAX_HYPOTHESES]

@@ -131,10 +131,11 @@ def score_series(
     z = runs[best] if hurts * runs[best] > 0 else 0.0
     peak_i = max(range(best, best + min(SUSTAIN, len(devs))), key=lambda i: abs(devs[i]))
     status = SeriesStatus.ANOMALOUS if hurts * z >= ANOMALY_Z else SeriesStatus.NO_CHANGE
+    began = next((i for i, r in enumerate(runs) if hurts * r >= ANOMALY_Z), None)
     return SeriesAnomaly(
         status=status,
         z=z,
-        at=after[best].at if status is SeriesStatus.ANOMALOUS else None,
+        at=after[began].at if status is SeriesStatus.ANOMALOUS and began is not None else None,
         median=med,
         scale=scale,
         peak=after[peak_i].value,
