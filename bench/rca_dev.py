@@ -47,7 +47,11 @@ def nezha_case(folder: Path) -> tuple[Scenario, list[str], str, str]:
         deps[caller].append(callee)
     graph = ServiceGraph(
         services=[
-            Service(name=s, depends_on=sorted(deps[s]), tier="frontend" if s == "frontend" else "backend")
+            Service(
+                name=s,
+                depends_on=sorted(deps[s]),
+                tier="frontend" if s == "frontend" else "backend",
+            )
             for s in topo["services"]
         ]
     )
@@ -87,7 +91,12 @@ def nezha_case(folder: Path) -> tuple[Scenario, list[str], str, str]:
     )
     truth = json.loads((folder / "truth.json").read_text())
     roots = [truth["root_service"]] if truth.get("root_service") else []
-    return scenario, roots, NEZHA_TYPES.get(truth.get("fault_type") or "", ""), str(truth.get("fault_type"))
+    return (
+        scenario,
+        roots,
+        NEZHA_TYPES.get(truth.get("fault_type") or "", ""),
+        str(truth.get("fault_type")),
+    )
 
 
 def bundle_case(folder: Path) -> tuple[Scenario, list[str], str, str]:
@@ -165,10 +174,16 @@ def main() -> None:
                 for r in best.rejected:
                     if r.service in roots:
                         print(f"    REJECTED {r.service}: {r.reason[:150]}")
-    print(f"cases {n}: " + "  ".join(f"{k} {hits[k] / max(n, 1):.1%}" for k in ("@1", "@3", "@5", "type")))
+    print(
+        f"cases {n}: "
+        + "  ".join(f"{k} {hits[k] / max(n, 1):.1%}" for k in ("@1", "@3", "@5", "type"))
+    )
     for label, c in sorted(per.items()):
         m = c["n"]
-        print(f"  {label:20} n={m:2} @1 {c['@1'] / m:.0%} @3 {c['@3'] / m:.0%} @5 {c['@5'] / m:.0%} type {c['type'] / m:.0%}")
+        print(
+            f"  {label:20} n={m:2} "
+            + " ".join(f"{k} {c[k] / m:.0%}" for k in ("@1", "@3", "@5", "type"))
+        )
     print("reliability (confidence bin: hypotheses, right):")
     for lo in (0.0, 0.2, 0.4, 0.6, 0.8):
         inbin = [ok for c, ok in conf if lo <= c < lo + 0.2 or (lo == 0.8 and c == 1.0)]

@@ -116,27 +116,7 @@ def investigate(
             if log.points_to in candidates:
                 candidates[log.points_to].blamed_by.append(log)
     if isinstance(source, SpanSource):
-        spans = source.spans(services=names, start=window.start, end=window.end)
-        shifts = analyse(spans, window.cut)
-        found = [
-            *shifts.own_time.values(),
-            *(_wire_summary(svc, wires) for svc, wires in sorted(shifts.wire.items()) if wires),
-            *shifts.calls.values(),
-        ]
-        for shift in found:
-            if shift.service in candidates:
-                item = shift_evidence(shift, start=window.cut, end=window.end, source=source.name)
-                candidates[shift.service].shifts.append((shift, item))
-        traces = attribute(spans, window, source.name)
-        for svc, item in traces.deepest_errors.items():
-            if svc in candidates:
-                candidates[svc].deepest_error = item
-        for svc, item in traces.self_time.items():
-            if svc in candidates:
-                candidates[svc].self_time = item
-        for svc, item in traces.network.items():
-            if svc in candidates:
-                candidates[svc].network = item
+        _read_traces(source, candidates, window)
 
     for cand in candidates.values():
         score(cand, candidates, incident.origin_service)
@@ -155,8 +135,8 @@ def investigate(
         key=lambda c: (-c.rank_mass, -c.anomaly, c.depth),
     )
     ranked = ordered[:MAX_HYPOTHESES]
-    top_mass = ranked[0].rank_mass if ranked else 0.0
-    hypotheses = [hypothesis(c, confidence(c, top_mass)) for c in ranked]
+    total_mass = sum(c.rank_mass for c in ordered)
+    hypotheses = [hypothesis(c, confidence(c, total_mass)) for c in ranked]
     rejected = [r for c in candidates.values() if c not in ranked for r in rejections(c)]
     items = _evidence(candidates, hypotheses, rejected)
     if not hypotheses and incident.origin_service:
@@ -189,6 +169,32 @@ def window_of(incident: Incident, config: InvestigationConfig) -> Window:
         onset=onset,
         end=max(starts) + config.after_last_alert,
     )
+
+
+def _read_traces(source: SpanSource, candidates: dict[str, Candidate], window: Window) -> None:
+    """Trace shifts without status (`traces`) and the status-based attribution (`spans`)."""
+    name = getattr(source, "name", "traces")
+    spans = source.spans(services=list(candidates), start=window.start, end=window.end)
+    shifts = analyse(spans, window.cut)
+    found = [
+        *shifts.own_time.values(),
+        *(_wire_summary(svc, wires) for svc, wires in sorted(shifts.wire.items()) if wires),
+        *shifts.calls.values(),
+    ]
+    for shift in found:
+        if shift.service in candidates:
+            item = shift_evidence(shift, start=window.cut, end=window.end, source=name)
+            candidates[shift.service].shifts.append((shift, item))
+    traces = attribute(spans, window, name)
+    for svc, scored in traces.deepest_errors.items():
+        if svc in candidates:
+            candidates[svc].deepest_error = scored
+    for svc, scored in traces.self_time.items():
+        if svc in candidates:
+            candidates[svc].self_time = scored
+    for svc, scored in traces.network.items():
+        if svc in candidates:
+            candidates[svc].network = scored
 
 
 def own_series(series: list[MetricSeries]) -> list[MetricSeries]:

@@ -242,11 +242,12 @@ def combine(cand: Candidate) -> None:
     cand.anomaly = round(1 - math.exp(-cand.weight), 4)
 
 
-def confidence(cand: Candidate, top_mass: float) -> float:
-    """How sure: its own anomaly, discounted by how far the walk ranks it below the top."""
-    if top_mass <= 0:
+def confidence(cand: Candidate, total_mass: float) -> float:
+    """How sure: its share of the walk's mass among the ranked candidates, times how
+    anomalous it is itself (a share of nothing is nothing)."""
+    if total_mass <= 0:
         return 0.0
-    return round(min(MAX_CONFIDENCE, cand.anomaly * cand.rank_mass / top_mass), 2)
+    return round(min(MAX_CONFIDENCE, cand.anomaly * cand.rank_mass / total_mass), 2)
 
 
 def hypothesis(cand: Candidate, confidence: float) -> Hypothesis:
