@@ -73,32 +73,42 @@ def _shift(before: list[float], after: list[float]) -> tuple[float, float, float
 def analyse(spans: list[SpanRecord], onset: datetime) -> TraceShifts:
     """Own-time, wire-time and call-count shifts of every service in `spans`."""
     out = TraceShifts()
-    children: dict[str, list[SpanRecord]] = defaultdict(list)
-    by_id = {s.span_id: s for s in spans}
-    for s in spans:
-        if s.parent_id and s.parent_id in by_id:
-            children[s.parent_id].append(s)
-    own: dict[tuple[str, str], tuple[list[float], list[float]]] = defaultdict(lambda: ([], []))
-    wire: dict[tuple[str, str], tuple[list[float], list[float]]] = defaultdict(lambda: ([], []))
-    calls: dict[tuple[str, str], tuple[list[float], list[float]]] = defaultdict(lambda: ([], []))
+    service_of = {s.span_id: s.service for s in spans}
+    # One pass over the children: their summed duration, count, and the remote callee when
+    # a span's only child runs in another service (a client span and its server span).
+    busy: dict[str, float] = defaultdict(float)
+    kids: dict[str, int] = defaultdict(int)
+    remote: dict[str, str] = {}
+    seconds = [(s.end - s.start).total_seconds() for s in spans]
+    for s, secs in zip(spans, seconds, strict=True):
+        parent = s.parent_id
+        if parent is None or parent not in service_of:
+            continue
+        busy[parent] += secs
+        kids[parent] += 1
+        if s.service != service_of[parent]:
+            remote[parent] = s.service
+    own: dict[tuple[str, str], tuple[list[float], list[float]]] = {}
+    wire: dict[tuple[str, str], tuple[list[float], list[float]]] = {}
+    calls: dict[tuple[str, str], tuple[list[float], list[float]]] = {}
     example: dict[tuple[str, str], str] = {}
-    for s in spans:
+    for s, secs in zip(spans, seconds, strict=True):
         side = 1 if s.start >= onset else 0
         if side:
             out.spans_after += 1
         else:
             out.spans_before += 1
-        kids = children.get(s.span_id, [])
-        busy = sum(k.seconds for k in kids)
-        remote = [k for k in kids if k.service != s.service]
-        calls[(s.service, s.operation)][side].append(float(len(kids)))
-        if len(kids) == 1 and remote:
-            edge = (s.service, remote[0].service)
-            wire[edge][side].append(max(0.0, s.seconds - busy))
+        key = (s.service, s.operation)
+        n = kids.get(s.span_id, 0)
+        calls.setdefault(key, ([], []))[side].append(float(n))
+        gap = max(0.0, secs - busy.get(s.span_id, 0.0))
+        if n == 1 and s.span_id in remote:
+            edge = (s.service, remote[s.span_id])
+            wire.setdefault(edge, ([], []))[side].append(gap)
             example.setdefault(edge, s.trace_id)
             continue
-        own[(s.service, s.operation)][side].append(max(0.0, s.seconds - busy))
-        example.setdefault((s.service, s.operation), s.trace_id)
+        own.setdefault(key, ([], []))[side].append(gap)
+        example.setdefault(key, s.trace_id)
     for (svc, op), (before, after) in own.items():
         found = _shift(before, after)
         if found and found[0] >= ANOMALY_Z:
