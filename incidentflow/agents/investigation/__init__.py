@@ -23,6 +23,7 @@ from incidentflow.agents.investigation.scoring import (
     hypothesis,
     rejections,
     score,
+    why,
 )
 from incidentflow.agents.investigation.signals import (
     Window,
@@ -136,7 +137,17 @@ def investigate(
     )
     ranked = ordered[:MAX_HYPOTHESES]
     total_mass = sum(c.rank_mass for c in ordered)
-    hypotheses = [hypothesis(c, confidence(c, total_mass)) for c in ranked]
+    top = ranked[0] if ranked else None
+    hypotheses = [
+        hypothesis(
+            c,
+            confidence(c, total_mass),
+            why=why(c, c.rank_mass / total_mass if total_mass else 0.0, top),
+            share=c.rank_mass / total_mass if total_mass else 0.0,
+            path=_path(incident, graph, c.service),
+        )
+        for c in ranked
+    ]
     rejected = [r for c in candidates.values() if c not in ranked for r in rejections(c)]
     items = _evidence(candidates, hypotheses, rejected)
     if not hypotheses and incident.origin_service:
@@ -169,6 +180,18 @@ def window_of(incident: Incident, config: InvestigationConfig) -> Window:
         onset=onset,
         end=max(starts) + config.after_last_alert,
     )
+
+
+def _path(incident: Incident, graph: ServiceGraph, service: str) -> list[str]:
+    """The shortest dependency path from one of the incident's services down to `service`."""
+    best: list[tuple[str, str]] | None = None
+    for start in [incident.origin_service or "", *incident.services]:
+        hops = graph.path(start, service) if graph.get(start) else None
+        if hops is not None and (best is None or len(hops) < len(best)):
+            best = hops
+    if not best:
+        return [service]
+    return [best[0][0], *(b for _, b in best)]
 
 
 def _read_traces(source: SpanSource, candidates: dict[str, Candidate], window: Window) -> None:

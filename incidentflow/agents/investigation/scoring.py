@@ -35,6 +35,7 @@ CHANGE_TO_JUMP = timedelta(minutes=15)
 # Scores below this are not worth a person's attention as a hypothesis.
 MIN_CONFIDENCE = 0.3
 MAX_CONFIDENCE = 0.95  # rules never claim certainty
+MAX_CONTRADICTING = 3
 _RESOURCE = re.compile(
     r"out of memory|OOM|no space left|too many (open )?(connections|files)|pool exhausted|"
     r"disk full|heap space|memory limit",
@@ -250,7 +251,30 @@ def confidence(cand: Candidate, total_mass: float) -> float:
     return round(min(MAX_CONFIDENCE, cand.anomaly * cand.rank_mass / total_mass), 2)
 
 
-def hypothesis(cand: Candidate, confidence: float) -> Hypothesis:
+def why(cand: Candidate, share: float, top: Candidate | None) -> str:
+    """One line: what it rests on, and why it ranks where it does."""
+    parts = [
+        (name, value)
+        for name, value in (
+            ("change", cand.score if cand.recent_change() else 0.0),
+            ("metrics", cand.metric_strength),
+            ("traces", cand.trace_strength),
+            ("logs", cand.log_strength),
+            ("callers wait on it", cand.wait_strength),
+            ("errors and blame", 0.0 if cand.recent_change() else cand.score),
+        )
+        if value > 0
+    ]
+    basis = ", ".join(f"{n} {v:.2f}" for n, v in sorted(parts, key=lambda p: -p[1])[:3])
+    if top is None or top is cand:
+        return f"most of the propagation walk ends here ({share:.0%}); own evidence: {basis}"
+    gap = "less of the walk ends here" if cand.rank_mass < top.rank_mass else "tied"
+    return f"{gap} ({share:.0%}) than at {top.service}; own evidence: {basis or 'weak'}"
+
+
+def hypothesis(
+    cand: Candidate, confidence: float, *, why: str = "", share: float = 0.0, path: list[str]
+) -> Hypothesis:
     """The hypothesis a scored candidate stands for, citing what supports it."""
     kind = fault_type(cand)
     change = cand.recent_change()
@@ -263,7 +287,8 @@ def hypothesis(cand: Candidate, confidence: float) -> Hypothesis:
         *(e.id for _, e in cand.shifts),
         *(m.evidence.id for _, m in cand.waited_on),
     ]
-    contradicting = [m.evidence.id for m in cand.metrics if not m.jumped]
+    # The flat series that speak against it, most watched first; a few make the point.
+    contradicting = [m.evidence.id for m in cand.metrics if not m.jumped][:MAX_CONTRADICTING]
     symptom = cand.own_logs[0].sample.message if cand.own_logs else None
     jump = cand.first_jump
     if change is not None:
@@ -290,6 +315,10 @@ def hypothesis(cand: Candidate, confidence: float) -> Hypothesis:
         evidence_ids=supporting,
         contradicting_ids=contradicting,
         change_id=change.change.id if change else None,
+        why=why,
+        anomaly=min(1.0, cand.anomaly),
+        rank_share=round(min(1.0, share), 4),
+        path=path,
     )
 
 

@@ -36,6 +36,8 @@ DEPENDENCY_FAILURE = re.compile(
 _HEX_ID = re.compile(r"\b[0-9a-f]{8,}\b", re.IGNORECASE)
 _NUMBER = re.compile(r"\d+")
 LOG_SIGNATURES_PER_SERVICE = 2
+# Points of a series kept in its evidence for a sparkline (a small, bounded artifact).
+SPARK_POINTS = 40
 # A template needs this many lines since the onset to be evidence at all.
 MIN_LOG_LINES = 3
 # What a series measures, from its name: decides which direction hurts and the fault it hints.
@@ -182,6 +184,9 @@ def metric_finding(series: MetricSeries, window: Window, source: str) -> MetricF
             "incident_peak": f"{found.peak:.6g}",
             "z": f"{z:.1f}",
             **({"onset": found.at.isoformat()} if found.at else {}),
+            # For a sparkline in `show`: the last points, and where the incident begins.
+            "values": ";".join(f"{p.value:.4g}" for p in series.points[-SPARK_POINTS:]),
+            "cut_index": str(sum(1 for p in series.points[-SPARK_POINTS:] if p.at < window.cut)),
         },
     )
     return MetricFinding(
