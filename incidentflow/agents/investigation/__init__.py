@@ -74,7 +74,7 @@ MAX_RUNBOOKS = 2
 # Findings are read by people; a pathological log line must not blow the artifact budget.
 MAX_FINDING_CHARS = 600
 
-__all__ = ["DEFAULT_CONFIG", "InvestigationConfig", "investigate"]
+__all__ = ["DEFAULT_CONFIG", "InvestigationConfig", "investigate", "own_series", "settle_cut"]
 
 
 def investigate(
