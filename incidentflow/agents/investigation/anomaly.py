@@ -46,6 +46,9 @@ SUSTAIN = 2
 SCALE_FLOOR = 0.25
 # The MAD of normal data times this is its standard deviation.
 MAD_TO_SIGMA = 1.4826
+# Availability (a success ratio, `up`) is bounded: its scale floor is this share of its full
+# range (one point of a percentage), not of its median, so 100% -> 95% is a shift.
+BOUNDED_FLOOR = 0.01
 # A standardised deviation this large is anomalous: with a normal baseline, IQR is about
 # 1.35 sigma, so 3 IQR is about 4 sigma (well outside noise).
 ANOMALY_Z = 3.0
@@ -88,11 +91,13 @@ def quantile(values: Sequence[float], q: float) -> float:
     return ordered[lo] + (ordered[hi] - ordered[lo]) * (pos - lo)
 
 
-def robust_scale(values: Sequence[float]) -> tuple[float, float]:
-    """(median, scale): scale is the MAD (as a sigma), floored at `SCALE_FLOOR` of |median|."""
+def robust_scale(values: Sequence[float], floor: float | None = None) -> tuple[float, float]:
+    """(median, scale): scale is the MAD (as a sigma), floored at `SCALE_FLOOR` of |median|
+    (or at `floor`, for a bounded quantity whose floor is a share of its range)."""
     med = statistics.median(values)
     mad = MAD_TO_SIGMA * statistics.median(abs(v - med) for v in values)
-    return med, max(mad, SCALE_FLOOR * abs(med), 1e-9)
+    least = SCALE_FLOOR * abs(med) if floor is None else floor
+    return med, max(mad, least, 1e-9)
 
 
 def _sustained(devs: list[float], n: int) -> list[float]:
@@ -110,7 +115,7 @@ def _sustained(devs: list[float], n: int) -> list[float]:
 
 
 def score_series(
-    points: Sequence[MetricPoint], onset: datetime, *, hurts: int = 1
+    points: Sequence[MetricPoint], onset: datetime, *, hurts: int = 1, floor: float | None = None
 ) -> SeriesAnomaly:
     """The series' sustained robust deviation from its history before `onset`.
 
@@ -124,7 +129,7 @@ def score_series(
     after = [p for p in points if p.at >= onset]
     if len(base) < MIN_HISTORY or not after:
         return SeriesAnomaly(SeriesStatus.NO_HISTORY, history=len(base), after=len(after))
-    med, scale = robust_scale(base)
+    med, scale = robust_scale(base, floor)
     devs = [(p.value - med) / scale for p in after]
     runs = _sustained(devs, SUSTAIN)
     best = max(range(len(runs)), key=lambda i: (hurts * runs[i], -i))

@@ -206,11 +206,14 @@ def fault_type(cand: Candidate) -> FaultType:
         return FaultType.TRAFFIC_SURGE
     if cand.network is not None or any(_NETWORK.search(t) for t in texts):
         return FaultType.NETWORK
-    if "availability" in signals or (
+    # Availability that fell to (nearly) nothing is a service down; one that fell part way
+    # is requests failing: errors.
+    gone = [m for m in cand.jumps if m.signal == "availability"]
+    if any(m.after_mean <= 0.1 * m.base_mean for m in gone) or (
         cand.blamed_by and all(_DOWN.search(f.sample.message) for f in cand.blamed_by)
     ):
         return FaultType.DEPENDENCY_DOWN
-    if cand.own_logs or cand.deepest_error is not None or "errors" in signals:
+    if cand.own_logs or cand.deepest_error is not None or "errors" in signals or gone:
         return FaultType.CODE_EXCEPTION
     strength: dict[FaultType, float] = {}
     for shift, _ in cand.shifts:

@@ -18,6 +18,7 @@ from datetime import datetime, timedelta
 from incidentflow.agents.common import ago, hhmm
 from incidentflow.agents.investigation.anomaly import (
     ANOMALY_Z,
+    BOUNDED_FLOOR,
     MIN_HISTORY,
     SeriesStatus,
     score_series,
@@ -42,7 +43,7 @@ SPARK_POINTS = 40
 MIN_LOG_LINES = 3
 # What a series measures, from its name: decides which direction hurts and the fault it hints.
 SIGNALS: tuple[tuple[str, re.Pattern[str]], ...] = (
-    ("availability", re.compile(r"(^|_)up$|availability|success_ratio", re.I)),
+    ("availability", re.compile(r"(^|_)up$|availability|success", re.I)),
     ("saturation", re.compile(r"cpu|memory|mem_|heap|disk|connections|pool|fd|saturation", re.I)),
     ("traffic", re.compile(r"request_rate|requests_per|rps|throughput|qps", re.I)),
     ("errors", re.compile(r"error|5xx|fail", re.I)),
@@ -141,7 +142,11 @@ def change_finding(change: ChangeRecord, window: Window, source: str) -> ChangeF
 def metric_finding(series: MetricSeries, window: Window, source: str) -> MetricFinding | None:
     """The series' robust deviation after `cut` from its own history (see `anomaly`)."""
     signal = signal_of(series.name)
-    found = score_series(series.points, window.cut, hurts=-1 if signal == "availability" else 1)
+    if signal == "availability":
+        full = 100.0 if max((p.value for p in series.points), default=0.0) > 1.0 else 1.0
+        found = score_series(series.points, window.cut, hurts=-1, floor=BOUNDED_FLOOR * full)
+    else:
+        found = score_series(series.points, window.cut)
     if found.status is SeriesStatus.NO_DATA:
         return None
     unit = series.unit
