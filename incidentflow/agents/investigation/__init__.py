@@ -10,6 +10,7 @@ never from a clock.
 
 from __future__ import annotations
 
+from collections import deque
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -34,8 +35,13 @@ from incidentflow.agents.investigation.signals import (
 )
 from incidentflow.agents.investigation.spans import attribute
 from incidentflow.agents.investigation.traces import Shift, analyse, shift_evidence
-from incidentflow.agents.topology import dependencies_within
-from incidentflow.evidence import EvidenceSource, MetricSeries, RunbookSource, SpanSource
+from incidentflow.evidence import (
+    EvidenceSource,
+    LogRecord,
+    MetricSeries,
+    RunbookSource,
+    SpanSource,
+)
 from incidentflow.models import (
     Evidence,
     EvidenceKind,
@@ -87,7 +93,9 @@ def investigate(
     incident = inp.incident
     source = evidence.aligned(incident.alerts)
     window = window_of(incident, config)
-    candidates = _candidates(incident, graph, config.hops)
+    # One adjacency map: ServiceGraph lookups scan its list, too slow for large graphs.
+    calls = {s.name: list(s.depends_on) for s in graph.services}
+    candidates = _candidates(incident, calls, config.hops)
     names = list(candidates)
 
     for change in source.changes(
@@ -105,13 +113,15 @@ def investigate(
     for name, cand in candidates.items():
         for m in cand.jumps:
             if m.signal == "client_latency":
-                for dep in graph.dependencies(name):
+                for dep in calls.get(name, []):
                     if dep in candidates:
                         candidates[dep].waited_on.append((name, m))
-    logs = source.logs(services=names, start=window.start, end=window.end)
+    by_service: dict[str, list[LogRecord]] = {}
+    for record in source.logs(services=names, start=window.start, end=window.end):
+        by_service.setdefault(record.service, []).append(record)
     for name, cand in candidates.items():
-        own = [r for r in logs if r.service == name]
-        cand.logs = log_findings(name, own, graph.dependencies(name), window, source.name)
+        own = by_service.get(name, [])
+        cand.logs = log_findings(name, own, calls.get(name, []), window, source.name)
     for cand in candidates.values():
         for log in cand.logs:
             if log.points_to in candidates:
@@ -124,7 +134,7 @@ def investigate(
         combine(cand)
     mass = propagation.rank(
         {n: c.weight for n, c in candidates.items()},
-        {n: graph.dependencies(n) for n in candidates},
+        {n: calls.get(n, []) for n in candidates},
         victims=frozenset(n for n, c in candidates.items() if c.explained_by),
     )
     for name, cand in candidates.items():
@@ -144,7 +154,7 @@ def investigate(
             confidence(c, total_mass),
             why=why(c, c.rank_mass / total_mass if total_mass else 0.0, top),
             share=c.rank_mass / total_mass if total_mass else 0.0,
-            path=_path(incident, graph, c.service),
+            path=_path(incident, calls, c.service),
         )
         for c in ranked
     ]
@@ -182,16 +192,23 @@ def window_of(incident: Incident, config: InvestigationConfig) -> Window:
     )
 
 
-def _path(incident: Incident, graph: ServiceGraph, service: str) -> list[str]:
+def _path(incident: Incident, calls: dict[str, list[str]], service: str) -> list[str]:
     """The shortest dependency path from one of the incident's services down to `service`."""
-    best: list[tuple[str, str]] | None = None
-    for start in [incident.origin_service or "", *incident.services]:
-        hops = graph.path(start, service) if graph.get(start) else None
-        if hops is not None and (best is None or len(hops) < len(best)):
-            best = hops
-    if not best:
+    starts = [s for s in dict.fromkeys([incident.origin_service or "", *incident.services])]
+    prev: dict[str, str | None] = {s: None for s in starts if s in calls}
+    queue = deque(prev)
+    while queue and service not in prev:
+        node = queue.popleft()
+        for dep in calls.get(node, []):
+            if dep not in prev:
+                prev[dep] = node
+                queue.append(dep)
+    if service not in prev:
         return [service]
-    return [best[0][0], *(b for _, b in best)]
+    path = [service]
+    while (up := prev[path[-1]]) is not None:
+        path.append(up)
+    return path[::-1]
 
 
 def _read_traces(source: SpanSource, candidates: dict[str, Candidate], window: Window) -> None:
@@ -291,23 +308,48 @@ def _runbooks(
     ]
 
 
-def _candidates(incident: Incident, graph: ServiceGraph, hops: int) -> dict[str, Candidate]:
+def _within(
+    calls: dict[str, list[str]], start: str, hops: int, keep: set[str] | None = None
+) -> dict[str, int]:
+    """Breadth-first down the call graph from `start`: service -> depth, up to `hops`."""
+    depth = {start: 0}
+    frontier = [start]
+    for level in range(1, hops + 1):
+        nxt: list[str] = []
+        for node in frontier:
+            for dep in calls.get(node, []):
+                if dep not in depth and (keep is None or dep in keep):
+                    depth[dep] = level
+                    nxt.append(dep)
+        frontier = nxt
+        if not frontier:
+            break
+    return depth
+
+
+def _candidates(incident: Incident, calls: dict[str, list[str]], hops: int) -> dict[str, Candidate]:
     """Incident services first, then what they call, nearest first; names kept stable."""
     depth: dict[str, int] = {}
     for svc in incident.services:
-        for name, d in dependencies_within(graph, svc, hops).items():
+        for name, d in _within(calls, svc, hops).items():
             depth[name] = min(d, depth.get(name, d))
     alerting = set(incident.services)
-    origin_deps = set(graph.dependencies(incident.origin_service or ""))
+    origin_deps = set(calls.get(incident.origin_service or "", []))
+    reach = set(depth)
+    callers: dict[str, set[str]] = {n: set() for n in reach}
+    for name in reach:
+        for dep in calls.get(name, []):
+            if dep in reach:
+                callers[dep].add(name)
     out: dict[str, Candidate] = {}
     for name in sorted(depth, key=lambda n: (depth[n], n)):
-        closure = set(dependencies_within(graph, name, len(graph.services))) - {name}
+        closure = set(_within(calls, name, len(reach), keep=reach)) - {name}
         out[name] = Candidate(
             service=name,
             depth=depth[name],
             alerting=name in alerting,
-            calls=frozenset(closure & set(depth)),
-            callers=frozenset(set(graph.dependents(name)) & set(depth)),
+            calls=frozenset(closure),
+            callers=frozenset(callers[name]),
             under_origin=name in origin_deps,
         )
     return out
