@@ -13,7 +13,11 @@ from incidentflow.agents.investigation.anomaly import (
 )
 from incidentflow.agents.investigation.signals import signal_of, template_shift
 from incidentflow.agents.investigation.traces import analyse
+from incidentflow.cli.render import hypotheses_text
+from incidentflow.eval.offline import run_offline
 from incidentflow.evidence import MetricPoint, MetricSeries, SpanRecord
+from incidentflow.models import Service, ServiceGraph
+from incidentflow.scenario import Scenario
 
 T0 = datetime(2026, 1, 5, 3, 0, tzinfo=UTC)
 MIN = timedelta(minutes=1)
@@ -180,3 +184,54 @@ def test_victims_hand_their_mass_down() -> None:
     told = propagation.rank({"payments": 4.0, "db": 1.0}, calls, victims=frozenset({"payments"}))
     assert plain["payments"] > plain["db"]
     assert told["db"] > told["payments"]
+
+
+def _silent_db_world() -> Scenario:
+    """web calls a and b, both call db; a and b wait longer on their calls, db says nothing,
+    web's CPU moves a little (its own evidence), and only web alerts."""
+    graph = ServiceGraph(
+        services=[
+            Service(name="web", depends_on=["a", "b"]),
+            Service(name="a", depends_on=["db"]),
+            Service(name="b", depends_on=["db"]),
+            Service(name="db"),
+        ]
+    )
+    calm = [0.020, 0.021, 0.019, 0.020, 0.022, 0.020, 0.018, 0.021, 0.020, 0.019] * 3
+    slow = [*calm, 0.9, 0.95, 0.92, 0.93, 0.9]
+    flat = [*calm, *calm[:5]]
+    # Each service's series differ (identical series would read as a shared host's).
+    metrics = [
+        series("a", "client_latency_p99_seconds", slow),
+        series("b", "client_latency_p99_seconds", [v * 1.1 for v in slow]),
+        series("a", "cpu_usage_ratio", [v * 10 for v in flat]),
+        series("b", "cpu_usage_ratio", [v * 11 for v in flat]),
+        series("db", "cpu_usage_ratio", [v * 12 for v in flat]),
+        series("web", "cpu_usage_ratio", [*[v * 10 for v in calm], 0.8, 0.8, 0.8, 0.8, 0.8]),
+    ]
+    alert = {
+        "status": "firing",
+        "labels": {"alertname": "WebSlow", "service": "web", "severity": "critical"},
+        "annotations": {"summary": "web is slow"},
+        "startsAt": (T0 + 31 * MIN).isoformat().replace("+00:00", "Z"),
+        "endsAt": "0001-01-01T00:00:00Z",
+        "fingerprint": "00000000000000aa",
+    }
+    return Scenario(
+        name="silent-db",
+        topology=graph,
+        alert_payloads=[{"version": "4", "status": "firing", "alerts": [alert]}],
+        metrics=metrics,
+    )
+
+
+def test_a_silent_database_its_callers_wait_on_is_named_with_the_path() -> None:
+    _, [inv] = run_offline(_silent_db_world())
+    top = inv.hypotheses[0]
+    assert top.service == "db" and top.fault_type.value == "network"
+    assert top.path in (["web", "a", "db"], ["web", "b", "db"])
+    assert "web" in [h.service for h in inv.hypotheses]
+    assert all(h.why for h in inv.hypotheses)
+    assert top.confidence >= max(h.confidence for h in inv.hypotheses)
+    shown = "\n".join(hypotheses_text(inv))
+    assert "why:" in shown and "path: web ->" in shown
