@@ -235,3 +235,24 @@ def test_a_silent_database_its_callers_wait_on_is_named_with_the_path() -> None:
     assert top.confidence >= max(h.confidence for h in inv.hypotheses)
     shown = "\n".join(hypotheses_text(inv))
     assert "why:" in shown and "path: web ->" in shown
+
+
+def test_a_tie_is_reported_as_a_tie_not_settled_by_name() -> None:
+    world = _silent_db_world()
+    # web waits on x and y alike; nothing else tells them apart.
+    graph = ServiceGraph(
+        services=[Service(name="web", depends_on=["x", "y"]), Service(name="x"), Service(name="y")]
+    )
+    calm = [0.020, 0.021, 0.019, 0.020, 0.022, 0.020, 0.018, 0.021, 0.020, 0.019] * 3
+    tied = world.model_copy(
+        update={
+            "topology": graph,
+            "metrics": [series("web", "client_latency_p99_seconds", [*calm, 0.9, 0.9, 0.9])],
+        }
+    )
+    _, [inv] = run_offline(tied)
+    first, second = inv.hypotheses[:2]
+    assert {first.service, second.service} == {"x", "y"}
+    assert first.confidence == second.confidence
+    assert first.why.startswith(f"tied with {second.service}")
+    assert second.why.startswith(f"tied with {first.service}")

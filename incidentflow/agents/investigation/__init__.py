@@ -152,7 +152,12 @@ def investigate(
         hypothesis(
             c,
             confidence(c, total_mass),
-            why=why(c, c.rank_mass / total_mass if total_mass else 0.0, top),
+            why=why(
+                c,
+                c.rank_mass / total_mass if total_mass else 0.0,
+                top,
+                ranked[1] if len(ranked) > 1 else None,
+            ),
             share=c.rank_mass / total_mass if total_mass else 0.0,
             path=_path(incident, calls, c.service),
         )

@@ -254,7 +254,9 @@ def confidence(cand: Candidate, total_mass: float) -> float:
     return round(min(MAX_CONFIDENCE, cand.anomaly * cand.rank_mass / total_mass), 2)
 
 
-def why(cand: Candidate, share: float, top: Candidate | None) -> str:
+def why(
+    cand: Candidate, share: float, top: Candidate | None, second: Candidate | None = None
+) -> str:
     """One line: what it rests on, and why it ranks where it does."""
     parts = [
         (name, value)
@@ -270,9 +272,19 @@ def why(cand: Candidate, share: float, top: Candidate | None) -> str:
     ]
     basis = ", ".join(f"{n} {v:.2f}" for n, v in sorted(parts, key=lambda p: -p[1])[:3])
     if top is None or top is cand:
+        if second is not None and math.isclose(cand.rank_mass, second.rank_mass, rel_tol=1e-6):
+            return (
+                f"tied with {second.service} ({share:.0%} each; the evidence cannot tell them "
+                f"apart); own evidence: {basis}"
+            )
         return f"most of the propagation walk ends here ({share:.0%}); own evidence: {basis}"
-    gap = "less of the walk ends here" if cand.rank_mass < top.rank_mass else "tied"
-    return f"{gap} ({share:.0%}) than at {top.service}; own evidence: {basis or 'weak'}"
+    if math.isclose(cand.rank_mass, top.rank_mass, rel_tol=1e-6):
+        # Listed second only because one must be: the evidence cannot tell them apart.
+        return f"tied with {top.service} ({share:.0%} each); own evidence: {basis or 'weak'}"
+    return (
+        f"less of the walk ends here ({share:.0%}) than at {top.service}; "
+        f"own evidence: {basis or 'weak'}"
+    )
 
 
 def hypothesis(
