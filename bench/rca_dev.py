@@ -123,10 +123,10 @@ def bundle_case(folder: Path) -> tuple[Scenario, list[str], str, str]:
 def _oracle(folder: Path) -> None:
     """Diagnosis: make the engine's onset detection return the injection time, to separate
     onset errors from ranking errors. Never used for a reported figure."""
-    import incidentflow.agents.investigation as inv
+    import incidentflow.agents.investigation.gather as gather
 
     at = _time(json.loads((folder / "truth.json").read_text())["inject_time_utc"])
-    inv.detect_onset = lambda series, after: at  # type: ignore[attr-defined]
+    gather.detect_onset = lambda series, after, hurts: at  # type: ignore[assignment]
 
 
 def ranked(invs: list[Investigation]) -> list[tuple[str, str, float]]:

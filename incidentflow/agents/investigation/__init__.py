@@ -1,22 +1,30 @@
 """Agent 3, investigation (rules engine): rank root-cause hypotheses with cited evidence.
 
-Candidates are the incident's services and what they call within N hops. For each, the
-evidence source is asked for changes, error logs, metric series and (where it holds them)
-traces and runbooks around the onset, reaching back before the first alert for a baseline;
-findings become `Evidence` and scores become ranked hypotheses and reasoned rejections (the
-formula is in `scoring`). Pure and deterministic: every time comes from the incident's alerts,
-never from a clock.
+Candidates are the incident's services and what they call within N hops (`gather`). For
+each, the evidence source is asked for changes, logs, metric series and (where it holds them)
+traces and runbooks, reaching back before the first alert for a baseline; where the alerts
+give no onset with history before it, the data does (`anomaly`). Each modality scores against
+the service's own history (`anomaly`, `traces`, `signals`), the scores combine per candidate
+(`scoring`) and flow over the dependency graph (`propagation`, a personalized PageRank) into
+ranked hypotheses and reasoned rejections. docs/rca.md lists the methods and every knob.
+Pure and deterministic: every time comes from the incident's alerts or the data, never from
+a clock.
 """
 
 from __future__ import annotations
 
-from collections import deque
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 from incidentflow.agents.common import utc
 from incidentflow.agents.investigation import propagation
-from incidentflow.agents.investigation.anomaly import MIN_HISTORY, detect_onset
+from incidentflow.agents.investigation.gather import (
+    candidates_of,
+    own_series,
+    path_to,
+    read_traces,
+    settle_cut,
+)
 from incidentflow.agents.investigation.scoring import (
     Candidate,
     combine,
@@ -31,14 +39,10 @@ from incidentflow.agents.investigation.signals import (
     change_finding,
     log_findings,
     metric_finding,
-    signal_of,
 )
-from incidentflow.agents.investigation.spans import attribute
-from incidentflow.agents.investigation.traces import Shift, analyse, shift_evidence
 from incidentflow.evidence import (
     EvidenceSource,
     LogRecord,
-    MetricSeries,
     RunbookSource,
     SpanSource,
 )
@@ -95,7 +99,7 @@ def investigate(
     window = window_of(incident, config)
     # One adjacency map: ServiceGraph lookups scan its list, too slow for large graphs.
     calls = {s.name: list(s.depends_on) for s in graph.services}
-    candidates = _candidates(incident, calls, config.hops)
+    candidates = candidates_of(incident, calls, config.hops)
     names = list(candidates)
 
     for change in source.changes(
@@ -127,7 +131,7 @@ def investigate(
             if log.points_to in candidates:
                 candidates[log.points_to].blamed_by.append(log)
     if isinstance(source, SpanSource):
-        _read_traces(source, candidates, window)
+        read_traces(source, candidates, window)
 
     for cand in candidates.values():
         score(cand, candidates, incident.origin_service)
@@ -159,7 +163,7 @@ def investigate(
                 ranked[1] if len(ranked) > 1 else None,
             ),
             share=c.rank_mass / total_mass if total_mass else 0.0,
-            path=_path(incident, calls, c.service),
+            path=path_to(incident, calls, c.service),
         )
         for c in ranked
     ]
@@ -197,95 +201,6 @@ def window_of(incident: Incident, config: InvestigationConfig) -> Window:
     )
 
 
-def _path(incident: Incident, calls: dict[str, list[str]], service: str) -> list[str]:
-    """The shortest dependency path from one of the incident's services down to `service`."""
-    starts = [s for s in dict.fromkeys([incident.origin_service or "", *incident.services])]
-    prev: dict[str, str | None] = {s: None for s in starts if s in calls}
-    queue = deque(prev)
-    while queue and service not in prev:
-        node = queue.popleft()
-        for dep in calls.get(node, []):
-            if dep not in prev:
-                prev[dep] = node
-                queue.append(dep)
-    if service not in prev:
-        return [service]
-    path = [service]
-    while (up := prev[path[-1]]) is not None:
-        path.append(up)
-    return path[::-1]
-
-
-def _read_traces(source: SpanSource, candidates: dict[str, Candidate], window: Window) -> None:
-    """Trace shifts without status (`traces`) and the status-based attribution (`spans`)."""
-    name = getattr(source, "name", "traces")
-    spans = source.spans(services=list(candidates), start=window.start, end=window.end)
-    shifts = analyse(spans, window.cut)
-    found = [
-        *shifts.own_time.values(),
-        *(_wire_summary(svc, wires) for svc, wires in sorted(shifts.wire.items()) if wires),
-        *shifts.calls.values(),
-    ]
-    for shift in found:
-        if shift.service in candidates:
-            item = shift_evidence(shift, start=window.cut, end=window.end, source=name)
-            candidates[shift.service].shifts.append((shift, item))
-    traces = attribute(spans, window, name)
-    for svc, scored in traces.deepest_errors.items():
-        if svc in candidates:
-            candidates[svc].deepest_error = scored
-    for svc, scored in traces.self_time.items():
-        if svc in candidates:
-            candidates[svc].self_time = scored
-    for svc, scored in traces.network.items():
-        if svc in candidates:
-            candidates[svc].network = scored
-
-
-def own_series(series: list[MetricSeries]) -> list[MetricSeries]:
-    """Drop series that several services report identically: they describe what those
-    services share (the host they run on), not any one of them."""
-    seen: dict[tuple[str, tuple[tuple[datetime, float], ...]], set[str]] = {}
-    for s in series:
-        key = (s.name, tuple((p.at, p.value) for p in s.points))
-        seen.setdefault(key, set()).add(s.service)
-    return [s for s in series if len(seen[(s.name, tuple((p.at, p.value) for p in s.points))]) == 1]
-
-
-def settle_cut(window: Window, series: list[MetricSeries]) -> Window:
-    """Keep the alert-derived cut when the series have history before it; else find the
-    onset in the data (the alerts were already firing when the data begins)."""
-    with_history = sum(
-        1 for s in series if sum(1 for p in s.points if p.at < window.cut) >= MIN_HISTORY
-    )
-    if not series or with_history * 2 >= len(series):
-        return window
-    found = detect_onset(
-        series,
-        after=window.start,
-        hurts=lambda s: -1 if signal_of(s.name) == "availability" else 1,
-    )
-    if found is None:
-        return window
-    return Window(start=window.start, cut=found, onset=window.onset, end=window.end)
-
-
-def _wire_summary(service: str, wires: list[Shift]) -> Shift:
-    """A service's grown wire times as one shift: the edges touching it, summed."""
-    top = max(wires, key=lambda w: (w.z, w.what))
-    edges = sorted({w.what.removeprefix("wire time ") for w in wires})
-    return Shift(
-        service=service,
-        what=f"wire time on {len(edges)} call edge(s) touching it: {', '.join(edges[:4])}",
-        kind="wire",
-        z=sum(w.z for w in wires),
-        before=top.before,
-        after=top.after,
-        samples=sum(w.samples for w in wires),
-        example_trace=top.example_trace,
-    )
-
-
 def _runbooks(
     source: RunbookSource, incident: Incident, service: str, window: Window
 ) -> list[Evidence]:
@@ -311,53 +226,6 @@ def _runbooks(
         )
         for book in books[:MAX_RUNBOOKS]
     ]
-
-
-def _within(
-    calls: dict[str, list[str]], start: str, hops: int, keep: set[str] | None = None
-) -> dict[str, int]:
-    """Breadth-first down the call graph from `start`: service -> depth, up to `hops`."""
-    depth = {start: 0}
-    frontier = [start]
-    for level in range(1, hops + 1):
-        nxt: list[str] = []
-        for node in frontier:
-            for dep in calls.get(node, []):
-                if dep not in depth and (keep is None or dep in keep):
-                    depth[dep] = level
-                    nxt.append(dep)
-        frontier = nxt
-        if not frontier:
-            break
-    return depth
-
-
-def _candidates(incident: Incident, calls: dict[str, list[str]], hops: int) -> dict[str, Candidate]:
-    """Incident services first, then what they call, nearest first; names kept stable."""
-    depth: dict[str, int] = {}
-    for svc in incident.services:
-        for name, d in _within(calls, svc, hops).items():
-            depth[name] = min(d, depth.get(name, d))
-    alerting = set(incident.services)
-    origin_deps = set(calls.get(incident.origin_service or "", []))
-    reach = set(depth)
-    callers: dict[str, set[str]] = {n: set() for n in reach}
-    for name in reach:
-        for dep in calls.get(name, []):
-            if dep in reach:
-                callers[dep].add(name)
-    out: dict[str, Candidate] = {}
-    for name in sorted(depth, key=lambda n: (depth[n], n)):
-        closure = set(_within(calls, name, len(reach), keep=reach)) - {name}
-        out[name] = Candidate(
-            service=name,
-            depth=depth[name],
-            alerting=name in alerting,
-            calls=frozenset(closure),
-            callers=frozenset(callers[name]),
-            under_origin=name in origin_deps,
-        )
-    return out
 
 
 def _evidence(
