@@ -232,6 +232,8 @@ def test_a_silent_database_its_callers_wait_on_is_named_with_the_path() -> None:
     assert top.path in (["web", "a", "db"], ["web", "b", "db"])
     assert "web" in [h.service for h in inv.hypotheses]
     assert all(h.why for h in inv.hypotheses)
+    cited = {i for h in inv.hypotheses for i in (*h.evidence_ids, *h.contradicting_ids)}
+    assert cited <= {e.id for e in inv.evidence}
     assert top.confidence >= max(h.confidence for h in inv.hypotheses)
     shown = "\n".join(hypotheses_text(inv))
     assert "why:" in shown and "path: web ->" in shown

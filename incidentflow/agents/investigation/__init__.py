@@ -261,7 +261,8 @@ def _evidence(
         (i for i in pool if i not in order and pool[i].weight > 0),
         key=lambda i: (-pool[i].weight, i),
     )
-    return [pool[i] for i in [*order, *rest][:MAX_EVIDENCE] if i in pool]
+    # Everything cited stays (citations are bounded per hypothesis); the rest fills the budget.
+    return [pool[i] for i in [*order, *rest[: max(0, MAX_EVIDENCE - len(order))]] if i in pool]
 
 
 def _topology_fallback(

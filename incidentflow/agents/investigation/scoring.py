@@ -36,6 +36,7 @@ CHANGE_TO_JUMP = timedelta(minutes=15)
 MIN_CONFIDENCE = 0.3
 MAX_CONFIDENCE = 0.95  # rules never claim certainty
 MAX_CONTRADICTING = 3
+MAX_CITED = 8
 _RESOURCE = re.compile(
     r"out of memory|OOM|no space left|too many (open )?(connections|files)|pool exhausted|"
     r"disk full|heap space|memory limit",
@@ -293,15 +294,20 @@ def hypothesis(
     """The hypothesis a scored candidate stands for, citing what supports it."""
     kind = fault_type(cand)
     change = cand.recent_change()
-    supporting = [
-        *([change.evidence.id] if change else []),
-        *(f.evidence.id for f in cand.own_logs),
-        *(m.evidence.id for m in cand.jumps),
-        *(f.evidence.id for f in cand.blamed_by),
-        *(t[1].id for t in cand.trace_items),
-        *(e.id for _, e in cand.shifts),
-        *(m.evidence.id for _, m in cand.waited_on),
-    ]
+    # What it rests on, strongest first, a bounded few (the artifact keeps all it cites).
+    supporting = list(
+        dict.fromkeys(
+            [
+                *([change.evidence.id] if change else []),
+                *(f.evidence.id for f in cand.own_logs),
+                *(m.evidence.id for m in sorted(cand.jumps, key=lambda m: -abs(m.z))),
+                *(t[1].id for t in cand.trace_items),
+                *(e.id for _, e in sorted(cand.shifts, key=lambda s: -s[0].z)),
+                *(f.evidence.id for f in cand.blamed_by),
+                *(m.evidence.id for _, m in sorted(cand.waited_on, key=lambda w: -abs(w[1].z))),
+            ]
+        )
+    )[:MAX_CITED]
     # The flat series that speak against it, most watched first; a few make the point.
     contradicting = [m.evidence.id for m in cand.metrics if not m.jumped][:MAX_CONTRADICTING]
     symptom = cand.own_logs[0].sample.message if cand.own_logs else None
