@@ -24,7 +24,8 @@ from activities.investigation import InvestigationActivities
 from activities.notify import NotifyActivities
 from activities.postmortem import PostmortemActivities
 from activities.remediation import RemediationActivities, options_from
-from incidentflow.context import build_context
+from incidentflow.active import active_block
+from incidentflow.context import AgentContext, build_context
 from incidentflow.errors import IncidentFlowError
 from incidentflow.executors import Ledger, build_executors
 from incidentflow.logs import configure_logging
@@ -49,16 +50,33 @@ QUEUES: dict[str, tuple[str, ...]] = {
 REMEDIATION_MAX_CONCURRENT = 2
 
 
-def build_workers(client: Client, settings: Settings, queue: str) -> list[Worker]:
+def agent_context(settings: Settings, queue: str) -> AgentContext | None:
+    """The agents' context if `queue` serves agents; said in one block at start.
+
+    Built before Temporal is contacted: a bad template, catalog or bundle stops the worker
+    at once with one line naming its setting, not at the first incident.
+    """
+    if queue not in QUEUES:
+        raise IncidentFlowError(f"unknown queue {queue!r}: use one of {', '.join(sorted(QUEUES))}")
+    ctx = build_context(settings) if "agents" in QUEUES[queue] else None
+    log = logging.getLogger("incidentflow.worker")
+    log.info("active configuration (%s worker):\n%s", queue, active_block(settings, ctx))
+    return ctx
+
+
+def build_workers(
+    client: Client, settings: Settings, queue: str, ctx: AgentContext | None = None
+) -> list[Worker]:
     """The Worker objects one process of kind `queue` runs."""
     if queue not in QUEUES:
         raise IncidentFlowError(f"unknown queue {queue!r}: use one of {', '.join(sorted(QUEUES))}")
     workers: list[Worker] = []
+    if ctx is None and "agents" in QUEUES[queue]:
+        ctx = build_context(settings)
     for scope in QUEUES[queue]:
         if scope == "workflows":
             workers.append(Worker(client, task_queue=settings.workflow_queue, workflows=WORKFLOWS))
-        elif scope == "agents":
-            ctx = build_context(settings)
+        elif scope == "agents" and ctx is not None:
             investigation = InvestigationActivities(
                 ctx, drill_delay_seconds=settings.drill_investigation_delay_seconds
             )
@@ -101,8 +119,9 @@ def build_workers(client: Client, settings: Settings, queue: str) -> list[Worker
 
 async def run_workers(settings: Settings, queue: str, *, stop: asyncio.Event | None = None) -> None:
     """Serve `queue` until `stop` is set or the process gets SIGTERM/SIGINT."""
+    ctx = agent_context(settings, queue)
     client = await connect(settings, serve_metrics=True)
-    workers = build_workers(client, settings, queue)
+    workers = build_workers(client, settings, queue, ctx)
     tune_gc(settings.gc_gen0_threshold)
     stop = stop or asyncio.Event()
     loop = asyncio.get_running_loop()

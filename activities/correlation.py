@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from temporalio import activity
 
+from activities.poison import final_errors
 from incidentflow.agents.correlation import correlate
-from incidentflow.agents.memo_graph import memo_graph
 from incidentflow.context import AgentContext
 from incidentflow.llm.correlation import correlate_llm
 from incidentflow.llm.select import answer, given
@@ -15,14 +15,15 @@ from incidentflow.models import CorrelationInput, CorrelationResult
 class CorrelationActivities:
     def __init__(self, ctx: AgentContext) -> None:
         self._ctx = ctx
-        # The graph is fixed for the worker's life: its cached walks serve every batch.
-        self._graph = memo_graph(ctx.graph)
 
     @activity.defn(name="correlate")
     async def correlate(self, inp: CorrelationInput) -> CorrelationResult:
         """New incidents, alerts joined to open ones, and what was dropped as noise."""
-        found = correlate(inp, self._graph, self._ctx.rules.correlation)
-        llm, graph = self._ctx.llm, self._ctx.graph
+        # The graph as known now (learned edges included); each version keeps its cached walks.
+        graph = await self._ctx.graph_for([d.alert for d in inp.detections])
+        with final_errors("correlation"):
+            found = correlate(inp, graph, self._ctx.rules.correlation)
+        llm = self._ctx.llm
         # The model reviews new incidents only: joins and drops stay the rules engine's.
         if llm is None or not llm.enabled("correlation") or not found.new_incidents:
             return found

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from temporalio import activity
 
+from activities.poison import final_errors
 from incidentflow.agents.detection import detect
 from incidentflow.context import AgentContext
 from incidentflow.llm.detection import detect_llm
@@ -18,8 +19,10 @@ class DetectionActivities:
     @activity.defn(name="detect")
     async def detect(self, batch: AlertBatch) -> DetectionResult:
         """Severity, service, flapping and noise for every alert of the batch."""
-        found = detect(batch, self._ctx.graph, self._ctx.rules.detection)
-        llm, graph = self._ctx.llm, self._ctx.graph
+        graph = await self._ctx.graph_for(batch.alerts)
+        with final_errors("detection"):
+            found = detect(batch, graph, self._ctx.rules.detection)
+        llm = self._ctx.llm
         if llm is None or not llm.enabled("detection") or not batch.alerts:
             return found
         return await answer(

@@ -58,13 +58,18 @@ class ExecutionActivities:
             activity.logger.info("action %s already took effect; not running it again", key)
             return done.model_copy(update={"status": ActionStatus.ALREADY_DONE})
         params = action.undo if inp.undo else action.params
-        activity.heartbeat(f"running {key}")
+        # Intent before acting: a retry after a crash between acting and recording the result
+        # learns that an earlier attempt may have acted, and the executor is told so.
+        attempt = self._ledger.begin(key)
+        activity.heartbeat(f"running {key} (attempt {attempt})")
         try:
             executor = self._executors.for_params(params)
             operations = executor.describe(params, key=key)
             if self._delay:
                 await _heartbeating(asyncio.sleep(self._delay, "drill delay"), key)
-            output = await _heartbeating(asyncio.to_thread(executor.apply, params, key=key), key)
+            output = await _heartbeating(
+                asyncio.to_thread(executor.apply, params, key=key, attempt=attempt), key
+            )
         except ExecutorUnavailable as err:
             # The target may come back: Temporal retries with the same key.
             raise ApplicationError(f"{action.incident_id}: {key}: {err}") from err

@@ -10,11 +10,14 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from incidentflow.agents.investigation import investigate
+from incidentflow.agents.sourcing import account
 from incidentflow.context import AgentContext
 from incidentflow.errors import ConfigError
+from incidentflow.evidence import EvidenceSource
 from incidentflow.llm.investigation import investigate_llm
 from incidentflow.llm.select import answer
-from incidentflow.models import Investigation, InvestigationInput
+from incidentflow.models import Investigation, InvestigationInput, ServiceGraph
+from incidentflow.sources.guarded import SourceLedger, guarded
 
 # Heartbeat well inside the workflow's heartbeat timeout so a dead worker is noticed fast.
 HEARTBEAT_EVERY_S = 1.0
@@ -35,22 +38,26 @@ class InvestigationActivities:
             await asyncio.sleep(HEARTBEAT_EVERY_S)
             waited += HEARTBEAT_EVERY_S
         activity.heartbeat("investigating")
-        llm = self._ctx.llm
+        ctx = self._ctx
+        # A fresh ledger per attempt: each source that errors is recorded and left out.
+        ledger = SourceLedger()
+        source = guarded(ctx.sources, ledger)
+        llm = ctx.llm
+        graph = await ctx.graph_for(inp.incident.alerts)
         if llm is not None and llm.enabled("investigation"):
-            ctx = self._ctx
             work = answer(
                 llm,
                 "investigation",
                 incident_id=inp.incident.id,
                 llm=lambda meter, deadline: investigate_llm(
-                    llm, inp, ctx.graph, ctx.evidence, ctx.investigation, meter, deadline
+                    llm, inp, graph, source, ctx.investigation, meter, deadline
                 ),
-                rules=lambda: self._rules(inp),
+                rules=lambda: self._rules(inp, graph, source),
             )
         else:
-            work = self._rules(inp)
+            work = self._rules(inp, graph, source)
         try:
-            return await _heartbeating(work)
+            found = await _heartbeating(work)
         except ConfigError as err:
             # A wrong URL, template or token will not fix itself on retry: fail fast, and the
             # incident parks for a person with the setting named.
@@ -59,12 +66,13 @@ class InvestigationActivities:
                 type="ConfigError",
                 non_retryable=True,
             ) from err
+        return account(found, ledger.reports([s.name for s in ctx.sources]))
 
-    async def _rules(self, inp: InvestigationInput) -> Investigation:
+    async def _rules(
+        self, inp: InvestigationInput, graph: ServiceGraph, source: EvidenceSource
+    ) -> Investigation:
         # Live sources (Prometheus, Loki, kubectl) block: keep them off the worker's event loop.
-        return await asyncio.to_thread(
-            investigate, inp, self._ctx.graph, self._ctx.evidence, self._ctx.investigation
-        )
+        return await asyncio.to_thread(investigate, inp, graph, source, self._ctx.investigation)
 
 
 async def _heartbeating(work: Coroutine[Any, Any, Investigation]) -> Investigation:

@@ -23,7 +23,7 @@ class PostmortemActivities:
     @activity.defn(name="draft_postmortem")
     async def draft_postmortem(self, inp: PostmortemInput) -> PostMortem:
         """Timeline, root cause, remediation and action items, for a person to edit."""
-        graph, llm = self._ctx.graph, self._ctx.llm
+        graph, llm = await self._ctx.graph_for(), self._ctx.llm
         pm = draft(inp.record, graph)
         if llm is not None and llm.enabled("postmortem"):
             rules = pm

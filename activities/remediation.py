@@ -13,9 +13,11 @@ import httpx
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from incidentflow.agents.remediation import plan
+from incidentflow.agents.remediation import labelled, plan, scoped
+from incidentflow.agents.sourcing import unsourced
 from incidentflow.context import AgentContext
 from incidentflow.errors import ConfigError
+from incidentflow.identity.config import trust_from
 from incidentflow.llm.remediation import plan_llm
 from incidentflow.llm.select import answer
 from incidentflow.models import (
@@ -41,6 +43,10 @@ class RemediationOptions:
     config: IncidentConfig
     verify_window_seconds: int = 600
     prometheus_url: str | None = None
+    # The real executors INCIDENTFLOW_EXECUTOR enables (names only, never their credentials).
+    executors: frozenset[str] = frozenset()
+    # Action kinds the http executor has a route of its own for.
+    http_kinds: frozenset[str] = frozenset()
 
 
 def options_from(settings: Settings) -> RemediationOptions:
@@ -57,11 +63,22 @@ def options_from(settings: Settings) -> RemediationOptions:
     notify = settings.notify_slack_url is not None or bool(settings.notify_webhook_url)
     return RemediationOptions(
         config=IncidentConfig(
-            policy=policy, notify=notify, verify_poll_seconds=settings.verify_poll_seconds
+            policy=policy,
+            trust=trust_from(settings),
+            notify=notify,
+            verify_poll_seconds=settings.verify_poll_seconds,
+            resolved_settle_seconds=settings.resolved_settle_seconds,
         ),
         verify_window_seconds=settings.verify_window_seconds,
         prometheus_url=settings.verify_prometheus_url,
+        executors=frozenset(enabled_executors(settings)),
+        http_kinds=frozenset(settings.executor_http_actions),
     )
+
+
+def enabled_executors(settings: Settings) -> list[str]:
+    """The real executors INCIDENTFLOW_EXECUTOR names; empty for dry-run."""
+    return [n.strip() for n in settings.executor.split(",") if n.strip() not in ("", "dry-run")]
 
 
 class RemediationActivities:
@@ -71,15 +88,31 @@ class RemediationActivities:
 
     @activity.defn(name="plan_remediation")
     async def plan_remediation(self, inp: PlanInput) -> RemediationPlan:
-        """A specific action with its verification and undo, plus alternatives."""
-        graph, window = self._ctx.graph, self._opts.verify_window_seconds
+        """A specific action with its verification and undo, plus alternatives.
+
+        Whichever engine answers, an action whose target lies outside the incident is refused
+        and every action names the executor that will really run it.
+        """
+        proposed = await self._propose(inp)
+        found = scoped(proposed, inp.incident, inp.investigation)
+        return labelled(found, self._opts.executors, self._opts.http_kinds)
+
+    async def _propose(self, inp: PlanInput) -> RemediationPlan:
+        graph, window = await self._ctx.graph_for(), self._opts.verify_window_seconds
+        execs = self._opts.executors
         llm = self._ctx.llm
-        # Without a hypothesis there is nothing to act on: no model proposes an action then.
-        if llm is None or not llm.enabled("remediation") or inp.investigation.top is None:
-            return plan(inp, graph, verify_window_seconds=window)
+        # Without a hypothesis, or with nothing but alerts behind it, there is nothing to act
+        # on: no model proposes an action then.
+        if (
+            llm is None
+            or not llm.enabled("remediation")
+            or inp.investigation.top is None
+            or unsourced(inp.investigation)
+        ):
+            return plan(inp, graph, verify_window_seconds=window, executors=execs)
 
         async def rules() -> RemediationPlan:
-            return plan(inp, graph, verify_window_seconds=window)
+            return plan(inp, graph, verify_window_seconds=window, executors=execs)
 
         return await answer(
             llm,

@@ -16,6 +16,8 @@ from typing import Any
 from opentelemetry import trace
 from temporalio import activity, workflow
 
+from incidentflow.visible import one_line, visible_json
+
 # Attributes every LogRecord has; anything else was passed in `extra=` and is kept.
 _STANDARD = set(logging.makeLogRecord({}).__dict__) | {"message", "asctime"}
 
@@ -63,7 +65,7 @@ class JsonFormatter(logging.Formatter):
                 out[key] = value if isinstance(value, str | int | float | bool) else str(value)
         if record.exc_info:
             out["exception"] = self.formatException(record.exc_info)
-        return json.dumps(out, ensure_ascii=False)
+        return visible_json(json.dumps(out, ensure_ascii=False))
 
 
 class TextFormatter(logging.Formatter):
@@ -73,7 +75,9 @@ class TextFormatter(logging.Formatter):
         when = datetime.fromtimestamp(record.created).strftime("%H:%M:%S")
         inc = getattr(record, "incident_id", None)
         where = f" [{inc}]" if inc else ""
-        line = f"{when} {record.levelname:<7} {record.name}{where}: {record.getMessage()}"
+        # A message may quote an alert: its control characters must not drive the terminal.
+        message = one_line(record.getMessage())
+        line = f"{when} {record.levelname:<7} {record.name}{where}: {message}"
         if record.exc_info:
             line += "\n" + self.formatException(record.exc_info)
         return line

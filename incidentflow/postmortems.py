@@ -12,6 +12,7 @@ import json
 from pathlib import Path
 
 from incidentflow.models import PostMortem
+from incidentflow.visible import visible, visible_json
 
 SIDECAR = ".generated.json"
 
@@ -44,8 +45,11 @@ def write_postmortem(directory: Path, pm: PostMortem) -> list[Path]:
     sidecar = directory / SIDECAR
     hashes: dict[str, str] = json.loads(sidecar.read_text()) if sidecar.exists() else {}
     written = [
-        _write_one(directory, f"{pm.incident_id}.md", pm.markdown, hashes),
-        _write_one(directory, f"{pm.incident_id}.json", pm.model_dump_json(indent=2), hashes),
+        # Drafts carry no control characters; these calls also keep older records' out.
+        _write_one(directory, f"{pm.incident_id}.md", visible(pm.markdown), hashes),
+        _write_one(
+            directory, f"{pm.incident_id}.json", visible_json(pm.model_dump_json(indent=2)), hashes
+        ),
     ]
     sidecar.write_text(json.dumps(hashes, indent=2, sort_keys=True))
     return written

@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
-from importlib import resources
 from pathlib import Path
 from typing import Any, Literal, TypeVar
 
@@ -44,7 +43,6 @@ from incidentflow.sources.files import (
 T = TypeVar("T")
 
 FORMAT_VERSION = 1
-DEMO_SCENARIO = "demo-shop"
 # Alertmanager writes this for "not resolved yet"; it must never be shifted.
 _ZERO_TIME_PREFIX = "0001-01-01"
 
@@ -57,6 +55,15 @@ class ExpectedRootCause(_Frozen):
     service: str
     fault_type: FaultType
     change_id: str | None = None
+    also: list[str] = Field(
+        default_factory=list,
+        description="Other services that count as right (a second root, an alias)",
+    )
+
+    @property
+    def services(self) -> list[str]:
+        """Every service that counts as the root cause, the main one first."""
+        return [self.service, *(s for s in self.also if s != self.service)]
 
 
 class AcceptedAction(_Frozen):
@@ -70,10 +77,17 @@ class ExpectedIncident(_Frozen):
     fingerprints: list[str] = Field(
         default_factory=list, description="The incident's alerts exactly; else matched by name"
     )
+    grouping: bool = Field(
+        default=True,
+        description="False: the alerts only locate the incident to score; no grouping truth",
+    )
     services: list[str]
     origin_service: str
     root_cause: ExpectedRootCause
     accepted_actions: list[AcceptedAction] = Field(default_factory=list)
+    source_fault_type: str | None = Field(
+        default=None, description="The data set's own fault label, before mapping to ours"
+    )
 
 
 class ExpectedAnswer(_Frozen):
@@ -126,7 +140,7 @@ class Scenario(_Frozen):
             return self
         return self.model_copy(
             update={
-                "alert_payloads": [_shift_payload(p, delta) for p in self.alert_payloads],
+                "alert_payloads": [shift_payload(p, delta) for p in self.alert_payloads],
                 "metrics": [
                     s.model_copy(
                         update={
@@ -145,11 +159,6 @@ class Scenario(_Frozen):
                 ],
             }
         )
-
-
-def demo_scenario_path() -> Path:
-    """Directory of the bundled demo shop scenario (package data)."""
-    return Path(str(resources.files("incidentflow").joinpath("scenarios", DEMO_SCENARIO)))
 
 
 def load_scenario(path: Path) -> Scenario:
@@ -194,7 +203,12 @@ class BundleEvidenceSource:
     """
 
     def __init__(self, scenario: Scenario, *, name: str = "bundle") -> None:
-        self._scenario = scenario
+        # The answer never reaches the agents through their evidence.
+        self._scenario = (
+            scenario
+            if scenario.expected is None
+            else scenario.model_copy(update={"expected": None})
+        )
         self._name = name
 
     @property
@@ -361,7 +375,8 @@ def _shift_stamp(value: Any, delta: timedelta) -> Any:
     return _format_time(_parse_time(value) + delta)
 
 
-def _shift_payload(payload: dict[str, Any], delta: timedelta) -> dict[str, Any]:
+def shift_payload(payload: dict[str, Any], delta: timedelta) -> dict[str, Any]:
+    """A copy of a webhook payload with its alerts' start and end moved by `delta`."""
     alerts = [
         {
             **alert,

@@ -7,9 +7,9 @@ ingest app. Every field maps to an `INCIDENTFLOW_<NAME>` environment variable.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 WORKFLOW_QUEUE = "incidentflow-workflows"
@@ -32,6 +32,12 @@ class Settings(BaseSettings):
     temporal_tls: bool = False
     temporal_tls_cert: Path | None = None
     temporal_tls_key: Path | None = None
+    temporal_tls_ca: Path | None = Field(
+        default=None, description="CA that signed Temporal's server certificate (mTLS)"
+    )
+    temporal_tls_server_name: str | None = Field(
+        default=None, description="The name in Temporal's server certificate"
+    )
     temporal_api_key: SecretStr | None = None
 
     embedded_port: int = 7233
@@ -53,9 +59,30 @@ class Settings(BaseSettings):
     ingest_hmac_secrets: dict[str, SecretStr] = Field(
         default_factory=dict, description="HMAC-SHA256 body signature secret per source (JSON)"
     )
+    ingest_hmac_window_seconds: int = Field(
+        default=300,
+        gt=0,
+        le=86_400,
+        description="How far a signed request's timestamp may be from now (replays older fail)",
+    )
+    cors_origins: list[str] = Field(
+        default_factory=list,
+        description="Browser origins allowed to call the webhook (the Temporal UI's, for the "
+        'codec endpoint), JSON: ["https://temporal-ui.example"]; empty = none',
+    )
+    webhook_insecure: bool = Field(
+        default=False,
+        description="Serve the webhook on a non-loopback address with no credentials at all",
+    )
     partition_labels: list[str] = Field(
         default_factory=lambda: ["environment", "env"],
         description="Labels whose first value present names an alert's stream partition",
+    )
+    max_partitions: int = Field(
+        default=20,
+        gt=0,
+        description="Stream partitions one ingest process routes to (the default included); "
+        "alerts naming more go to the default partition, with a warning",
     )
     max_stream_backlog: int = Field(
         default=50_000, gt=0, description="Alerts waiting in a stream above which ingest says 503"
@@ -76,12 +103,51 @@ class Settings(BaseSettings):
 
     task_queue_prefix: str = Field(default="", description="Prepended to every task queue name")
     approval_timeout_seconds: int = Field(default=1800, gt=0)
+    resolved_settle_seconds: int = Field(
+        default=60,
+        ge=0,
+        description="Every alert of an incident resolved before approval and none fired again "
+        "for this long: the plan is withdrawn and the incident ends resolved",
+    )
 
     catalog_path: Path | None = Field(
-        default=None, description="Service graph YAML; unset = the bundled demo shop's"
+        default=None,
+        description="Service graph YAML; unset = the evidence bundle's topology, else empty",
+    )
+    # The learned service graph (issue 13, docs/service-graph.md): merged over the catalog,
+    # which wins on conflicts; nothing is contacted until the first alert.
+    graph_learn: list[str] = Field(
+        default_factory=lambda: ["prometheus", "spans", "alert_labels"],
+        description="What the graph is learned from (JSON list); [] = the catalog only",
+    )
+    graph_prometheus_queries: list[dict[str, str]] = Field(
+        default_factory=lambda: [q.model_dump() for q in _graph_queries()],
+        description='PromQL whose series are edges: [{"query": "...", "caller": "client", '
+        '"callee": "server"}]; default: Tempo/OpenTelemetry and Istio service-graph series',
+    )
+    graph_callee_labels: list[str] = Field(
+        default_factory=lambda: list(_peer_labels().callee),
+        description="Alert labels naming the service the alert's service calls (first present)",
+    )
+    graph_caller_labels: list[str] = Field(
+        default_factory=lambda: list(_peer_labels().caller),
+        description="Alert labels naming the service that calls the alert's service",
+    )
+    graph_ignore_services: list[str] = Field(
+        default_factory=lambda: ["unknown", "user"],
+        description="Placeholder node names never taken as services (Istio's, Tempo's)",
+    )
+    graph_refresh_seconds: int = Field(
+        default=300, ge=10, le=86_400, description="How often learned edges are read again"
+    )
+    graph_window_seconds: int = Field(
+        default=3600, gt=0, description="How far back spans are read for edges"
+    )
+    graph_label_ttl_seconds: int = Field(
+        default=86_400, gt=0, description="How long an edge an alert label named is kept"
     )
     evidence_bundle: Path | None = Field(
-        default=None, description="Scenario bundle served as evidence; unset = bundled demo"
+        default=None, description="Scenario bundle served as evidence; unset = none (demo sets it)"
     )
     # Evidence sources (issue 4): each is off until configured; none is contacted at start-up.
     prometheus_url: str | None = Field(default=None, description="Prometheus HTTP API base URL")
@@ -125,7 +191,14 @@ class Settings(BaseSettings):
     # remediation worker opens (incidentflow/executors); other processes never touch them.
     executor_kubectl: str = Field(default="kubectl", description="kubectl binary")
     executor_kubeconfig: Path | None = Field(default=None, description="kubeconfig for kubectl")
-    executor_http_url: str | None = Field(default=None, description="Where http actions POST")
+    executor_http_url: str | None = Field(
+        default=None, description="Where http actions POST when their kind has no route below"
+    )
+    executor_http_actions: dict[str, dict[str, Any]] = Field(
+        default_factory=dict,
+        description='Per action kind: {"rollback": {"method": "POST", "url": "https://deploy/'
+        '{service}/rollback", "body": {"version": "{to_version}"}}} (docs/remediation.md)',
+    )
     executor_http_secret: SecretStr | None = Field(default=None, description="HMAC key")
     executor_http_secret_file: Path | None = Field(
         default=None, description="File holding the HMAC key (a mounted secret)"
@@ -141,6 +214,64 @@ class Settings(BaseSettings):
     approval_two_person: list[str] = Field(
         default_factory=lambda: ["high"], description="Risks that need two different approvers"
     )
+    # Decisions (issue 19, docs/decisions.md): people authenticate to the ingest service's API
+    # (a token per person, or OIDC); it signs each decision and the workflows verify it.
+    decisions_allow_unsigned: bool | None = Field(
+        default=None,
+        description="Believe unsigned decisions sent straight to Temporal (`--by` as typed); "
+        "unset = only with the embedded dev server and no decision key configured",
+    )
+    decision_signing_key: SecretStr | None = Field(
+        default=None, description="The API's Ed25519 private key (`incidentflow decision-keys`)"
+    )
+    decision_signing_key_file: Path | None = Field(
+        default=None, description="File holding that key (a mounted secret); ingest only"
+    )
+    decision_verify_keys: list[str] = Field(
+        default_factory=list,
+        description="Ed25519 public keys whose decisions workers believe (JSON list; rotation: "
+        "list old and new)",
+    )
+    decision_max_age_seconds: int = Field(
+        default=300, gt=0, le=3600, description="How old a signed decision may arrive"
+    )
+    decision_roles: dict[str, dict[str, list[str]]] = Field(
+        default_factory=dict,
+        description='Roles per service, team (catalog owner) or "*": JSON {"team-payments": '
+        '{"approvers": ["alice"], "owners": ["carol"]}}',
+    )
+    api_tokens: dict[str, SecretStr] = Field(
+        default_factory=dict, description='Decision API token per person (JSON {"alice": "..."})'
+    )
+    oidc_issuer: str | None = Field(default=None, description="OIDC issuer people log in with")
+    oidc_audience: str | None = Field(default=None, description="The audience tokens must name")
+    oidc_jwks_url: str | None = Field(
+        default=None, description="The issuer's JWKS URL; unset = from its discovery document"
+    )
+    oidc_identity_claim: str = Field(default="email", description="The claim naming the person")
+    oidc_algorithms: list[str] = Field(
+        default_factory=lambda: ["RS256", "ES256", "EdDSA"], description="Accepted JWT algorithms"
+    )
+    api_url: str | None = Field(
+        default=None, description="Where the CLI sends decisions; unset = the webhook's URL"
+    )
+    api_token: SecretStr | None = Field(
+        default=None, description="The CLI user's own decision credential (token or OIDC JWT)"
+    )
+    credentials_file: Path | None = Field(
+        default=None,
+        description="The CLI user's credentials file; unset = ~/.config/incidentflow/credentials",
+    )
+    slack_signing_secret: SecretStr | None = Field(
+        default=None, description="The Slack app's signing secret: enables decision buttons"
+    )
+    slack_users: dict[str, str] = Field(
+        default_factory=dict, description='Slack user id -> identity (JSON {"U024BE7LH": "alice"})'
+    )
+    slack_response_url_prefix: str = Field(
+        default="https://hooks.slack.com/",
+        description="Where a Slack interaction's response_url may point (outcome updates)",
+    )
     verify_window_seconds: int = Field(default=600, gt=0, description="Verification window")
     verify_poll_seconds: int = Field(default=15, gt=0, description="PromQL verification poll")
     verify_prometheus_url: str | None = Field(
@@ -148,6 +279,11 @@ class Settings(BaseSettings):
     )
     notify_slack_url: SecretStr | None = Field(
         default=None, description="Slack-compatible incoming webhook URL"
+    )
+    notify_slack_buttons: bool = Field(
+        default=False,
+        description="Approve/Reject buttons on Slack decision messages (the ingest service "
+        "needs INCIDENTFLOW_SLACK_SIGNING_SECRET to take the clicks)",
     )
     notify_webhook_url: str | None = Field(default=None, description="Generic JSON webhook URL")
     postmortem_dir: Path | None = Field(
@@ -231,6 +367,24 @@ class Settings(BaseSettings):
         default=0.0, ge=0, description="Hold each execution open this long before acting"
     )
 
+    @field_validator(
+        "oidc_issuer",
+        "oidc_audience",
+        "oidc_jwks_url",
+        "decision_signing_key",
+        "slack_signing_secret",
+        "api_token",
+        "api_url",
+        "notify_slack_url",
+        "notify_webhook_url",
+        mode="before",
+    )
+    @classmethod
+    def _empty_is_unset(cls, value: object) -> object:
+        # docker-compose passes `${VAR:-}` as an empty string: that means "not configured",
+        # never "an empty secret" (an empty Slack signing secret would let anyone sign).
+        return None if isinstance(value, str) and not value.strip() else value
+
     @property
     def postmortems_path(self) -> Path:
         """Where drafted post-mortems (Markdown and JSON) are written."""
@@ -265,3 +419,15 @@ class Settings(BaseSettings):
     @property
     def ingest_url(self) -> str:
         return self.webhook_url or f"http://{self.webhook_host}:{self.webhook_port}"
+
+
+def _graph_queries() -> tuple[Any, ...]:
+    from incidentflow.graphs.prometheus import DEFAULT_GRAPH_QUERIES
+
+    return DEFAULT_GRAPH_QUERIES
+
+
+def _peer_labels() -> Any:
+    from incidentflow.graphs.labels import PeerLabels
+
+    return PeerLabels()

@@ -167,22 +167,37 @@ def embedded_server(settings: Settings) -> DevServer:
     )
 
 
-async def connect(settings: Settings, *, serve_metrics: bool = False) -> Client:
+def _read(path: Path | None) -> bytes | None:
+    if path is None:
+        return None
+    try:
+        return path.read_bytes()
+    except OSError as err:
+        raise ConfigError(f"cannot read the Temporal TLS file {path}: {err.strerror}") from err
+
+
+async def connect(settings: Settings, *, serve_metrics: bool = False, lazy: bool = False) -> Client:
     """A client with the pydantic data converter; a clear error when nothing answers.
 
     `serve_metrics` is for the long-running processes (workers, the webhook): their client
     runs on the runtime that serves INCIDENTFLOW_METRICS_BIND. A one-shot command never
     binds it, so `incidentflow approve` works beside a running stack with the same settings.
+    `lazy` connects on first use, and again on each use until Temporal answers (the webhook
+    starts before Temporal and answers 503 meanwhile).
     """
     tls: TLSConfig | bool = settings.temporal_tls
-    if settings.temporal_tls_cert or settings.temporal_tls_key:
-        if not (settings.temporal_tls_cert and settings.temporal_tls_key):
+    if settings.temporal_tls_cert or settings.temporal_tls_key or settings.temporal_tls_ca:
+        if bool(settings.temporal_tls_cert) != bool(settings.temporal_tls_key):
             raise ConfigError(
                 "set both INCIDENTFLOW_TEMPORAL_TLS_CERT and INCIDENTFLOW_TEMPORAL_TLS_KEY"
             )
+        # mTLS to a self-run Temporal: our client certificate, and the private CA (and the
+        # name in its certificate) that the server's certificate is checked against.
         tls = TLSConfig(
-            client_cert=settings.temporal_tls_cert.read_bytes(),
-            client_private_key=settings.temporal_tls_key.read_bytes(),
+            client_cert=_read(settings.temporal_tls_cert),
+            client_private_key=_read(settings.temporal_tls_key),
+            server_root_ca_cert=_read(settings.temporal_tls_ca),
+            domain=settings.temporal_tls_server_name,
         )
     api_key = settings.temporal_api_key.get_secret_value() if settings.temporal_api_key else None
     try:
@@ -194,6 +209,7 @@ async def connect(settings: Settings, *, serve_metrics: bool = False) -> Client:
             runtime=metrics.runtime(settings) if serve_metrics else None,
             tls=tls or bool(api_key),
             api_key=api_key,
+            lazy=lazy,
         )
     except RuntimeError as err:
         raise TemporalUnavailable(

@@ -16,6 +16,7 @@ import httpx
 import pytest
 from temporalio.client import Client
 
+from incidentflow.cli.demo_bundle import demo_scenario_path
 from incidentflow.ingest.app import create_app
 from incidentflow.ingest.sink import TemporalSink
 from incidentflow.settings import Settings
@@ -40,7 +41,11 @@ def dev_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevServer]:
 
 
 def make_settings(address: str, data_dir: Path, **overrides: object) -> Settings:
-    """Settings isolated to one test: own queues, own partition, own data directory."""
+    """Settings isolated to one test: own queues, own partition, own data directory.
+
+    The demo's recorded world is the evidence, configured explicitly as `demo` does; a test
+    of a worker without sources passes `evidence_bundle=None`.
+    """
     tag = uuid.uuid4().hex[:8]
     values: dict[str, object] = {
         "temporal_address": address,
@@ -48,6 +53,10 @@ def make_settings(address: str, data_dir: Path, **overrides: object) -> Settings
         "task_queue_prefix": f"t{tag}-",
         "environment": f"test-{tag}",
         "accept_timeout_seconds": 5.0,
+        "evidence_bundle": demo_scenario_path(),
+        # Most tests decide as a named person straight through Temporal (the embedded
+        # single-user mode); tests/integration/test_decision_api.py turns this off.
+        "decisions_allow_unsigned": True,
     }
     values.update(overrides)
     return Settings.model_validate(values)

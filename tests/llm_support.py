@@ -15,10 +15,11 @@ from temporalio.testing import ActivityEnvironment
 
 from incidentflow.agents.correlation import correlate
 from incidentflow.agents.detection import detect
+from incidentflow.cli.demo_bundle import demo_scenario_path
 from incidentflow.context import AgentContext, build_context
 from incidentflow.ingest.alertmanager import AlertmanagerWebhook, normalize
 from incidentflow.models import AlertBatch, CorrelationInput, Incident
-from incidentflow.scenario import demo_scenario_path, load_scenario
+from incidentflow.scenario import load_scenario
 from incidentflow.settings import Settings
 
 
@@ -29,6 +30,7 @@ def llm_values(fake: FakeOpenAI, **overrides: Any) -> dict[str, Any]:
         "llm_base_url": fake.url,
         "llm_model": FAKE_MODEL,
         "llm_api_key": FAKE_KEY,
+        "evidence_bundle": demo_scenario_path(),
     }
     values.update(overrides)
     return values

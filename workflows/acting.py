@@ -1,9 +1,11 @@
 """The incident workflow's decision and action steps: approval policy, execute, verify, undo.
 
 Approvals follow the approval policy (who may approve which risk; high risk needs two different
-people); a refused approval is recorded with who tried. An approved action runs on the
-remediation task queue, is verified in its window, and is undone automatically when
-verification fails; the incident then parks for a person and never loops.
+people, compared as canonical identities); only signed decisions count unless configuration
+allows local unsigned ones (incidentflow/identity/admission.py), and every attempt, refused
+ones included, is recorded with who (as authenticated), its path and the plan digest. An
+approved action runs on the remediation task queue, is verified in its window, and is undone
+automatically when verification fails; the incident then parks for a person and never loops.
 
 Deterministic module: no I/O, no clock but workflow.now(), no randomness.
 """
@@ -15,12 +17,15 @@ import contextlib
 from datetime import timedelta
 
 from temporalio import workflow
+from temporalio.common import RawValue
 from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
     from activities.execution import ExecutionActivities
     from activities.notify import NotifyActivities
     from activities.remediation import RemediationActivities
+    from incidentflow.identity.admission import Admission, Pending, admit
+    from incidentflow.identity.signing import plan_digest
     from incidentflow.metrics import record_verification
     from incidentflow.models import (
         ActionResult,
@@ -43,6 +48,7 @@ with workflow.unsafe.imports_passed_through():
         VerifyKind,
     )
     from workflows import policies
+    from workflows.signal_input import decode
     from workflows.takeover import TakeoverHandlers
 
 
@@ -55,23 +61,29 @@ class ActingSteps(TakeoverHandlers):
     _verification: Verification | None
     _closing: bool
     _config_loading: asyncio.Task[None] | None
+    _withdrawn: str | None
 
     def _init_acting(self) -> None:
         self._decisions: list[Approval] = []
         self._approvers: list[str] = []
+        self._nonces: set[str] = set()
         self._verifications: list[Verification] = []
 
     # -- a person's decision: updates (validated) and signals ------------------------------
+    # Every attempt passes incidentflow/identity/admission.py: only a decision the API signed
+    # (or, where configured, a local unsigned one) counts; each attempt is recorded with who
+    # (as authenticated), its path, the plan digest and the outcome.
 
     @workflow.update(name="approve")
     def approve(self, req: DecisionRequest) -> Approval:
         """Approve the pending plan; the action runs once the policy's approvers agree."""
-        refusal = self._policy_refusal(req)
+        admission = self._admit(Decision.APPROVED, req, signal=False)
+        refusal = admission.refusal or self._policy_refusal(admission)
         if refusal is not None:
             # Accepted into history so who tried is on record, then failed for the caller.
-            self._refuse(req, refusal)
+            self._refuse(Decision.APPROVED, admission, refusal)
             raise ApplicationError(refusal, type="ApprovalRefused", non_retryable=True)
-        return self._decide(Decision.APPROVED, req)
+        return self._decide(Decision.APPROVED, req, admission)
 
     @approve.validator
     def _validate_approve(self, req: DecisionRequest) -> None:
@@ -80,23 +92,29 @@ class ActingSteps(TakeoverHandlers):
     @workflow.update(name="reject")
     def reject(self, req: DecisionRequest) -> Approval:
         """Reject the pending plan; nothing executes."""
-        return self._decide(Decision.REJECTED, req)
+        admission = self._admit(Decision.REJECTED, req, signal=False)
+        if admission.refusal is not None:
+            self._refuse(Decision.REJECTED, admission, admission.refusal)
+            raise ApplicationError(admission.refusal, type="RejectRefused", non_retryable=True)
+        return self._decide(Decision.REJECTED, req, admission)
 
     @reject.validator
     def _validate_reject(self, req: DecisionRequest) -> None:
         self._check_decidable(Decision.REJECTED, req)
 
     @workflow.signal(name="approve")
-    def approve_signal(self, req: DecisionRequest) -> None:
+    def approve_signal(self, raw: RawValue) -> None:
         """Same as the update, for `temporal workflow signal`; an invalid one is recorded."""
-        self._decide_by_signal(Decision.APPROVED, req)
+        self._decide_by_signal(Decision.APPROVED, decode(raw, DecisionRequest))
 
     @workflow.signal(name="reject")
-    def reject_signal(self, req: DecisionRequest) -> None:
+    def reject_signal(self, raw: RawValue) -> None:
         """Same as the update, for `temporal workflow signal`; an invalid one is recorded."""
-        self._decide_by_signal(Decision.REJECTED, req)
+        self._decide_by_signal(Decision.REJECTED, decode(raw, DecisionRequest))
 
     def _check_decidable(self, decision: Decision, req: DecisionRequest) -> None:
+        if self._withdrawn is not None:
+            raise ValueError(f"{self._incident.id}'s plan was withdrawn: {self._withdrawn}")
         if self._approval is not None:
             prev = self._approval
             raise ValueError(
@@ -111,65 +129,98 @@ class ActingSteps(TakeoverHandlers):
         if decision is Decision.REJECTED and not req.reason.strip():
             raise ValueError("a rejection needs a reason (--reason TEXT)")
 
-    def _policy_refusal(self, req: DecisionRequest) -> str | None:
+    def _admit(self, decision: Decision, req: DecisionRequest, *, signal: bool) -> Admission:
+        action = self._plan.action if self._plan else None
+        admission = admit(
+            "approve" if decision is Decision.APPROVED else "reject",
+            req,
+            signal=signal,
+            pending=Pending(
+                incident_id=self._incident.id,
+                service=self._incident.origin_service,
+                plan_id=action.id if action else None,
+                plan_digest=plan_digest(action),
+                now=workflow.now(),
+            ),
+            trust=self._config.trust,
+            seen_nonces=self._nonces,
+        )
+        if admission.nonce is not None:
+            self._nonces.add(admission.nonce)
+        return admission
+
+    def _policy_refusal(self, admission: Admission) -> str | None:
         action = self._plan.action if self._plan else None
         if action is None:
             return None
-        return self._config.policy.refusal(req.by, action.risk, self._approvers)
+        return self._config.policy.refusal(admission.by, action.risk, self._approvers)
 
-    def _refuse(self, req: DecisionRequest, why: str) -> None:
-        self._decisions.append(
-            Approval(decision=Decision.REFUSED, by=req.by, at=workflow.now(), reason=why)
+    def _audited(
+        self, decision: Decision, admission: Admission, reason: str, approvers: list[str]
+    ) -> Approval:
+        return Approval(
+            decision=decision,
+            by=admission.by,
+            at=workflow.now(),
+            reason=reason,
+            approvers=approvers,
+            identity=admission.identity,
+            authenticated=admission.authenticated,
+            path=admission.path,
+            plan_id=admission.plan_id,
+            plan_digest=admission.plan_digest,
         )
-        self._event(TimelineKind.DECISION, req.by, f"approval refused: {why}")
 
-    def _decide(self, decision: Decision, req: DecisionRequest) -> Approval:
+    def _refuse(self, decision: Decision, admission: Admission, why: str) -> None:
+        verb = "approval" if decision is Decision.APPROVED else "rejection"
+        self._decisions.append(
+            self._audited(Decision.REFUSED, admission, f"{verb} refused: {why}", [])
+        )
+        self._event(TimelineKind.DECISION, admission.by, f"{verb} refused: {why}")
+
+    def _decide(self, decision: Decision, req: DecisionRequest, admission: Admission) -> Approval:
         why = f": {req.reason}" if req.reason else ""
+        by = admission.by
         if decision is Decision.APPROVED:
-            self._approvers.append(req.by)
+            self._approvers.append(by)
             action = self._plan.action if self._plan else None
             needed = self._config.policy.required(action.risk) if action else 1
             if len(self._approvers) < needed:
-                partial = Approval(
-                    decision=decision,
-                    by=req.by,
-                    at=workflow.now(),
-                    reason=req.reason,
-                    approvers=list(self._approvers),
-                )
+                partial = self._audited(decision, admission, req.reason, list(self._approvers))
                 self._decisions.append(partial)
                 self._event(
                     TimelineKind.DECISION,
-                    req.by,
+                    by,
                     f"approval {len(self._approvers)} of {needed}{why}; waiting for "
                     f"{needed - len(self._approvers)} more different approver(s)",
                 )
                 self._set_state(IncidentState.AWAITING_APPROVAL, self._decision_waiting())
                 return partial
-        final = Approval(
-            decision=decision,
-            by=req.by,
-            at=workflow.now(),
-            reason=req.reason,
-            approvers=list(self._approvers),
-        )
+        final = self._audited(decision, admission, req.reason, list(self._approvers))
         self._approval = final
         self._decisions.append(final)
-        self._event(TimelineKind.DECISION, req.by, f"{decision.value}{why}")
+        self._event(TimelineKind.DECISION, by, f"{decision.value}{why}")
         return final
 
-    def _decide_by_signal(self, decision: Decision, req: DecisionRequest) -> None:
+    def _decide_by_signal(self, decision: Decision, req: DecisionRequest | str) -> None:
+        if isinstance(req, str):
+            verb = "approve" if decision is Decision.APPROVED else "reject"
+            self._event(TimelineKind.DECISION, "unknown", f"malformed {verb} signal: {req}")
+            return
+        # A signal cannot be refused; every attempt is recorded so the history tells the truth.
+        admission = self._admit(decision, req, signal=True)
         try:
             self._check_decidable(decision, req)
         except ValueError as err:
-            # A signal cannot be refused; record who tried so the history tells the truth.
-            self._event(TimelineKind.DECISION, req.by, f"refused {decision.value} signal: {err}")
+            self._refuse(decision, admission, str(err))
             return
-        refusal = self._policy_refusal(req) if decision is Decision.APPROVED else None
+        refusal = admission.refusal
+        if refusal is None and decision is Decision.APPROVED:
+            refusal = self._policy_refusal(admission)
         if refusal is not None:
-            self._refuse(req, refusal)
+            self._refuse(decision, admission, refusal)
             return
-        self._decide(decision, req)
+        self._decide(decision, req, admission)
 
     def _decision_waiting(self) -> str:
         action = self._plan.action if self._plan else None
@@ -179,13 +230,14 @@ class ActingSteps(TakeoverHandlers):
         window = self._inp.approval_timeout_seconds
         return (
             f"a person to approve or reject: {summary}{have} (expires in {window // 60} min; "
-            f"`incidentflow approve {self._incident.id} --by NAME`)"
+            f"`incidentflow approve {self._incident.id}`)"
         )
 
     def _wake(self) -> bool:
         """A person asked the run loop to leave the step it waits in."""
         return (
             self._resolved_by is not None
+            or self._withdrawn is not None
             or Stage.INVESTIGATION in self._overrides
             or Stage.PLANNING in self._overrides
             or Stage.PLANNING in self._skips

@@ -47,9 +47,8 @@ with workflow.unsafe.imports_passed_through():
         Verification,
     )
     from incidentflow.search import SERVICE_KEY
-    from workflows import policies
+    from workflows import joins, policies
     from workflows.acting import ActingSteps
-    from workflows.joins import join_summaries
     from workflows.moves import MoveHandlers
     from workflows.names import INCIDENT_CLOSED_SIGNAL
 
@@ -65,10 +64,13 @@ class IncidentWorkflow(MoveHandlers, ActingSteps):
     def __init__(self, inp: IncidentInput) -> None:
         self._inp = inp
         self._incident = inp.incident
-        self._alerts: dict[str, Alert] = {a.fingerprint: a for a in inp.incident.alerts}
+        # Bounded detail (issue 14): the first MAX_DETAIL alerts in full, the rest counted.
+        kept, counted = joins.take_detail({}, inp.incident.alerts)
+        self._alerts: dict[str, Alert] = {a.fingerprint: a for a in kept}
+        self._digest = joins.add_to_digest(None, counted)
         self._services: list[str] = list(inp.incident.services)
-        self._downstream: list[DownstreamAlert] = list(inp.incident.downstream)
-        self._duplicates: list[Duplicate] = list(inp.incident.duplicates)
+        self._downstream: list[DownstreamAlert] = joins.capped([], inp.incident.downstream)
+        self._duplicates: list[Duplicate] = joins.capped([], inp.incident.duplicates)
         self._state = IncidentState.OPEN
         self._waiting_for = "starting"
         self._investigation: Investigation | None = None
@@ -102,7 +104,7 @@ class IncidentWorkflow(MoveHandlers, ActingSteps):
             ),
             state=self._state,
             waiting_for=self._waiting_for,
-            detections=self._inp.detections,
+            detections=self._inp.detections[: joins.MAX_DETAIL],
             investigation=self._investigation,
             plan=self._plan,
             approval=self._approval,
@@ -116,6 +118,7 @@ class IncidentWorkflow(MoveHandlers, ActingSteps):
             escalated=self._escalated,
             parked_stage=self._parked.value if self._parked else None,
             verifications=self._verifications,
+            digest=self._digest,
         )
 
     # -- machines: the stream joins later alerts to this incident --------------------------
@@ -130,16 +133,18 @@ class IncidentWorkflow(MoveHandlers, ActingSteps):
             why = f"origin moved from {was} to {now}: {update.origin_reason}"
             self._event(TimelineKind.CORRELATION, "correlation", why)
             self._incident = self._incident.model_copy(update={"origin_service": now})
-            self._downstream = list(update.downstream)
+            self._downstream = joins.capped([], update.downstream)
             workflow.upsert_search_attributes([SERVICE_KEY.value_set(update.origin_service)])
         else:
-            self._downstream += update.downstream
-        self._duplicates += update.duplicates
-        for dup in update.duplicates:
-            self._event(TimelineKind.ALERT, "correlation", f"duplicate delivery: {dup.reason}")
-        for line in join_summaries(update, self._alerts):
+            self._downstream = joins.capped(self._downstream, update.downstream)
+        self._duplicates = joins.capped(self._duplicates, update.duplicates)
+        for line in joins.duplicate_lines(update):
             self._event(TimelineKind.ALERT, "correlation", line)
-        self._alerts.update((alert.fingerprint, alert) for alert in update.alerts)
+        for line in joins.join_summaries(update, self._alerts):
+            self._event(TimelineKind.ALERT, "correlation", line)
+        kept, counted = joins.take_detail(self._alerts, update.alerts)
+        self._alerts.update((alert.fingerprint, alert) for alert in kept)
+        self._digest = joins.add_to_digest(self._digest, counted)
 
     # -- the run ---------------------------------------------------------------------------
 
@@ -155,17 +160,19 @@ class IncidentWorkflow(MoveHandlers, ActingSteps):
         else:
             await loading
         sender = asyncio.create_task(self._deliver_notifications())
+        watcher = asyncio.create_task(self._watch_resolution())
         final = await self._respond()
         await self._finish(final)
         self._closing = True
         await sender
+        await watcher
         await workflow.wait_condition(workflow.all_handlers_finished)
         return self.record()
 
     async def _respond(self) -> IncidentState:
         """Investigation to verified action; the state the incident ends in."""
         stage = Stage.INVESTIGATION
-        while self._resolved_by is None:
+        while self._resolved_by is None and self._withdrawn is None:
             if stage is Stage.INVESTIGATION:
                 inv = await self._stage(stage, self._investigate, lambda o: o.investigation)
                 self._investigation = inv or self._skipped_investigation()
@@ -173,12 +180,12 @@ class IncidentWorkflow(MoveHandlers, ActingSteps):
             elif stage is Stage.PLANNING:
                 plan = await self._stage(stage, self._plan_remediation, lambda o: o.plan)
                 if plan is None:
-                    if self._resolved_by is None:
+                    if self._resolved_by is None and self._withdrawn is None:
                         self._event(TimelineKind.PLAN, "system", "remediation skipped by a person")
-                    return IncidentState.CLOSED
+                    return self._end_state()
                 self._adopt_plan(plan)
                 if plan.action is None:
-                    await self._park(stage, f"no catalog action fits: {plan.rationale}")
+                    await self._park(stage, f"no action proposed: {plan.rationale}")
                     continue
                 decision = await self._await_decision()
                 if decision is None:
@@ -207,7 +214,11 @@ class IncidentWorkflow(MoveHandlers, ActingSteps):
                 )
                 await self._park(stage, why)
                 stage = self._rewind() if self._wake() else Stage.EXECUTION
-        return IncidentState.CLOSED
+        return self._end_state()
+
+    def _end_state(self) -> IncidentState:
+        """Closed, or resolved when the alerts resolved on their own before any approval."""
+        return IncidentState.RESOLVED if self._withdrawn is not None else IncidentState.CLOSED
 
     def _rewind(self) -> Stage:
         """Where the loop goes after a person's override or skip interrupted a wait."""
@@ -226,7 +237,8 @@ class IncidentWorkflow(MoveHandlers, ActingSteps):
         """Gate, then a person's artifact or the agent's; None when skipped or resolved."""
         while True:
             await self._gate(stage)
-            if self._resolved_by is not None and stage is not Stage.POSTMORTEM:
+            ended = self._resolved_by is not None or self._withdrawn is not None
+            if ended and stage is not Stage.POSTMORTEM:
                 return None
             override = self._overrides.pop(stage, None)
             if override is not None:
@@ -240,6 +252,8 @@ class IncidentWorkflow(MoveHandlers, ActingSteps):
             try:
                 return await agent()
             except ActivityError as err:
+                if workflow.cancellation_reason() is not None:
+                    raise  # the workflow was cancelled (the UI's button): it ends cancelled
                 self._event(TimelineKind.STATE, stage.value, f"failed: {err.cause or err}")
                 await self._park(stage, f"{stage.value} failed: {err.cause or err}")
 
@@ -249,11 +263,15 @@ class IncidentWorkflow(MoveHandlers, ActingSteps):
             return
         self._waiting_for = (
             f"paused by {self._paused_by} before {stage.value}: "
-            f"`incidentflow resume {self._incident.id} --by NAME`"
+            f"`incidentflow resume {self._incident.id}`"
         )
         self._show_details()
         await workflow.wait_condition(
-            lambda: self._paused_by is None or self._resolved_by is not None
+            lambda: (
+                self._paused_by is None
+                or self._resolved_by is not None
+                or self._withdrawn is not None
+            )
         )
 
     async def _park(self, stage: Stage, why: str) -> None:
@@ -264,7 +282,7 @@ class IncidentWorkflow(MoveHandlers, ActingSteps):
         self._set_state(
             IncidentState.NEEDS_ATTENTION,
             f"a person to retry, skip or override {stage.value}, or resolve "
-            f"(`incidentflow retry {self._incident.id} {stage.value} --by NAME`)",
+            f"(`incidentflow retry {self._incident.id} {stage.value}`)",
         )
         await workflow.wait_condition(
             lambda: (
@@ -282,14 +300,14 @@ class IncidentWorkflow(MoveHandlers, ActingSteps):
     def _record_intake(self) -> None:
         self._record_split_from()
         inc = self._incident
-        for alert in sorted(inc.alerts, key=lambda a: (a.starts_at, a.fingerprint)):
+        for alert in joins.intake_alerts(inc.alerts):
             self._event(
                 TimelineKind.ALERT,
                 alert.source,
                 f"{alert.status.value}: {alert.name} - {alert.summary}",
                 at=alert.starts_at,
             )
-        for det in self._inp.detections:
+        for det in self._inp.detections[: joins.LISTED_AT_INTAKE]:
             verdict = "noise" if det.noise else det.severity.value
             self._event(
                 TimelineKind.DETECTION,

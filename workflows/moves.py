@@ -1,12 +1,16 @@
 """Merge, split and "all alerts resolved": the incident workflow's handlers for moving alerts.
 
 A person merges or splits incidents with validated updates; each side records the move in its
-own timeline. The alert stream says when every alert of an incident resolved at its source.
+own timeline. The alert stream says when every alert of an incident resolved at its source; if
+that happens before an action was approved and no alert fires again within the settle time,
+the plan is withdrawn and the incident ends `resolved` (issue 13).
 
 Deterministic module: no I/O, no clock but workflow.now(), no randomness.
 """
 
 from __future__ import annotations
+
+from datetime import timedelta
 
 from temporalio import workflow
 
@@ -14,13 +18,15 @@ with workflow.unsafe.imports_passed_through():
     from incidentflow.models import (
         Alert,
         AlertsResolved,
+        AlertStatus,
         Incident,
         IncidentInput,
         IncidentMoved,
+        IncidentState,
         SplitRequest,
         TimelineKind,
     )
-    from workflows.takeover import TakeoverHandlers
+    from workflows.takeover import ACTING, TakeoverHandlers
 
 
 class MoveHandlers(TakeoverHandlers):
@@ -33,9 +39,52 @@ class MoveHandlers(TakeoverHandlers):
     _services: list[str]
     # Splits done, by their sorted fingerprints: the same split asked again gets the same answer.
     _splits: dict[str, IncidentMoved]
+    _closing: bool
 
     def _init_moves(self) -> None:
         self._splits = {}
+        # Why the plan was withdrawn because the alerts resolved on their own; None until then.
+        self._withdrawn: str | None = None
+
+    # -- alerts that resolve on their own before anything was approved ---------------------
+
+    def _alerts_clear(self) -> bool:
+        return bool(self._alerts) and all(
+            a.status is AlertStatus.RESOLVED for a in self._alerts.values()
+        )
+
+    def _may_withdraw(self) -> bool:
+        # Any final decision (approved, rejected, expired) settles the plan's fate already.
+        decided = self._approval is not None
+        late = (*ACTING, IncidentState.DRAFTING_POSTMORTEM)
+        return not (decided or self._state in late or self._state.terminal or self._resolved_by)
+
+    async def _watch_resolution(self) -> None:
+        """Withdraw the plan once every alert has stayed resolved for the settle time.
+
+        A re-fire within it (the stream joins the firing alert back here) keeps the incident
+        going; after the incident ended, a re-fire opens a new one.
+        """
+        while True:
+            await workflow.wait_condition(
+                lambda: self._closing or (self._alerts_clear() and self._may_withdraw())
+            )
+            if self._closing:
+                return
+            settle = self._config.resolved_settle_seconds
+            try:
+                await workflow.wait_condition(
+                    lambda: self._closing or not self._alerts_clear() or not self._may_withdraw(),
+                    timeout=timedelta(seconds=settle),
+                    timeout_summary="alerts resolved: settle window",
+                )
+            except TimeoutError:
+                self._withdrawn = (
+                    f"every alert ({len(self._alerts)}) resolved before an action was approved "
+                    f"and none fired again within {settle} s"
+                )
+                self._event(TimelineKind.PLAN, "system", f"plan withdrawn: {self._withdrawn}")
+                return
 
     def _record_split_from(self) -> None:
         """An incident a person split off another says so first, with who and why."""

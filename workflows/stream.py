@@ -8,51 +8,55 @@ before Temporal's per-run limits, carrying its open-incident index and unprocess
 
 from __future__ import annotations
 
-import asyncio
 from datetime import timedelta
-from typing import Any
 
 from temporalio import workflow
-from temporalio.exceptions import WorkflowAlreadyStartedError
+from temporalio.exceptions import ActivityError
 
 with workflow.unsafe.imports_passed_through():
     from activities.correlation import CorrelationActivities
     from activities.detection import DetectionActivities
     from incidentflow.metrics import record_redelivered_batch
     from incidentflow.models import (
+        Alert,
         AlertBatch,
         AlertBatches,
-        AlertMember,
         AlertsResolved,
         CorrelationInput,
         CorrelationResult,
         Detection,
+        GoneIncident,
         Incident,
         IncidentClosed,
-        IncidentInput,
         IncidentMoved,
+        IncidentUpdate,
         OpenIncident,
+        QuarantinedAlerts,
         StreamInput,
         StreamStats,
     )
     from workflows import policies
-    from workflows.incident import IncidentWorkflow
-    from workflows.incident_start import incident_start_fields
     from workflows.names import (
         ALERT_BATCHES_SIGNAL,
         ALERTS_SIGNAL,
         INCIDENT_CLOSED_SIGNAL,
         INCIDENT_MOVED_SIGNAL,
     )
+    from workflows.stream_incidents import open_incident, signal_joined, signal_resolved
     from workflows.stream_index import (
+        after_end,
         alert_weight,
         all_resolved,
+        apply_move,
         apply_update,
-        capped_members,
+        halves,
         index_for,
+        keep_latest,
         note_transitions,
+        quarantine_record,
         quiet_to_refeed,
         settle_quiet,
+        take_round,
         without_raw,
     )
 
@@ -84,9 +88,13 @@ FORCE_HAND_OVER_BYTES = 30 * 1024 * 1024
 ALL_RESOLVED_PATCH = "stream-all-resolved-signal"
 
 
-def _acknowledge(child: asyncio.Future[Any]) -> None:
-    if not child.cancelled() and child.exception() is not None:
-        workflow.logger.info("incident workflow ended: %s", child.exception())
+class _AgentFailed(Exception):
+    """Detection or correlation failed for good on a round (retrying could not fix it)."""
+
+    def __init__(self, stage: str, err: ActivityError) -> None:
+        super().__init__(stage)
+        self.stage = stage
+        self.reason = str(err.cause or err)
 
 
 @workflow.defn(name="AlertStreamWorkflow")
@@ -110,6 +118,8 @@ class AlertStreamWorkflow:
         self._by_bytes = False
         self._refeed = False
         self._quiet = {d.alert.fingerprint: d for d in inp.quiet}
+        self._quarantined: list[QuarantinedAlerts] = list(inp.quarantined)
+        self._gone: list[GoneIncident] = list(inp.gone)
 
     @workflow.signal(name=ALERTS_SIGNAL)
     def alerts(self, batch: AlertBatch) -> None:
@@ -145,30 +155,7 @@ class AlertStreamWorkflow:
     def incident_moved(self, msg: IncidentMoved) -> None:
         """A person merged or split incidents: move the alerts between index entries."""
         self._signals += 1
-        moved = {a.fingerprint for a in msg.alerts}
-        entry = self._open.get(msg.incident_id)
-        if msg.kind in ("merged_into", "split_out") and entry is not None:
-            left = [fp for fp in entry.fingerprints if fp not in moved]
-            if msg.kind == "merged_into" or not left:
-                self._open.pop(msg.incident_id, None)
-            else:
-                self._open[msg.incident_id] = entry.model_copy(update={"fingerprints": left})
-        elif msg.kind in ("merged_from", "split_from"):
-            base = entry or OpenIncident(
-                id=msg.incident_id,
-                services=[],
-                fingerprints=[],
-                opened_at=min((a.starts_at for a in msg.alerts), default=workflow.now()),
-            )
-            self._open[msg.incident_id] = base.model_copy(
-                update={
-                    "fingerprints": sorted({*base.fingerprints, *moved}),
-                    "services": [
-                        *base.services,
-                        *(s for s in msg.services if s not in base.services),
-                    ],
-                }
-            )
+        apply_move(self._open, msg, workflow.now())
 
     @workflow.query(name="stats")
     def stats(self) -> StreamStats:
@@ -179,6 +166,16 @@ class AlertStreamWorkflow:
     def open_incidents(self) -> list[OpenIncident]:
         """The open-incident index correlation joins new alerts against."""
         return list(self._open.values())
+
+    @workflow.query(name="quarantine")
+    def quarantine(self) -> list[QuarantinedAlerts]:
+        """Rounds no agent could process, with the error (the latest RECORDS_KEPT)."""
+        return self._quarantined
+
+    @workflow.query(name="gone")
+    def gone(self) -> list[GoneIncident]:
+        """Incidents found ended when signalled; their alerts were correlated again."""
+        return self._gone
 
     @workflow.query(name="backlog")
     def backlog(self) -> int:
@@ -224,143 +221,179 @@ class AlertStreamWorkflow:
                             "stats": self._stats.model_copy(update={"runs": self._stats.runs + 1}),
                             "transitions": self._transitions,
                             "quiet": list(self._quiet.values()),
+                            "quarantined": self._quarantined,
+                            "gone": self._gone,
                         }
                     )
                 )
 
     def _take_pending(self) -> AlertBatch:
         """Batches waiting now, up to a round's size, merged: a burst correlates together."""
-        max_alerts = MAX_MERGED_ALERTS if self._by_bytes else OLD_MAX_MERGED_ALERTS
-        max_bytes = MAX_MERGED_BYTES if self._by_bytes else 1 << 62
-        take, size, weight = 0, 0, 0
-        for b in self._pending:
-            more = alert_weight(b)
-            if take and (size + len(b.alerts) > max_alerts or weight + more > max_bytes):
-                break
-            take, size, weight = take + 1, size + len(b.alerts), weight + more
-        batches, self._pending = self._pending[:take], self._pending[take:]
-        self._pending_alerts -= size
-        self._pending_weight -= weight
-        if len(batches) == 1:
-            return batches[0]
-        return AlertBatch(
-            batch_id="+".join(b.batch_id for b in batches),
-            environment=batches[0].environment,
-            received_at=batches[0].received_at,
-            alerts=[a for b in batches for a in b.alerts],
+        batch, self._pending, weight = take_round(
+            self._pending,
+            max_alerts=MAX_MERGED_ALERTS if self._by_bytes else OLD_MAX_MERGED_ALERTS,
+            max_bytes=MAX_MERGED_BYTES if self._by_bytes else 1 << 62,
         )
+        self._pending_alerts -= len(batch.alerts)
+        self._pending_weight -= weight
+        return batch
 
     async def _process(self, batch: AlertBatch) -> None:
         recent = note_transitions(self._transitions, batch, workflow.now())
         if recent:
             batch = batch.model_copy(update={"recent_transitions": recent})
-        detections = await workflow.execute_activity_method(
-            DetectionActivities.detect,
-            batch,
-            task_queue=self._inp.agent_queue,
-            start_to_close_timeout=policies.STREAM_AGENT_TIMEOUT,
-            retry_policy=policies.STREAM_RETRY,
-            summary=f"detect {len(batch.alerts)} alert(s)",
-        )
-        refed = quiet_to_refeed(self._quiet, batch, workflow.now()) if self._refeed else []
-        correlation = await workflow.execute_activity_method(
-            CorrelationActivities.correlate,
-            CorrelationInput(
-                environment=self._inp.environment,
-                detections=[*detections.detections, *refed],
-                open_incidents=index_for(list(self._open.values()), batch),
-            ),
-            task_queue=self._inp.agent_queue,
-            start_to_close_timeout=policies.STREAM_AGENT_TIMEOUT,
-            retry_policy=policies.STREAM_RETRY,
-            summary=f"correlate against {len(self._open)} open incident(s)",
-        )
-        rescued = (
-            settle_quiet(self._quiet, refed, detections.detections, correlation)
-            if self._refeed
-            else 0
-        )
+        await self._round(batch)
+
+    async def _round(self, batch: AlertBatch) -> None:
+        """Detect, correlate and hand out one round; a round an agent cannot process is cut
+        in halves until the alerts it cannot process are quarantined on their own."""
+        try:
+            detections, refed, correlation = await self._analyse(batch)
+        except _AgentFailed as failed:
+            if workflow.cancellation_reason() is not None:
+                raise  # the stream itself was cancelled: not the alerts' fault
+            if len(batch.alerts) > 1:
+                for part in halves(batch):
+                    await self._round(part)
+                return
+            self._quarantine(batch, failed)
+            return
+        rescued = settle_quiet(self._quiet, refed, detections, correlation) if self._refeed else 0
         held = {d.alert.fingerprint for d in refed}
         for incident in correlation.new_incidents:
-            await self._open_incident(incident, correlation, [*detections.detections, *refed])
+            await self._open_incident(incident, correlation, [*detections, *refed])
+        gone: set[str] = set()
+        joined = 0
         for update in correlation.updates:
             known = self._open.get(update.incident_id)
-            if known is None:
-                continue
-            entry = apply_update(known, update)
-            self._open[update.incident_id] = entry
-            handle = workflow.get_external_workflow_handle_for(
-                IncidentWorkflow.run, update.incident_id
-            )
-            await handle.signal(IncidentWorkflow.alerts_joined, update)
-            newly = all_resolved(entry) and not all_resolved(known)
-            if newly and workflow.patched(ALL_RESOLVED_PATCH):
-                await handle.signal(
-                    IncidentWorkflow.alerts_resolved,
-                    AlertsResolved(
-                        incident_id=entry.id,
-                        at=workflow.now(),
-                        fingerprints=entry.fingerprints,
-                    ),
-                )
+            if known is not None and not await self._join(known, update):
+                gone |= {*known.fingerprints, *(a.fingerprint for a in update.alerts)}
+            else:
+                joined += len(update.alerts)
+        # Alerts meant for an incident that had ended go round again: the index no longer
+        # holds it, so they open a new incident (or join another open one).
+        again = after_end(batch, gone)
+        if again:
+            self._requeue(batch, again)
+        requeued = {a.fingerprint for a in again}
         # Counted once the index holds the round (the awaits above let queries in between):
         # `stats` never says processed before `open_incidents` shows where the alerts went.
         self._count(
-            alerts_processed=len(batch.alerts),
+            alerts_processed=len(batch.alerts) - len(again),
             incidents_opened=len(correlation.new_incidents),
-            alerts_joined=sum(len(u.alerts) for u in correlation.updates),
+            alerts_joined=joined,
             # Held quiet alerts were counted dropped once; those now in an incident come back.
-            alerts_dropped=sum(d.alert.fingerprint not in held for d in correlation.dropped)
+            alerts_dropped=sum(
+                d.alert.fingerprint not in held and d.alert.fingerprint not in requeued
+                for d in correlation.dropped
+            )
             - rescued,
+            alerts_after_end=len(again),
         )
+
+    async def _analyse(
+        self, batch: AlertBatch
+    ) -> tuple[list[Detection], list[Detection], CorrelationResult]:
+        """Detections, held quiet alerts fed again, and correlation's result for `batch`."""
+        try:
+            detections = await workflow.execute_activity_method(
+                DetectionActivities.detect,
+                batch,
+                task_queue=self._inp.agent_queue,
+                start_to_close_timeout=policies.STREAM_AGENT_TIMEOUT,
+                retry_policy=policies.STREAM_RETRY,
+                summary=f"detect {len(batch.alerts)} alert(s)",
+            )
+        except ActivityError as err:
+            raise _AgentFailed("detect", err) from err
+        refed = quiet_to_refeed(self._quiet, batch, workflow.now()) if self._refeed else []
+        try:
+            correlation = await workflow.execute_activity_method(
+                CorrelationActivities.correlate,
+                CorrelationInput(
+                    environment=self._inp.environment,
+                    detections=[*detections.detections, *refed],
+                    open_incidents=index_for(list(self._open.values()), batch),
+                ),
+                task_queue=self._inp.agent_queue,
+                start_to_close_timeout=policies.STREAM_AGENT_TIMEOUT,
+                retry_policy=policies.STREAM_RETRY,
+                summary=f"correlate against {len(self._open)} open incident(s)",
+            )
+        except ActivityError as err:
+            # A held quiet alert in a round that cannot be processed may be the cause: it is
+            # not held any longer (it was counted dropped when first held).
+            for det in refed:
+                self._quiet.pop(det.alert.fingerprint, None)
+            raise _AgentFailed("correlate", err) from err
+        return detections.detections, refed, correlation
+
+    async def _join(self, known: OpenIncident, update: IncidentUpdate) -> bool:
+        """Deliver joined alerts to an open incident; False when it had ended meanwhile."""
+        entry = apply_update(known, update)
+        self._open[update.incident_id] = entry
+        why = await signal_joined(update)
+        if why is not None:
+            self._incident_gone(update.incident_id, why, len(update.alerts))
+            return False
+        newly = all_resolved(entry) and not all_resolved(known)
+        if newly and workflow.patched(ALL_RESOLVED_PATCH):
+            why = await signal_resolved(
+                AlertsResolved(
+                    incident_id=entry.id, at=workflow.now(), fingerprints=entry.fingerprints
+                )
+            )
+            if why is not None:
+                # The alerts got there; only the incident ended before hearing they resolved.
+                self._incident_gone(update.incident_id, why, 0)
+        return True
+
+    def _incident_gone(self, incident_id: str, why: str, alerts: int) -> None:
+        workflow.logger.warning("incident %s had ended (%s); not joining it", incident_id, why)
+        self._open.pop(incident_id, None)
+        self._gone = keep_latest(
+            self._gone,
+            GoneIncident(
+                incident_id=incident_id, at=workflow.now(), error=why, alerts_after_end=alerts
+            ),
+        )
+        self._count(incidents_gone=1)
+
+    def _requeue(self, batch: AlertBatch, alerts: list[Alert]) -> None:
+        again = AlertBatch(
+            batch_id=f"after-end-{workflow.uuid4().hex}",
+            environment=batch.environment,
+            received_at=batch.received_at,
+            alerts=alerts,
+        )
+        self._pending.insert(0, again)
+        self._pending_alerts += len(alerts)
+        self._pending_weight += alert_weight(again)
+
+    def _quarantine(self, batch: AlertBatch, failed: _AgentFailed) -> None:
+        record = quarantine_record(
+            batch, stage=failed.stage, error=failed.reason, at=workflow.now()
+        )
+        workflow.logger.warning(
+            "quarantined %d alert(s) of batch %s: %s",
+            len(batch.alerts),
+            record.batch_id,
+            record.error,
+        )
+        self._quarantined = keep_latest(self._quarantined, record)
+        self._count(alerts_processed=len(batch.alerts), alerts_quarantined=len(batch.alerts))
 
     async def _open_incident(
         self, incident: Incident, correlation: CorrelationResult, detections: list[Detection]
     ) -> None:
-        fingerprints = {a.fingerprint for a in incident.alerts}
-        # Only this incident's slice of the batch: a storm must not copy every alert into
-        # every incident's input.
-        inp = IncidentInput(
-            incident=incident,
-            detections=[d for d in detections if d.alert.fingerprint in fingerprints],
-            correlation=CorrelationResult(
-                new_incidents=[incident],
-                dropped=[d for d in correlation.dropped if d.alert.fingerprint in fingerprints],
-            ),
+        entry = await open_incident(
+            incident,
+            correlation,
+            detections,
+            stream=self._inp,
             stream_workflow_id=workflow.info().workflow_id,
-            approval_timeout_seconds=self._inp.approval_timeout_seconds,
-            agent_queue=self._inp.agent_queue,
-            remediation_queue=self._inp.remediation_queue,
         )
-        try:
-            child = await workflow.start_child_workflow(
-                IncidentWorkflow.run,
-                inp,
-                id=incident.id,
-                task_queue=self._inp.workflow_queue,
-                parent_close_policy=workflow.ParentClosePolicy.ABANDON,
-                **incident_start_fields(incident),
-            )
-            # The incident reports its own end by signal (that survives our continue-as-new);
-            # its completion here is only acknowledged, so a failed child warns nobody twice.
-            child.add_done_callback(_acknowledge)
-        except WorkflowAlreadyStartedError:
-            # A retried batch after continue-as-new can re-propose an incident we started.
-            workflow.logger.info("incident %s already started", incident.id)
-        self._open[incident.id] = OpenIncident(
-            id=incident.id,
-            services=incident.services,
-            fingerprints=sorted(fingerprints),
-            opened_at=incident.opened_at,
-            origin_service=incident.origin_service,
-            members=capped_members(
-                {
-                    d.alert.fingerprint: AlertMember(service=d.service, name=d.alert.name)
-                    for d in detections
-                    if d.alert.fingerprint in fingerprints
-                }
-            ),
-        )
+        self._open[entry.id] = entry
 
     def _count(self, **add: int) -> None:
         self._stats = self._stats.model_copy(

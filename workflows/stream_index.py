@@ -6,16 +6,22 @@ Deterministic module: no I/O, no clock (times are passed in from `workflow.now()
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from typing import TypeVar
 
 from incidentflow.models import (
+    Alert,
     AlertBatch,
     AlertMember,
     AlertStatus,
     CorrelationResult,
     Detection,
+    IncidentMoved,
     IncidentUpdate,
     OpenIncident,
+    QuarantinedAlerts,
 )
+
+T = TypeVar("T")
 
 # Alertmanager's own flap detection looks at about this span; changes older than it age out.
 FLAP_WINDOW = timedelta(minutes=10)
@@ -63,6 +69,13 @@ def note_transitions(
 MAX_MEMBERS = 500
 
 
+# Fingerprints one index entry holds. An alert of a bigger storm that is not held still joins
+# by service and time (correlation's join over the graph) and is counted in the incident's
+# digest; the index travels across continue-as-new and answers `open_incidents`, both capped
+# by Temporal at 2 MB.
+MAX_INDEXED = 10_000
+
+
 def capped_members(members: dict[str, AlertMember]) -> dict[str, AlertMember]:
     """At most MAX_MEMBERS entries, the first ones kept."""
     if len(members) <= MAX_MEMBERS:
@@ -78,11 +91,14 @@ def apply_update(known: OpenIncident, update: IncidentUpdate) -> OpenIncident:
             resolved.add(alert.fingerprint)
         else:
             resolved.discard(alert.fingerprint)
-    fingerprints = sorted({*known.fingerprints, *(a.fingerprint for a in update.alerts)})
+    have = set(known.fingerprints)
+    new = sorted({a.fingerprint for a in update.alerts} - have)
+    room = max(MAX_INDEXED - len(have), 0)
+    fingerprints = sorted({*have, *new[:room]})
     services = [*known.services, *(s for s in update.services if s not in known.services)]
     changes: dict[str, object] = {
         "fingerprints": fingerprints,
-        "resolved": sorted(resolved),
+        "resolved": sorted(resolved & {*fingerprints}),
         "services": services,
         "members": capped_members({**known.members, **update.members}),
     }
@@ -180,3 +196,90 @@ def settle_quiet(
 
 def _aware(at: datetime) -> datetime:
     return at if at.tzinfo else at.replace(tzinfo=UTC)
+
+
+# Quarantined rounds and ended incidents the stream's record keeps, newest last (bounded
+# carry-over), and the alerts each quarantine record lists one by one.
+RECORDS_KEPT = 100
+QUARANTINE_ALERTS_LISTED = 20
+
+
+def keep_latest(items: list[T], item: T) -> list[T]:
+    """`items` with `item` appended, the oldest dropped beyond RECORDS_KEPT."""
+    return [*items, item][-RECORDS_KEPT:]
+
+
+def halves(batch: AlertBatch) -> list[AlertBatch]:
+    """A round cut in two, to find the alerts an agent cannot process among good ones."""
+    mid = len(batch.alerts) // 2
+    return [
+        batch.model_copy(update={"alerts": batch.alerts[:mid]}),
+        batch.model_copy(update={"alerts": batch.alerts[mid:]}),
+    ]
+
+
+def quarantine_record(
+    batch: AlertBatch, *, stage: str, error: str, at: datetime
+) -> QuarantinedAlerts:
+    """What the stream's record keeps of a round no agent could process."""
+    return QuarantinedAlerts(
+        batch_id=batch.batch_id[:200],
+        at=at,
+        stage=stage,
+        error=error[:2000],
+        alert_count=len(batch.alerts),
+        alerts=list(without_raw(batch).alerts[:QUARANTINE_ALERTS_LISTED]),
+    )
+
+
+def after_end(batch: AlertBatch, gone: set[str]) -> list[Alert]:
+    """The round's alerts whose fingerprints were meant for incidents that had ended."""
+    return [a for a in batch.alerts if a.fingerprint in gone]
+
+
+def apply_move(open_incidents: dict[str, OpenIncident], msg: IncidentMoved, now: datetime) -> None:
+    """A person merged or split incidents: move the alerts between index entries."""
+    moved = {a.fingerprint for a in msg.alerts}
+    entry = open_incidents.get(msg.incident_id)
+    if msg.kind in ("merged_into", "split_out") and entry is not None:
+        left = [fp for fp in entry.fingerprints if fp not in moved]
+        if msg.kind == "merged_into" or not left:
+            open_incidents.pop(msg.incident_id, None)
+        else:
+            open_incidents[msg.incident_id] = entry.model_copy(update={"fingerprints": left})
+    elif msg.kind in ("merged_from", "split_from"):
+        base = entry or OpenIncident(
+            id=msg.incident_id,
+            services=[],
+            fingerprints=[],
+            opened_at=min((a.starts_at for a in msg.alerts), default=now),
+        )
+        open_incidents[msg.incident_id] = base.model_copy(
+            update={
+                "fingerprints": sorted({*base.fingerprints, *moved}),
+                "services": [*base.services, *(s for s in msg.services if s not in base.services)],
+            }
+        )
+
+
+def take_round(
+    pending: list[AlertBatch], *, max_alerts: int, max_bytes: int
+) -> tuple[AlertBatch, list[AlertBatch], int]:
+    """(the next round, the batches left, the round's weight): the first waiting batches up to
+    a round's size, merged (at least one, whatever its size)."""
+    take, size, weight = 0, 0, 0
+    for b in pending:
+        more = alert_weight(b)
+        if take and (size + len(b.alerts) > max_alerts or weight + more > max_bytes):
+            break
+        take, size, weight = take + 1, size + len(b.alerts), weight + more
+    batches, rest = pending[:take], pending[take:]
+    if len(batches) == 1:
+        return batches[0], rest, weight
+    merged = AlertBatch(
+        batch_id="+".join(b.batch_id for b in batches),
+        environment=batches[0].environment,
+        received_at=batches[0].received_at,
+        alerts=[a for b in batches for a in b.alerts],
+    )
+    return merged, rest, weight

@@ -14,6 +14,7 @@ from datetime import datetime
 from typing import TypeVar
 
 from temporalio import workflow
+from temporalio.common import RawValue
 
 with workflow.unsafe.imports_passed_through():
     from incidentflow.models import (
@@ -36,6 +37,7 @@ with workflow.unsafe.imports_passed_through():
     )
     from incidentflow.search import STATE_KEY
     from workflows.overrides import investigation_problem, plan_problem, postmortem_problem
+    from workflows.signal_input import decode
 
 R = TypeVar("R", TakeoverRequest, StageRequest, OverrideRequest)
 # States in which the action has started: earlier stages can no longer be overridden.
@@ -48,6 +50,7 @@ NOTIFY_STATES = frozenset(
         IncidentState.UNDOING,
         IncidentState.CLOSED,
         IncidentState.REJECTED,
+        IncidentState.RESOLVED,
     }
 )
 
@@ -165,50 +168,69 @@ class TakeoverHandlers:
     # -- the same, as signals ----------------------------------------------------------------
 
     @workflow.signal(name="pause")
-    def pause_signal(self, req: TakeoverRequest) -> None:
+    def pause_signal(self, raw: RawValue) -> None:
+        req = self._decoded("pause", raw, TakeoverRequest)
         self._by_signal("pause", req, self._check_pause, self._apply_pause)
 
     @workflow.signal(name="resume")
-    def resume_signal(self, req: TakeoverRequest) -> None:
+    def resume_signal(self, raw: RawValue) -> None:
+        req = self._decoded("resume", raw, TakeoverRequest)
         self._by_signal("resume", req, self._check_resume, self._apply_resume)
 
     @workflow.signal(name="override")
-    def override_signal(self, req: OverrideRequest) -> None:
+    def override_signal(self, raw: RawValue) -> None:
+        req = self._decoded("override", raw, OverrideRequest)
         self._by_signal("override", req, self._check_override, self._apply_override)
 
     @workflow.signal(name="retry")
-    def retry_signal(self, req: StageRequest) -> None:
+    def retry_signal(self, raw: RawValue) -> None:
+        req = self._decoded("retry", raw, StageRequest)
         self._by_signal("retry", req, self._check_retry, self._apply_retry)
 
     @workflow.signal(name="skip")
-    def skip_signal(self, req: StageRequest) -> None:
+    def skip_signal(self, raw: RawValue) -> None:
+        req = self._decoded("skip", raw, StageRequest)
         self._by_signal("skip", req, self._check_skip, self._apply_skip)
 
     @workflow.signal(name="assign")
-    def assign_signal(self, req: TakeoverRequest) -> None:
+    def assign_signal(self, raw: RawValue) -> None:
+        req = self._decoded("assign", raw, TakeoverRequest)
         self._by_signal(
             "assign", req, lambda r: self._check_text(r, "an owner"), self._apply_assign
         )
 
     @workflow.signal(name="note")
-    def note_signal(self, req: TakeoverRequest) -> None:
+    def note_signal(self, raw: RawValue) -> None:
+        req = self._decoded("note", raw, TakeoverRequest)
         self._by_signal("note", req, lambda r: self._check_text(r, "a text"), self._apply_note)
 
     @workflow.signal(name="escalate")
-    def escalate_signal(self, req: TakeoverRequest) -> None:
+    def escalate_signal(self, raw: RawValue) -> None:
+        req = self._decoded("escalate", raw, TakeoverRequest)
         self._by_signal("escalate", req, lambda r: self._check_not_ended(), self._apply_escalate)
 
     @workflow.signal(name="resolve")
-    def resolve_signal(self, req: TakeoverRequest) -> None:
+    def resolve_signal(self, raw: RawValue) -> None:
+        req = self._decoded("resolve", raw, TakeoverRequest)
         self._by_signal("resolve", req, self._validate_resolve, self._apply_resolve)
+
+    def _decoded(self, name: str, raw: RawValue, model: type[R]) -> R | None:
+        """The signal's input, or None after recording why it is malformed."""
+        found = decode(raw, model)
+        if isinstance(found, str):
+            self._event(TimelineKind.TAKEOVER, "unknown", f"malformed {name} signal: {found}")
+            return None
+        return found
 
     def _by_signal(
         self,
         name: str,
-        req: R,
+        req: R | None,
         check: Callable[[R], None],
         apply: Callable[[R], TimelineEvent],
     ) -> None:
+        if req is None:
+            return
         try:
             check(req)
         except ValueError as err:
@@ -375,9 +397,7 @@ class TakeoverHandlers:
                 proposed_action=action.summary if action else None,
                 risk=action.risk.value if action else None,
                 undo=action.undo_summary if action else None,
-                approve_command=(
-                    f'incidentflow approve {inc.id} --by "$USER"' if pending and action else None
-                ),
+                approve_command=(f"incidentflow approve {inc.id}" if pending and action else None),
                 detail=detail,
             )
         )

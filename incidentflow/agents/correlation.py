@@ -60,6 +60,11 @@ def correlate(
     graph = memo_graph(graph)
     dropped: list[Detection] = []
     representatives, duplicates = _collapse_deliveries(inp.detections, dropped)
+    # An alert that fired and resolved within this round is still part of what happened: it
+    # groups and joins like a firing one, though alone it opens nothing (below).
+    fired_here = {
+        d.alert.fingerprint for d in inp.detections if d.alert.status is AlertStatus.FIRING
+    }
     known = {fp: inc.id for inc in inp.open_incidents for fp in inc.fingerprints}
     resolved = {fp for inc in inp.open_incidents for fp in inc.resolved}
     updates: dict[str, Joined] = {}
@@ -90,7 +95,7 @@ def correlate(
         if det.noise:
             dropped.append(_note(det, "detection marked it noise"))
             continue
-        if det.alert.status is AlertStatus.RESOLVED:
+        if det.alert.status is AlertStatus.RESOLVED and fp not in fired_here:
             dropped.append(_note(det, "resolved before any incident included it"))
             continue
         if det.service is not None and det.service not in nearest:
@@ -108,6 +113,9 @@ def correlate(
     quiet: list[str] = []
     for group, group_reasons in _group(pending, graph, rules):
         severity = Severity.most_urgent([d.severity for d in group])
+        if all(d.alert.status is AlertStatus.RESOLVED for d in group):
+            dropped.extend(_note(d, "resolved before any incident included it") for d in group)
+            continue
         too_quiet = _below_threshold(group, severity)
         if too_quiet is not None:
             dropped.extend(_note(d, too_quiet) for d in group)
@@ -303,7 +311,10 @@ def _build_incident(
     alerts = [d.alert for d in group]
     opened_at = utc(alerts[0].starts_at)
     fingerprints = sorted(a.fingerprint for a in alerts)
-    incident_id = f"INC-{opened_at:%Y%m%d}-{short_hash(environment, *fingerprints)}"
+    # The first alert's start is in the id: an alert that fires again after its incident
+    # ended (a new startsAt) opens a new incident instead of colliding with the ended one's id.
+    digest = short_hash(environment, opened_at.isoformat(), *fingerprints)
+    incident_id = f"INC-{opened_at:%Y%m%d}-{digest}"
     origin, origin_reason = _origin(group, graph)
 
     downstream = [
@@ -336,7 +347,8 @@ def _build_incident(
             f"duplicate {fp}: {reason}"
             for fp, reason in {d.fingerprint: d.reason for d in duplicates}.items()
         ),
-        f"id: {incident_id} from environment {environment} and {len(fingerprints)} fingerprints",
+        f"id: {incident_id} from environment {environment}, the first start and "
+        f"{len(fingerprints)} fingerprints",
     ]
     return Incident(
         id=incident_id,

@@ -12,6 +12,7 @@ from datetime import datetime
 
 from incidentflow.agents.common import ago, utc
 from incidentflow.agents.postmortem_diagrams import blast_radius, timeline_chart
+from incidentflow.identity.audit import attempt_line
 from incidentflow.models import (
     ActionItem,
     FaultType,
@@ -20,6 +21,7 @@ from incidentflow.models import (
     ServiceGraph,
     VerificationStatus,
 )
+from incidentflow.visible import visible
 
 DRAFT_MARKER = "(draft — edit me)"
 
@@ -48,7 +50,8 @@ def draft(record: IncidentRecord, graph: ServiceGraph) -> PostMortem:
     return PostMortem(
         incident_id=incident.id,
         title=title,
-        markdown="\n\n".join(sections) + "\n",
+        # Alert, log and model text is untrusted: no control character reaches the file.
+        markdown=visible("\n\n".join(sections) + "\n"),
         impact_start=start,
         impact_end=end,
         root_cause=top.cause if top else "",
@@ -243,6 +246,10 @@ def _resolution(record: IncidentRecord) -> str:
         ap = record.approval
         reason = f": {ap.reason}" if ap.reason else ""
         lines.append(f"- Decision: {ap.decision.value} by {ap.by} at {_when(ap.at)} UTC{reason}.")
+    if record.decisions:
+        # Every attempt, refused ones included: who (as authenticated), path, plan, outcome.
+        lines.append(f"- Decision attempts ({len(record.decisions)}):")
+        lines.extend(f"  - {attempt_line(d)}" for d in record.decisions)
     for res in record.results:
         what = "undo" if res.undo else "action"
         mode = "dry run" if res.dry_run else "executed"

@@ -8,6 +8,7 @@ are hashes of the incident, the action kind and its target.
 from __future__ import annotations
 
 from incidentflow.agents.common import short_hash
+from incidentflow.agents.sourcing import unsourced
 from incidentflow.catalog import CATALOG
 from incidentflow.models import (
     ActionParams,
@@ -37,11 +38,29 @@ RESTART_HELPS = frozenset(
 
 
 def plan(
-    inp: PlanInput, graph: ServiceGraph, *, verify_window_seconds: int = VERIFY_WINDOW_SECONDS
+    inp: PlanInput,
+    graph: ServiceGraph,
+    *,
+    verify_window_seconds: int = VERIFY_WINDOW_SECONDS,
+    executors: frozenset[str] = frozenset(),
 ) -> RemediationPlan:
-    """A specific action for the top hypothesis, with alternatives; none without a hypothesis."""
+    """A specific action for the top hypothesis, with alternatives; none without a hypothesis.
+
+    `executors` are the real executors the remediation worker enables: each action names the
+    one that will really run it (its catalog executor if enabled, else dry-run).
+    """
     incident, investigation = inp.incident, inp.investigation
     top = investigation.top
+    if top is not None and unsourced(investigation):
+        return RemediationPlan(
+            incident_id=incident.id,
+            action=None,
+            rationale=(
+                f"No evidence source answered ({investigation.status.value}): the ranking rests "
+                f"on the alerts and the service graph only (top: {top.service}, confidence "
+                f"{top.confidence:.2f}). Nothing is proposed to run; a person must decide."
+            ),
+        )
     if top is None:
         return RemediationPlan(
             incident_id=incident.id,
@@ -53,7 +72,7 @@ def plan(
         )
     options = _options(top, investigation)
     actions = [
-        _action(incident, params, risk, n, top, graph, verify_window_seconds)
+        _action(incident, params, risk, n, top, graph, verify_window_seconds, executors)
         for n, (params, risk) in enumerate(options, start=1)
     ]
     chosen = actions[0]
@@ -119,6 +138,7 @@ def _action(
     top: Hypothesis,
     graph: ServiceGraph,
     window: int,
+    executors: frozenset[str],
 ) -> RemediationAction:
     short = incident.id.rsplit("-", 1)[-1]
     # The digest keeps ids of different actions apart: the executor's ledger runs an id once.
@@ -144,8 +164,61 @@ def _action(
         verify=verify,
         undo=undo,
         undo_summary=undo_summary,
-        # The remediation worker picks the executor from the catalog; the plan stays free of it.
-        executor="dry-run",
+        executor=executor_for(params, executors),
+    )
+
+
+def executor_for(
+    params: ActionParams, enabled: frozenset[str], http_kinds: frozenset[str] = frozenset()
+) -> str:
+    """The executor that will really run `params`: dry-run when no real one is enabled; http
+    for a kind with an http route; else its catalog executor (refused if not enabled)."""
+    if not enabled:
+        return "dry-run"
+    if "http" in enabled and params.kind in http_kinds:
+        return "http"
+    return CATALOG.get(params.kind).executor
+
+
+def allowed_targets(incident: Incident, investigation: Investigation) -> set[str]:
+    """Services an action may touch: the incident's, and those a hypothesis cites evidence of."""
+    by_id = {e.id: e for e in investigation.evidence}
+    cited = {
+        item.service
+        for h in investigation.hypotheses
+        for i in h.evidence_ids
+        if (item := by_id.get(i)) is not None and item.service
+    }
+    own = set(incident.services) | ({incident.origin_service} if incident.origin_service else set())
+    return own | cited
+
+
+def target_problem(params: ActionParams, allowed: set[str]) -> str | None:
+    """Why `params` may not be proposed for this incident, or None when its target is in scope."""
+    service = getattr(params, "service", None)
+    if not isinstance(service, str) or service in allowed:
+        return None
+    return (
+        f"{params.kind} targets {service}, which is neither a service of the incident nor one "
+        f"the investigation cited evidence of ({', '.join(sorted(allowed)) or 'none'})"
+    )
+
+
+def scoped(
+    plan: RemediationPlan, incident: Incident, investigation: Investigation
+) -> RemediationPlan:
+    """`plan` with every action outside the incident refused (whichever engine proposed it)."""
+    allowed = allowed_targets(incident, investigation)
+    kept = [a for a in plan.alternatives if target_problem(a.params, allowed) is None]
+    refused = plan.action and target_problem(plan.action.params, allowed)
+    if not refused:
+        return plan.model_copy(update={"alternatives": kept})
+    return plan.model_copy(
+        update={
+            "action": None,
+            "alternatives": kept,
+            "rationale": f"Refused: {refused}. A person must decide. (Proposed: {plan.rationale})",
+        }
     )
 
 
@@ -166,3 +239,20 @@ def _why(top: Hypothesis) -> str:
 def _cited(top: Hypothesis, investigation: Investigation) -> list[str]:
     known = {e.id for e in investigation.evidence}
     return [i for i in top.evidence_ids if i in known]
+
+
+def labelled(
+    plan: RemediationPlan, executors: frozenset[str], http_kinds: frozenset[str] = frozenset()
+) -> RemediationPlan:
+    """`plan` with each action naming the executor that will really run it."""
+
+    def one(action: RemediationAction) -> RemediationAction:
+        name = executor_for(action.params, executors, http_kinds)
+        return action.model_copy(update={"executor": name})
+
+    return plan.model_copy(
+        update={
+            "action": one(plan.action) if plan.action else None,
+            "alternatives": [one(a) for a in plan.alternatives],
+        }
+    )

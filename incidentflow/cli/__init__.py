@@ -13,21 +13,24 @@ from pathlib import Path
 from typing import Any, ParamSpec
 
 import click
+from pydantic import ValidationError
 
 from incidentflow.cli import ops, render
-from incidentflow.errors import BadInput, IncidentFlowError
+from incidentflow.cli.identity import BY_HELP, who
+from incidentflow.cli.output import echo, echo_json
+from incidentflow.errors import BadInput, ConfigError, IncidentFlowError
 from incidentflow.logs import configure_logging
-from incidentflow.models import DecisionRequest
 from incidentflow.runtime import tune_gc
 from incidentflow.settings import Settings
 from incidentflow.temporal import connect
+from incidentflow.visible import one_line, visible
 
 P = ParamSpec("P")
 
 
 def fail(message: str) -> None:
     """Print one line to stderr and exit 1."""
-    click.echo(f"incidentflow: {message}", err=True)
+    echo(f"incidentflow: {one_line(message)}", err=True)
     sys.exit(1)
 
 
@@ -53,10 +56,14 @@ def run_async(fn: Callable[P, Coroutine[Any, Any, None]]) -> Callable[P, None]:
         try:
             asyncio.run(_interruptible(fn(*args, **kwargs)))
         except (KeyboardInterrupt, asyncio.CancelledError):
-            click.echo("stopped", err=True)
+            echo("stopped", err=True)
             sys.exit(130)
         except IncidentFlowError as err:
             fail(str(err))
+        except ValidationError as err:
+            first = err.errors()[0]
+            where = ".".join(str(p) for p in first["loc"]) or "input"
+            fail(f"{where}: {first['msg']}")
 
     return wrapper
 
@@ -83,51 +90,85 @@ def main(argv: list[str] | None = None) -> None:
     the interpreter tears down (seen here as SIGSEGV/SIGABRT after a clean run), which would
     turn a clear exit code into a signal.
     """
+    code = run(argv)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
+
+
+def run(argv: list[str] | None = None) -> int:
+    """The command's exit code; every mistake is one line on stderr and code 1."""
     try:
         code = cli.main(args=argv, prog_name="incidentflow", standalone_mode=False) or 0
     except click.exceptions.Abort:
-        click.echo("aborted", err=True)
+        echo("incidentflow: aborted", err=True)
+        code = 1
+    except click.UsageError as err:
+        where = err.ctx.command_path if err.ctx else "incidentflow"
+        echo(f"incidentflow: {err.format_message()} (see `{where} --help`)", err=True)
         code = 1
     except click.ClickException as err:
-        err.show()
-        code = err.exit_code
+        echo(f"incidentflow: {err.format_message()}", err=True)
+        code = 1
     except SystemExit as err:
         code = err.code if isinstance(err.code, int) else (0 if err.code is None else 1)
-    sys.stdout.flush()
-    sys.stderr.flush()
-    os._exit(code if isinstance(code, int) else 0)
+    return code if isinstance(code, int) else 0
 
 
 @cli.command()
+@click.option(
+    "--insecure",
+    is_flag=True,
+    help="Let the webhook listen on a non-loopback address with no credentials configured.",
+)
 @run_async
-async def up() -> None:
+async def up(insecure: bool) -> None:
     """Run the stack in the foreground: Temporal (embedded unless configured), workers, webhook."""
     from incidentflow.cli.stack import Stack
 
     s = settings()
+    if insecure:
+        s = s.model_copy(update={"webhook_insecure": True})
     configure_logging(s.log_format, s.log_level)
-    stack = Stack(s, say=click.echo)
+    stack = Stack(s, say=echo)
     async with stack.running():
-        click.echo("ready; Ctrl-C stops everything")
+        echo("ready; Ctrl-C stops everything")
         await stack.wait()
 
 
 @cli.command("serve-webhook")
+@click.option(
+    "--insecure",
+    is_flag=True,
+    help="Listen on a non-loopback address with no credentials configured (anyone who reaches "
+    "it can open incidents). Also INCIDENTFLOW_WEBHOOK_INSECURE=true.",
+)
 @run_async
-async def serve_webhook() -> None:
-    """Run only the ingest webhook (workers and Temporal run elsewhere, as in docker-compose)."""
+async def serve_webhook(insecure: bool) -> None:
+    """Run only the ingest webhook (workers and Temporal run elsewhere, as in docker-compose).
+
+    It starts whether or not Temporal answers: until it does, alerts get 503 with Retry-After
+    and /readyz says why.
+    """
     import uvicorn
 
     from incidentflow.ingest.app import create_app
+    from incidentflow.ingest.auth import exposure_problem
     from incidentflow.ingest.sink import TemporalSink
     from incidentflow.telemetry import configure_tracing, traced
 
     s = settings()
+    if insecure:
+        s = s.model_copy(update={"webhook_insecure": True})
+    exposed = exposure_problem(s)
+    if exposed:
+        raise ConfigError(exposed)
     configure_logging(s.log_format, s.log_level)
     configure_tracing(s, "incidentflow-ingest")
-    app = traced(create_app(s, TemporalSink(await connect(s, serve_metrics=True), s)))
+    client = await connect(s, serve_metrics=True, lazy=True)
+    app = traced(create_app(s, TemporalSink(client, s)))
     tune_gc(s.gc_gen0_threshold)
-    click.echo(f"webhook: {s.ingest_url}/v1/alerts/alertmanager -> Temporal at {s.target}")
+    echo(f"webhook: {s.ingest_url}/v1/alerts/alertmanager -> Temporal at {s.target}")
     server = uvicorn.Server(uvicorn.Config(app, host=s.webhook_host, port=s.webhook_port))
     await server.serve()
 
@@ -140,7 +181,7 @@ async def setup_temporal() -> None:
 
     s = settings()
     added = await ensure_search_attributes(await connect(s), s.temporal_namespace)
-    click.echo(f"added {', '.join(added)}" if added else "search attributes already registered")
+    echo(f"added {', '.join(added)}" if added else "search attributes already registered")
 
 
 @cli.command()
@@ -180,23 +221,23 @@ async def alert_send(file: Path, source: str) -> None:
     except json.JSONDecodeError as err:
         raise BadInput(f"{file} is not JSON (line {err.lineno}: {err.msg})") from err
     answer = await post_payload(settings(), payload, source=source)
-    click.echo(json.dumps(answer))
+    echo_json(json.dumps(answer))
 
 
 @cli.command()
 @click.argument("target")
 @click.argument("source")
-@click.option("--by", required=True, help="Who merges (recorded in both timelines).")
+@click.option("--by", default=None, help=BY_HELP)
 @click.option("--reason", default="", help="Why they are one problem.")
 @run_async
-async def merge(target: str, source: str, by: str, reason: str) -> None:
+async def merge(target: str, source: str, by: str | None, reason: str) -> None:
     """Merge incident SOURCE into TARGET (both timelines record it)."""
     from incidentflow.cli.moves import merge as merge_incidents
     from incidentflow.models import MergeRequest
 
-    req = MergeRequest(target=target, source=source, by=by, reason=reason)
+    req = MergeRequest(target=target, source=source, by=who(by), reason=reason)
     count = await merge_incidents(await connect(settings()), req)
-    click.echo(f"merged {source} into {target}: {count} alert(s) in {target}")
+    echo(f"merged {source} into {target}: {count} alert(s) in {target}")
 
 
 @cli.command()
@@ -209,30 +250,30 @@ async def merge(target: str, source: str, by: str, reason: str) -> None:
     metavar="FINGERPRINT",
     help="An alert to move (repeat the option); `show ID --json` lists each alert's fingerprint.",
 )
-@click.option("--by", required=True, help="Who splits (recorded in both timelines).")
+@click.option("--by", default=None, help=BY_HELP)
 @click.option("--reason", default="", help="Why these alerts are a problem of their own.")
 @run_async
-async def split(incident_id: str, fingerprints: tuple[str, ...], by: str, reason: str) -> None:
+async def split(
+    incident_id: str, fingerprints: tuple[str, ...], by: str | None, reason: str
+) -> None:
     """Move alerts out of INCIDENT_ID into a new incident (both timelines record it)."""
     from incidentflow.cli.moves import split as split_incident
     from incidentflow.models import SplitRequest
 
-    if not by.strip():
-        raise BadInput("--by needs a name: who splits is recorded in both timelines")
     s = settings()
     req = SplitRequest(
-        incident_id=incident_id, fingerprints=list(fingerprints), by=by, reason=reason
+        incident_id=incident_id, fingerprints=list(fingerprints), by=who(by), reason=reason
     )
     done = await split_incident(await connect(s), s, req)
     new, count = done.incident, len(done.moved.alerts)
     what = f"{new.severity.value}, origin {new.origin_service or 'unknown'}"
-    click.echo(
+    echo(
         f"split {count} alert(s) off {incident_id} into {new.id} ({what})"
         if done.opened
         else f"{new.id} was already split off {incident_id} with these {count} alert(s) "
         f"({what}); nothing changed"
     )
-    click.echo(f"see it: `incidentflow show {new.id}` (in the Temporal UI: workflow {new.id})")
+    echo(f"see it: `incidentflow show {new.id}` (in the Temporal UI: workflow {new.id})")
 
 
 @cli.command()
@@ -243,7 +284,7 @@ async def incidents(as_json: bool, limit: int) -> None:
     """List incidents: id, state, severity, service, title, age."""
     rows = await ops.list_incidents(await connect(settings()), limit=limit)
     if as_json:
-        click.echo(
+        echo_json(
             json.dumps(
                 [
                     {
@@ -262,7 +303,26 @@ async def incidents(as_json: bool, limit: int) -> None:
             )
         )
     else:
-        click.echo(render.incidents_table(rows))
+        echo(render.incidents_table(rows))
+
+
+@cli.command()
+@click.option("--partition", help="Stream partition (default: INCIDENTFLOW_ENVIRONMENT).")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@run_async
+async def quarantine(partition: str | None, as_json: bool) -> None:
+    """Alerts no agent could process (with the error), and incidents found ended."""
+    where = partition or settings().environment
+    stats, held, gone = await ops.stream_record(await connect(settings()), where)
+    if as_json:
+        doc = {
+            "stats": stats.model_dump(mode="json"),
+            "quarantined": [q.model_dump(mode="json") for q in held],
+            "gone": [g.model_dump(mode="json") for g in gone],
+        }
+        echo_json(json.dumps(doc, indent=2))
+    else:
+        echo(render.stream_text(where, stats, held, gone))
 
 
 @cli.command()
@@ -272,23 +332,10 @@ async def incidents(as_json: bool, limit: int) -> None:
 async def show(incident_id: str, as_json: bool) -> None:
     """Every artifact of one incident."""
     record = await ops.get_record(await connect(settings()), incident_id)
-    click.echo(record.model_dump_json(indent=2) if as_json else render.record_text(record))
-
-
-@cli.command()
-@click.argument("incident_id")
-@click.option("--by", required=True, help="Who rejects (recorded in the history).")
-@click.option("--reason", required=True, help="Why (recorded).")
-@run_async
-async def reject(incident_id: str, by: str, reason: str) -> None:
-    """Reject the pending remediation plan; nothing executes."""
-    decision = await ops.decide(
-        await connect(settings()),
-        incident_id,
-        approve=False,
-        request=DecisionRequest(by=by, reason=reason),
-    )
-    click.echo(f"{incident_id}: {decision.decision.value} by {decision.by}")
+    if as_json:
+        echo_json(record.model_dump_json(indent=2))
+    else:
+        echo(render.record_text(record))
 
 
 @cli.command()
@@ -304,13 +351,13 @@ async def postmortem(incident_id: str, out: Path | None) -> None:
             "when the incident ends"
         )
     if out is None:
-        click.echo(record.postmortem.markdown)
+        echo(record.postmortem.markdown)
         return
     try:
-        await asyncio.to_thread(out.write_text, record.postmortem.markdown)
+        await asyncio.to_thread(out.write_text, visible(record.postmortem.markdown))
     except OSError as err:
         raise BadInput(f"cannot write {out}: {err.strerror}") from err
-    click.echo(f"wrote {out}")
+    echo(f"wrote {out}")
 
 
 from incidentflow.cli.eval import eval_command  # noqa: E402  (registered after `cli` exists)
@@ -320,3 +367,7 @@ cli.add_command(eval_command)
 from incidentflow.cli import takeover  # noqa: E402  (issue 5: approve, pause, override...)
 
 takeover.register(cli, run_async)
+
+from incidentflow.cli.bundle import bundle_group  # noqa: E402  (issue 15: import, capture)
+
+cli.add_command(bundle_group)

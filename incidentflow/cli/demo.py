@@ -9,18 +9,21 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import copy
+import json
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import click
 import httpx
 from temporalio.client import Client
 
 from incidentflow.cli import ops, render
+from incidentflow.cli.demo_bundle import demo_scenario_path
+from incidentflow.cli.output import echo
 from incidentflow.errors import BadInput, IncidentFlowError, TemporalUnavailable
+from incidentflow.ingest.auth import signed_headers
 from incidentflow.models import DecisionRequest, IncidentRecord, IncidentState
-from incidentflow.scenario import demo_scenario_path, load_scenario
+from incidentflow.scenario import load_scenario
 from incidentflow.settings import Settings
 from incidentflow.temporal import connect
 
@@ -32,9 +35,18 @@ HTTP_TIMEOUT_S = 30.0
 async def post_payload(settings: Settings, payload: Any, *, source: str) -> dict[str, Any]:
     """POST one webhook payload; the webhook's JSON answer, or one line saying what failed."""
     url = f"{settings.ingest_url}/v1/alerts/{source}"
+    sent = json.dumps(payload).encode()
+    headers = {"Content-Type": "application/json"}
+    # The same credentials the webhook is configured with (when this machine holds them).
+    token = settings.ingest_tokens.get(source) or settings.ingest_tokens.get("*")
+    secret = settings.ingest_hmac_secrets.get(source) or settings.ingest_hmac_secrets.get("*")
+    if token is not None:
+        headers["Authorization"] = f"Bearer {token.get_secret_value()}"
+    elif secret is not None:
+        headers |= signed_headers(secret.get_secret_value(), sent)
     try:
         async with httpx.AsyncClient(timeout=HTTP_TIMEOUT_S) as http:
-            resp = await http.post(url, json=payload)
+            resp = await http.post(url, content=sent, headers=headers)
     except httpx.ConnectError as err:
         raise TemporalUnavailable(
             f"nothing listens on {settings.ingest_url}: start it with `incidentflow up` "
@@ -81,12 +93,17 @@ async def webhook_alive(settings: Settings) -> bool:
 async def stack_if_needed(settings: Settings) -> AsyncIterator[bool]:
     """Start the stack unless a webhook already answers; yields whether we started it."""
     if await webhook_alive(settings):
+        echo(
+            "a webhook already runs: its workers investigate with their own evidence sources "
+            "(for the demo's recorded evidence start it with "
+            f"INCIDENTFLOW_EVIDENCE_BUNDLE={demo_scenario_path()})"
+        )
         yield False
         return
     from incidentflow.cli.stack import Stack
 
-    click.echo("no IncidentFlow webhook is running: starting the stack (Ctrl-C stops it)")
-    async with Stack(settings, say=click.echo).running():
+    echo("no IncidentFlow webhook is running: starting the stack (Ctrl-C stops it)")
+    async with Stack(settings, say=echo).running():
         yield True
 
 
@@ -115,7 +132,7 @@ async def follow_incident(
     while True:
         record = await ops.get_record(client, incident_id)
         if record.state is not last:
-            click.echo(f"  {incident_id}: {record.state.value} (waiting for {record.waiting_for})")
+            echo(f"  {incident_id}: {record.state.value} (waiting for {record.waiting_for})")
             last = record.state
         if record.state in until:
             return record
@@ -131,29 +148,32 @@ async def run_demo(
     settings: Settings, *, approve_as: str | None, follow: bool, plan_timeout: float
 ) -> None:
     """Fire the demo, follow to the approval gate, optionally approve, follow to the end."""
-    scenario = load_scenario(demo_scenario_path())
+    bundle = demo_scenario_path()
+    scenario = load_scenario(bundle)
+    # The demo's workers read the demo's recorded world, and say so: configured, not defaulted.
+    settings = settings.model_copy(update={"evidence_bundle": settings.evidence_bundle or bundle})
     payloads = rebase_payloads(scenario.alert_payloads, datetime.now(UTC))
     fingerprints = {a["fingerprint"] for p in payloads for a in p["alerts"] if a.get("fingerprint")}
     async with stack_if_needed(settings) as started:
         for payload in payloads:
             answer = await post_payload(settings, payload, source="alertmanager")
             batches = ", ".join(b["batch_id"] for b in answer.get("accepted", []))
-            click.echo(f"sent {len(payload['alerts'])} alert(s): accepted as {batches}")
+            echo(f"sent {len(payload['alerts'])} alert(s): accepted as {batches}")
         client = await connect(settings)
         deadline = asyncio.get_running_loop().time() + plan_timeout
         incident_id = await find_incident(client, settings, fingerprints, deadline)
-        click.echo(f"incident {incident_id} opened; following it")
+        echo(f"incident {incident_id} opened; following it")
         gate = {IncidentState.AWAITING_APPROVAL, IncidentState.NEEDS_ATTENTION}
         gate |= {s for s in IncidentState if s.terminal}
         record = await follow_incident(client, incident_id, until=gate, deadline=deadline)
-        click.echo("")
-        click.echo(render.record_text(record))
-        click.echo("")
+        echo("")
+        echo(render.record_text(record))
+        echo("")
         if record.state is not IncidentState.AWAITING_APPROVAL:
             return
-        click.echo("approve the plan with:")
-        click.echo(f'  incidentflow approve {incident_id} --by "$USER" --reason "rollback"')
-        click.echo(f'or reject it: incidentflow reject {incident_id} --by "$USER" --reason ...')
+        echo("approve the plan with:")
+        echo(f'  incidentflow approve {incident_id} --reason "rollback"')
+        echo(f'or reject it: incidentflow reject {incident_id} --reason "why not"')
         if approve_as:
             await ops.decide(
                 client,
@@ -161,13 +181,13 @@ async def run_demo(
                 approve=True,
                 request=DecisionRequest(by=approve_as, reason="approved by `demo --approve-as`"),
             )
-            click.echo(f"approved as {approve_as}")
+            echo(f"approved as {approve_as}")
         if not (follow or started) and not approve_as:
             return
         final = {s for s in IncidentState if s.terminal} | {IncidentState.NEEDS_ATTENTION}
         record = await follow_incident(client, incident_id, until=final, deadline=None)
-        click.echo(f"{incident_id} ended {record.state.value}; the post-mortem draft:")
-        click.echo(f"  incidentflow postmortem {incident_id}")
+        echo(f"{incident_id} ended {record.state.value}; the post-mortem draft:")
+        echo(f"  incidentflow postmortem {incident_id}")
         if started and not approve_as:
-            click.echo(f"the stack keeps running (UI {settings.ui_url}); Ctrl-C stops it")
+            echo(f"the stack keeps running (UI {settings.ui_url}); Ctrl-C stops it")
             await asyncio.Event().wait()

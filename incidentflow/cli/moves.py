@@ -113,7 +113,7 @@ async def split(client: Client, settings: Settings, req: SplitRequest) -> SplitD
         moved,
         incident_id=new_id,
         environment=environment,
-        graph=ctx.graph,
+        graph=await ctx.graph_for(moved.alerts),
         rules=ctx.rules,
         at=datetime.now(UTC),
     )

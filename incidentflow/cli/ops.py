@@ -19,8 +19,12 @@ from incidentflow.errors import DecisionRefused, IncidentNotFound, TemporalUnava
 from incidentflow.models import (
     Approval,
     DecisionRequest,
+    GoneIncident,
     IncidentRecord,
+    IncidentState,
     OpenIncident,
+    QuarantinedAlerts,
+    StreamStats,
     TimelineEvent,
 )
 from incidentflow.search import SERVICE_KEY, SEVERITY_KEY, STATE_KEY
@@ -50,6 +54,16 @@ class IncidentRow:
         return datetime.now(UTC) - self.started
 
 
+# How an incident stopped from outside its own code (the Temporal UI, `temporal workflow ...`)
+# shows in `incidents`: its state attribute still says where it was when it was stopped.
+STOPPED = {
+    WorkflowExecutionStatus.CANCELED: "cancelled",
+    WorkflowExecutionStatus.TERMINATED: "terminated",
+    WorkflowExecutionStatus.FAILED: "failed",
+    WorkflowExecutionStatus.TIMED_OUT: "timed_out",
+}
+
+
 async def list_incidents(client: Client, *, limit: int = 50) -> list[IncidentRow]:
     """Incidents newest first, from Temporal visibility (no worker needed)."""
     rows: list[IncidentRow] = []
@@ -62,7 +76,9 @@ async def list_incidents(client: Client, *, limit: int = 50) -> list[IncidentRow
             rows.append(
                 IncidentRow(
                     id=wf.id,
-                    state=attrs.get(STATE_KEY) or "?",
+                    state=STOPPED.get(wf.status or WorkflowExecutionStatus.RUNNING)
+                    or attrs.get(STATE_KEY)
+                    or "?",
                     severity=attrs.get(SEVERITY_KEY) or "?",
                     service=attrs.get(SERVICE_KEY) or "?",
                     title=str(memo.get("title", "")),
@@ -116,6 +132,13 @@ async def decide(
 ) -> Approval:
     """Approve or reject through the validated update; refusals become DecisionRefused."""
     handle, status = await _handle(client, incident_id)
+    if status == WorkflowExecutionStatus.COMPLETED:
+        record = await handle.result(rpc_timeout=RPC_TIMEOUT)
+        if record.state is IncidentState.RESOLVED:
+            raise DecisionRefused(
+                f"{incident_id} resolved on its own: every alert resolved before approval, so "
+                "its plan was withdrawn and nothing will run"
+            )
     if status != WorkflowExecutionStatus.RUNNING:
         raise DecisionRefused(
             f"{incident_id} has already ended; see `incidentflow show {incident_id}`"
@@ -144,6 +167,24 @@ async def open_incidents(client: Client, partition: str) -> list[OpenIncident]:
         if err.status == RPCStatusCode.NOT_FOUND:
             return []
         raise TemporalUnavailable(f"cannot read the alert stream: {err.message}") from err
+
+
+async def stream_record(
+    client: Client, partition: str
+) -> tuple[StreamStats, list[QuarantinedAlerts], list[GoneIncident]]:
+    """A stream's counters, the rounds it quarantined and the incidents it found ended."""
+    handle = client.get_workflow_handle_for(AlertStreamWorkflow.run, stream_workflow_id(partition))
+    try:
+        stats = await handle.query(AlertStreamWorkflow.stats, rpc_timeout=RPC_TIMEOUT)
+        quarantined = await handle.query(AlertStreamWorkflow.quarantine, rpc_timeout=RPC_TIMEOUT)
+        gone = await handle.query(AlertStreamWorkflow.gone, rpc_timeout=RPC_TIMEOUT)
+    except RPCError as err:
+        if err.status == RPCStatusCode.NOT_FOUND:
+            raise IncidentNotFound(
+                f"no alert stream for partition {partition!r}: no alert has arrived there"
+            ) from err
+        raise TemporalUnavailable(f"cannot read the alert stream: {err.message}") from err
+    return stats, quarantined, gone
 
 
 async def take_over(

@@ -1,12 +1,25 @@
-"""Plain-text views of incidents for a terminal: what a tired person reads at 3 a.m."""
+"""Plain-text views of incidents for a terminal: what a tired person reads at 3 a.m.
+
+Every value that came from outside (alerts, logs, evidence, models, people) passes through
+`one_line` (here `safe`): its control characters and newlines are shown as escapes, so it can
+neither drive the terminal nor forge a line of the view.
+"""
 
 from __future__ import annotations
 
 from datetime import timedelta
 
 from incidentflow.cli.ops import IncidentRow
+from incidentflow.identity.audit import attempt_line
 from incidentflow.llm.accounting import incident_usage
-from incidentflow.models import IncidentRecord, Investigation
+from incidentflow.models import (
+    GoneIncident,
+    IncidentRecord,
+    Investigation,
+    QuarantinedAlerts,
+    StreamStats,
+)
+from incidentflow.visible import one_line as safe
 
 
 def age(delta: timedelta) -> str:
@@ -23,7 +36,10 @@ def incidents_table(rows: list[IncidentRow]) -> str:
     if not rows:
         return "no incidents yet: send alerts with `incidentflow demo` or `incidentflow alert send`"
     header = ("ID", "STATE", "SEVERITY", "SERVICE", "AGE", "TITLE")
-    lines = [(r.id, r.state, r.severity, r.service, age(r.age), r.title) for r in rows]
+    lines = [
+        (safe(r.id), safe(r.state), safe(r.severity), safe(r.service), age(r.age), safe(r.title))
+        for r in rows
+    ]
     widths = [max(len(str(x[i])) for x in [header, *lines]) for i in range(5)]
     out = []
     for line in [header, *lines]:
@@ -53,16 +69,16 @@ def hypotheses_text(inv: Investigation) -> list[str]:
     out: list[str] = []
     evidence = {e.id: e for e in inv.evidence}
     for i, h in enumerate(inv.hypotheses, 1):
-        out.append(f"  {i}. {h.cause}  [{h.fault_type.value}, confidence {h.confidence:.2f}]")
+        out.append(f"  {i}. {safe(h.cause)}  [{h.fault_type.value}, confidence {h.confidence:.2f}]")
         if h.why:
-            out.append(f"     why: {h.why}")
-        out.append(f"     evidence: {', '.join(h.evidence_ids) or '-'}")
+            out.append(f"     why: {safe(h.why)}")
+        out.append(f"     evidence: {safe(', '.join(h.evidence_ids)) or '-'}")
         if h.contradicting_ids:
-            out.append(f"     contradicted by: {', '.join(h.contradicting_ids)}")
+            out.append(f"     contradicted by: {safe(', '.join(h.contradicting_ids))}")
         if i > 1:
             continue
         if len(h.path) > 1:
-            out.append(f"     path: {' -> '.join(h.path)}")
+            out.append(f"     path: {safe(' -> '.join(h.path))}")
         charts = [
             evidence[e]
             for e in h.evidence_ids
@@ -76,7 +92,7 @@ def hypotheses_text(inv: Investigation) -> list[str]:
                 cut = int(item.attributes.get("cut_index", "0"))
             except ValueError:
                 continue
-            name = item.attributes.get("series", item.id)
+            name = safe(item.attributes.get("series", item.id))
             out.append(
                 f"     {name}: {sparkline(values, cut)} ({min(values):.3g}..{max(values):.3g})"
             )
@@ -87,56 +103,85 @@ def record_text(rec: IncidentRecord) -> str:
     """Every artifact of an incident, readable, in the order the agents produced them."""
     inc = rec.incident
     out = [
-        f"{inc.id}  {inc.title}",
-        f"state: {rec.state.value}   waiting for: {rec.waiting_for or '-'}",
-        f"severity: {inc.severity.value}   origin: {inc.origin_service or '?'}   "
-        f"services: {', '.join(inc.services)}   opened: {inc.opened_at:%Y-%m-%d %H:%M:%S} UTC",
+        f"{inc.id}  {safe(inc.title)}",
+        f"state: {rec.state.value}   waiting for: {safe(rec.waiting_for or '-')}",
+        f"severity: {inc.severity.value}   origin: {safe(inc.origin_service or '?')}   "
+        f"services: {safe(', '.join(inc.services))}   "
+        f"opened: {inc.opened_at:%Y-%m-%d %H:%M:%S} UTC",
         "",
         f"Alerts ({len(inc.alerts)})",
     ]
     for a in inc.alerts:
-        out.append(f"  [{a.status.value}] {a.name} ({a.labels.get('service', '?')}): {a.summary}")
+        service = a.labels.get("service", "?")
+        out.append(f"  [{a.status.value}] {safe(a.name)} ({safe(service)}): {safe(a.summary)}")
     for d in inc.downstream:
         path = " -> ".join([d.path[0].caller, *(e.callee for e in d.path)]) if d.path else "?"
-        out.append(f"  downstream: {d.service} via {path}: {d.explanation}")
+        out.append(f"  downstream: {safe(d.service)} via {safe(path)}: {safe(d.explanation)}")
     for dup in inc.duplicates:
-        out.append(f"  duplicate: {dup.fingerprint} of {dup.duplicate_of}: {dup.reason}")
+        out.append(
+            f"  duplicate: {safe(dup.fingerprint)} of {safe(dup.duplicate_of)}: {safe(dup.reason)}"
+        )
     if rec.investigation:
         inv = rec.investigation
-        out += ["", f"Investigation ({inv.engine.value}): {inv.summary}"]
-        out += [f"  engine: {inv.engine_reason}"] if inv.engine_reason else []
+        out += ["", f"Investigation ({inv.engine.value}, {inv.status.value}): {safe(inv.summary)}"]
+        out += [f"  engine: {safe(inv.engine_reason)}"] if inv.engine_reason else []
+        if not inv.sources:
+            out.append("  sources: none configured (ranked from the alerts and the graph only)")
+        for src in inv.sources:
+            detail = f": {safe(src.reason)}" if src.reason and src.state.value != "ok" else ""
+            count = f" ({src.items} records)" if src.items else ""
+            out.append(f"  source {safe(src.name)}: {src.state.value}{count}{detail}")
         out += hypotheses_text(inv)
         for r in inv.rejected:
-            out.append(f"  rejected: {r.cause} ({r.service}): {r.reason}")
+            out.append(f"  rejected: {safe(r.cause)} ({safe(r.service)}): {safe(r.reason)}")
         out.append("  Evidence:")
         for e in inv.evidence:
-            out.append(f"    {e.id}: {e.finding}")
-            out.append(f"      query: {e.query}" + (f"   link: {e.link}" if e.link else ""))
+            out.append(f"    {safe(e.id)}: {safe(e.finding)}")
+            out.append(
+                f"      query: {safe(e.query)}" + (f"   link: {safe(e.link)}" if e.link else "")
+            )
     if rec.plan:
         plan = rec.plan
-        out += ["", f"Remediation plan ({plan.engine.value}): {plan.rationale}"]
-        out += [f"  engine: {plan.engine_reason}"] if plan.engine_reason else []
+        out += ["", f"Remediation plan ({plan.engine.value}): {safe(plan.rationale)}"]
+        out += [f"  engine: {safe(plan.engine_reason)}"] if plan.engine_reason else []
         if plan.action:
             act = plan.action
-            out.append(f"  action {act.id}: {act.summary}  [risk {act.risk.value}, {act.executor}]")
-            out.append(f"  verify: {act.verify.description} (within {act.verify.window_seconds} s)")
-            out.append(f"  undo: {act.undo_summary}")
+            out.append(
+                f"  action {safe(act.id)}: {safe(act.summary)}  "
+                f"[risk {act.risk.value}, {safe(act.executor)}]"
+            )
+            out.append(
+                f"  verify: {safe(act.verify.description)} (within {act.verify.window_seconds} s)"
+            )
+            out.append(f"  undo: {safe(act.undo_summary)}")
         for alt in plan.alternatives:
-            out.append(f"  alternative: {alt.summary} [risk {alt.risk.value}]")
+            out.append(
+                f"  alternative: {safe(alt.summary)} [risk {alt.risk.value}, {safe(alt.executor)}]"
+            )
     if rec.approval:
         ap = rec.approval
-        reason = f": {ap.reason}" if ap.reason else ""
-        out += ["", f"Decision: {ap.decision.value} by {ap.by} at {ap.at:%H:%M:%S} UTC{reason}"]
+        reason = f": {safe(ap.reason)}" if ap.reason else ""
+        out += [
+            "",
+            f"Decision: {ap.decision.value} by {safe(ap.by)} at {ap.at:%H:%M:%S} UTC{reason}",
+        ]
+    if rec.decisions:
+        out += ["", f"Decision attempts ({len(rec.decisions)}, refused ones included)"]
+        out += [f"  {safe(attempt_line(d))}" for d in rec.decisions]
     for res in rec.results:
         verb = "would run" if res.dry_run else "ran"
         label = "undo" if res.undo else "action"
-        out.append(f"{label} {res.status.value} via {res.executor}; {verb}:")
-        out += [f"    {op}" for op in res.would_run]
+        out.append(f"{label} {res.status.value} via {safe(res.executor)}; {verb}:")
+        out += [f"    {safe(op)}" for op in res.would_run]
     if rec.verification:
-        out.append(f"Verification: {rec.verification.status.value}: {rec.verification.detail}")
+        out.append(
+            f"Verification: {rec.verification.status.value}: {safe(rec.verification.detail)}"
+        )
     out += ["", "Timeline"]
     for ev in rec.timeline:
-        out.append(f"  {ev.at:%H:%M:%S}  {ev.kind.value:<13} {ev.actor:<16} {ev.summary}")
+        out.append(
+            f"  {ev.at:%H:%M:%S}  {ev.kind.value:<13} {safe(ev.actor):<16} {safe(ev.summary)}"
+        )
     if rec.postmortem:
         out += ["", f"Post-mortem drafted: `incidentflow postmortem {inc.id}`"]
     usage = incident_usage(rec)
@@ -147,4 +192,38 @@ def record_text(rec: IncidentRecord) -> str:
             f"{u.latency_ms} ms, {u.tool_calls} tool call(s)"
             for agent, u in usage.items()
         ]
+    return "\n".join(out)
+
+
+def stream_text(
+    partition: str,
+    stats: StreamStats,
+    quarantined: list[QuarantinedAlerts],
+    gone: list[GoneIncident],
+) -> str:
+    """A stream's counters, then each quarantined round and each incident found ended."""
+    out = [
+        f"stream alerts-{safe(partition)}: {stats.alerts_received} received, "
+        f"{stats.alerts_processed} processed, {stats.incidents_opened} incident(s) opened, "
+        f"{stats.alerts_joined} joined, "
+        f"{stats.alerts_dropped} dropped, {stats.alerts_quarantined} quarantined, "
+        f"{stats.alerts_after_end} after an incident's end",
+    ]
+    if not quarantined:
+        out.append("quarantine: empty (every alert was processed)")
+    for q in quarantined:
+        out.append(
+            f"quarantined {q.alert_count} alert(s) at {q.at:%Y-%m-%d %H:%M:%S} UTC, "
+            f"{safe(q.stage)} failed: {safe(q.error)}"
+        )
+        out.extend(
+            f"  {safe(a.name)} fingerprint={safe(a.fingerprint)} "
+            f"starts_at={a.starts_at.isoformat()}"
+            for a in q.alerts
+        )
+    for g in gone:
+        out.append(
+            f"incident {g.incident_id} had ended at {g.at:%Y-%m-%d %H:%M:%S} UTC; "
+            f"{g.alerts_after_end} alert(s) for it were correlated again ({safe(g.error)})"
+        )
     return "\n".join(out)

@@ -18,8 +18,12 @@ import uvicorn
 from opentelemetry.sdk.trace import TracerProvider
 from temporalio.client import Client
 
+from incidentflow.active import active_block
+from incidentflow.context import build_context
 from incidentflow.errors import ConfigError, IncidentFlowError, TemporalUnavailable
+from incidentflow.identity.config import unsigned_allowed
 from incidentflow.ingest.app import create_app
+from incidentflow.ingest.auth import exposure_problem
 from incidentflow.ingest.sink import TemporalSink
 from incidentflow.metrics import shifted_bind
 from incidentflow.runtime import tune_gc
@@ -55,6 +59,12 @@ def spawn_worker(settings: Settings, kind: str, log_dir: Path) -> subprocess.Pop
     env = dict(os.environ)
     env.setdefault("INCIDENTFLOW_DATA_DIR", str(settings.data_dir.resolve()))
     env["INCIDENTFLOW_TEMPORAL_ADDRESS"] = settings.target
+    if settings.evidence_bundle is not None:
+        # `demo` configures its bundle in code: the workers must read the same one.
+        env["INCIDENTFLOW_EVIDENCE_BUNDLE"] = str(settings.evidence_bundle.resolve())
+    # The workers see an address now, so they are told what `up` decided about unsigned
+    # decisions (allowed by default only for the embedded server: docs/decisions.md).
+    env["INCIDENTFLOW_DECISIONS_ALLOW_UNSIGNED"] = str(unsigned_allowed(settings)).lower()
     if settings.metrics_bind:
         # One metrics endpoint per process: the webhook keeps the bind, worker k takes port+k.
         offset = 1 + WORKER_KINDS.index(kind)
@@ -101,7 +111,17 @@ class Stack:
 
     async def _start(self) -> None:
         s = self.settings
+        exposed = exposure_problem(s)
+        if exposed:
+            raise ConfigError(exposed)
+        if not s.temporal_address:
+            # The embedded UI decodes payloads through the webhook's codec from its own origin.
+            ui = [s.ui_url, f"http://localhost:{s.embedded_ui_port}"]
+            s = s.model_copy(update={"cors_origins": [*s.cors_origins, *ui]})
         self._tracing = configure_tracing(s, "incidentflow-ingest")
+        # What is active, said before anything starts; building the agents' context checks
+        # every template, catalog and bundle now rather than at the first incident.
+        self.say(active_block(s, build_context(s)))
         if port_open(s.webhook_host, s.webhook_port):
             raise ConfigError(
                 f"port {s.webhook_port} is in use (is `incidentflow up` already running?); "

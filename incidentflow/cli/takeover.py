@@ -1,5 +1,10 @@
 """Take over an incident from the command line: pause, resume, override, retry, skip, assign,
-note, escalate, resolve; and `approve`, which shows the plan, its evidence and its undo first.
+note, escalate, resolve; `approve`, which shows the plan, its evidence and its undo first; and
+`reject`.
+
+With a person's decision credential (incidentflow/cli/credentials.py) every command goes
+through the decision API, which says who you are; without one it goes straight to Temporal
+with `--by` as typed, which only the embedded single-user mode believes (docs/decisions.md).
 """
 
 from __future__ import annotations
@@ -10,10 +15,16 @@ from pathlib import Path
 from typing import Any
 
 import click
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
+from incidentflow.cli.credentials import DecisionApi, credential_of
+from incidentflow.cli.identity import who as logged_in_or
+from incidentflow.cli.output import echo
 from incidentflow.errors import BadInput, DecisionRefused
+from incidentflow.identity.canonical import canonical_or_none
+from incidentflow.identity.signing import new_key_pair, plan_digest
 from incidentflow.models import (
+    Approval,
     DecisionRequest,
     IncidentRecord,
     IncidentState,
@@ -24,10 +35,17 @@ from incidentflow.models import (
     Stage,
     StageRequest,
     TakeoverRequest,
+    TimelineEvent,
 )
 from incidentflow.temporal import connect
+from incidentflow.visible import one_line as safe
 from workflows.incident import IncidentWorkflow
 
+BY_HELP = (
+    "Who does it, without a decision credential (default: the logged-in user; recorded as "
+    "typed; only the embedded single-user mode believes it). With a credential the API says "
+    "who you are."
+)
 STAGES = click.Choice([s.value for s in Stage])
 ARTIFACTS: dict[Stage, tuple[str, type[Any]]] = {
     Stage.INVESTIGATION: ("investigation", Investigation),
@@ -43,20 +61,25 @@ def plan_text(record: IncidentRecord) -> str:
         return f"{record.incident.id} has no plan to approve (state: {record.state.value})"
     act = plan.action
     out = [
-        f"{record.incident.id}  {record.incident.title}",
-        f"action:  {act.summary}",
-        f"risk:    {act.risk.value}   id: {act.id}",
-        f"verify:  {act.verify.description} (within {act.verify.window_seconds} s)",
-        f"undo:    {act.undo_summary}",
-        f"why:     {plan.rationale}",
+        f"{record.incident.id}  {safe(record.incident.title)}",
+        f"action:  {safe(act.summary)}",
+        f"risk:    {act.risk.value}   id: {safe(act.id)}",
+        f"runs on: {safe(act.executor)}"
+        + ("  (records only, changes nothing)" if act.executor == "dry-run" else ""),
+        f"verify:  {safe(act.verify.description)} (within {act.verify.window_seconds} s)",
+        f"undo:    {safe(act.undo_summary)}",
+        f"why:     {safe(plan.rationale)}",
         "evidence:",
     ]
     known = {e.id: e for e in record.investigation.evidence} if record.investigation else {}
     for eid in plan.evidence_ids:
         ev = known.get(eid)
-        out.append(f"  {eid}: {ev.finding if ev else '(not in the investigation)'}")
+        out.append(f"  {safe(eid)}: {safe(ev.finding) if ev else '(not in the investigation)'}")
     for d in record.decisions:
-        out.append(f"so far: {d.decision.value} by {d.by}" + (f" ({d.reason})" if d.reason else ""))
+        out.append(
+            f"so far: {d.decision.value} by {safe(d.by)}"
+            + (f" ({safe(d.reason)})" if d.reason else "")
+        )
     return "\n".join(out)
 
 
@@ -64,11 +87,96 @@ def _update_of(name: str) -> Any:
     return getattr(IncidentWorkflow, name)
 
 
-async def _send(incident_id: str, name: str, request: Any) -> str:
+async def _api() -> DecisionApi | None:
+    from incidentflow.cli import settings
+
+    cred = await credential_of(settings())
+    return DecisionApi(cred) if cred is not None else None
+
+
+async def _me(api: DecisionApi, by: str | None) -> str:
+    """The credential's identity; `--by`, when given, must name the same person."""
+    me = await api.whoami()
+    if by is not None and canonical_or_none(by) != me:
+        raise BadInput(f"--by {by!r} but your credential is {me}'s: leave out --by")
+    return me
+
+
+async def _send(
+    incident_id: str, name: str, model: type[Any], by: str | None, **fields: Any
+) -> str:
+    """Send one takeover verb: through the API with a credential, else straight to Temporal."""
     from incidentflow.cli import ops, settings
 
-    event = await ops.take_over(await connect(settings()), incident_id, _update_of(name), request)
+    api = await _api()
+    if api is not None:
+        await _me(api, by)
+        event = await api.decide(incident_id, name, _jsonable(fields), TimelineEvent)
+    else:
+        request = model(by=logged_in_or(by), **fields)
+        event = await ops.take_over(
+            await connect(settings()), incident_id, _update_of(name), request
+        )
     return f"{incident_id}: {event.summary} (by {event.actor})"
+
+
+def _jsonable(fields: dict[str, Any]) -> dict[str, Any]:
+    return {
+        k: v.model_dump(mode="json") if isinstance(v, BaseModel) else v for k, v in fields.items()
+    }
+
+
+async def _decide(
+    incident_id: str, verb: str, by: str | None, *, reason: str, confirm: bool
+) -> None:
+    """approve (after showing the plan) or reject, by whichever path the person has."""
+    from incidentflow.cli import ops, settings
+
+    api = await _api()
+    send: Callable[[dict[str, Any]], Coroutine[Any, Any, Approval]]
+    if api is not None:
+        who = await _me(api, by)
+        record = await api.record(incident_id)
+
+        async def send(fields: dict[str, Any]) -> Approval:
+            return await api.decide(incident_id, verb, fields, Approval)
+
+    else:
+        who = logged_in_or(by)
+        client = await connect(settings())
+        record = await ops.get_record(client, incident_id)
+
+        async def send(fields: dict[str, Any]) -> Approval:
+            request = DecisionRequest(by=who, **fields)
+            return await ops.decide(client, incident_id, approve=verb == "approve", request=request)
+
+    if record.state is IncidentState.RESOLVED:
+        raise DecisionRefused(
+            f"{incident_id} resolved on its own: every alert resolved before a decision, so "
+            "its plan was withdrawn and nothing will run"
+        )
+    if record.state.terminal:
+        raise DecisionRefused(
+            f"{incident_id} has already ended; see `incidentflow show {incident_id}`"
+        )
+    if record.state is not IncidentState.AWAITING_APPROVAL or record.plan is None:
+        raise DecisionRefused(
+            f"{incident_id} has no plan waiting for a decision (state: {record.state.value})"
+        )
+    if verb == "approve":
+        echo(plan_text(record))  # what a person approves is always shown, --yes or not
+    if confirm and not click.confirm(f"{verb} as {who}?", default=False):
+        raise DecisionRefused(f"not {verb}d (answer y, or pass --yes)")
+    action = record.plan.action
+    # The plan the person saw: the workflow refuses the decision if another is pending now.
+    decision = await send(
+        {
+            "reason": reason,
+            "plan_id": action.id if action else None,
+            "plan_digest": plan_digest(action),
+        }
+    )
+    echo(f"{incident_id}: {decision.decision.value} by {decision.by}")
 
 
 AsyncCommand = Callable[..., Coroutine[Any, Any, None]]
@@ -80,13 +188,13 @@ def register(cli: click.Group, run_async: Callable[[AsyncCommand], Callable[...,
     def simple(name: str, help_text: str, text_help: str, *, text_required: bool) -> None:
         @cli.command(name, help=help_text)
         @click.argument("incident_id")
-        @click.option("--by", required=True, help="Who does it (recorded).")
+        @click.option("--by", help=BY_HELP)
         @click.option(
             "--text", "--reason", "text", required=text_required, default="", help=text_help
         )
         @run_async
-        async def command(incident_id: str, by: str, text: str) -> None:
-            click.echo(await _send(incident_id, name, TakeoverRequest(by=by, text=text)))
+        async def command(incident_id: str, by: str | None, text: str) -> None:
+            echo(await _send(incident_id, name, TakeoverRequest, by, text=text))
 
     simple("pause", "Hold the incident before its next agent step.", "Why.", text_required=False)
     simple("resume", "Let a paused incident go on.", "Why.", text_required=False)
@@ -109,34 +217,35 @@ def register(cli: click.Group, run_async: Callable[[AsyncCommand], Callable[...,
     @cli.command("assign")
     @click.argument("incident_id")
     @click.option("--to", "owner", required=True, help="The new owner.")
-    @click.option("--by", required=True, help="Who assigns (recorded).")
+    @click.option("--by", help=BY_HELP)
     @run_async
-    async def assign(incident_id: str, owner: str, by: str) -> None:
+    async def assign(incident_id: str, owner: str, by: str | None) -> None:
         """Make someone the owner of an incident."""
-        click.echo(await _send(incident_id, "assign", TakeoverRequest(by=by, text=owner)))
+        echo(await _send(incident_id, "assign", TakeoverRequest, by, text=owner))
 
     for name, verb in (("retry", "Run a failed stage again."), ("skip", "Go past a stage.")):
 
         @cli.command(name, help=verb)
         @click.argument("incident_id")
         @click.argument("stage", type=STAGES)
-        @click.option("--by", required=True, help="Who does it (recorded).")
+        @click.option("--by", help=BY_HELP)
         @click.option("--reason", default="", help="Why (recorded).")
         @run_async
         async def staged(
-            incident_id: str, stage: str, by: str, reason: str, _n: str = name
+            incident_id: str, stage: str, by: str | None, reason: str, _n: str = name
         ) -> None:
-            req = StageRequest(by=by, stage=Stage(stage), reason=reason)
-            click.echo(await _send(incident_id, _n, req))
+            echo(await _send(incident_id, _n, StageRequest, by, stage=Stage(stage), reason=reason))
 
     @cli.command("override")
     @click.argument("incident_id")
     @click.argument("stage", type=click.Choice([s.value for s in ARTIFACTS]))
     @click.argument("file", type=click.Path(path_type=Path))
-    @click.option("--by", required=True, help="Whose artifact it is (recorded).")
+    @click.option("--by", help=BY_HELP)
     @click.option("--reason", default="", help="Why (recorded).")
     @run_async
-    async def override(incident_id: str, stage: str, file: Path, by: str, reason: str) -> None:
+    async def override(
+        incident_id: str, stage: str, file: Path, by: str | None, reason: str
+    ) -> None:
         """Replace a stage's artifact with your own (JSON, validated like the agent's)."""
         field, model = ARTIFACTS[Stage(stage)]
         try:
@@ -150,33 +259,41 @@ def register(cli: click.Group, run_async: Callable[[AsyncCommand], Callable[...,
                 f"{file} is not a valid {field}: {where}: {first['msg']} "
                 f"({err.error_count()} problem(s))"
             ) from err
-        req = OverrideRequest(by=by, stage=Stage(stage), reason=reason, **{field: artifact})
-        click.echo(await _send(incident_id, "override", req))
+        echo(
+            await _send(
+                incident_id,
+                "override",
+                OverrideRequest,
+                by,
+                stage=Stage(stage),
+                reason=reason,
+                **{field: artifact},
+            )
+        )
 
     @cli.command("approve")
     @click.argument("incident_id")
-    @click.option("--by", required=True, help="Who approves (recorded in the history).")
+    @click.option("--by", help=BY_HELP)
     @click.option("--reason", default="", help="Why (recorded).")
     @click.option("--yes", is_flag=True, help="Do not ask; approve what is shown.")
     @run_async
-    async def approve(incident_id: str, by: str, reason: str, yes: bool) -> None:
+    async def approve(incident_id: str, by: str | None, reason: str, yes: bool) -> None:
         """Show the pending plan, its evidence and its undo; approve it once confirmed."""
-        from incidentflow.cli import ops, settings
+        await _decide(incident_id, "approve", by, reason=reason, confirm=not yes)
 
-        client = await connect(settings())
-        record = await ops.get_record(client, incident_id)
-        if record.state.terminal:
-            raise DecisionRefused(
-                f"{incident_id} has already ended; see `incidentflow show {incident_id}`"
-            )
-        if record.state is not IncidentState.AWAITING_APPROVAL or record.plan is None:
-            raise DecisionRefused(
-                f"{incident_id} has no plan waiting for approval (state: {record.state.value})"
-            )
-        click.echo(plan_text(record))
-        if not yes and not click.confirm(f"approve as {by}?", default=False):
-            raise DecisionRefused("not approved (answer y, or pass --yes)")
-        decision = await ops.decide(
-            client, incident_id, approve=True, request=DecisionRequest(by=by, reason=reason)
-        )
-        click.echo(f"{incident_id}: {decision.decision.value} by {decision.by}")
+    @cli.command("reject")
+    @click.argument("incident_id")
+    @click.option("--by", help=BY_HELP)
+    @click.option("--reason", required=True, help="Why (recorded).")
+    @run_async
+    async def reject(incident_id: str, by: str | None, reason: str) -> None:
+        """Reject the pending remediation plan; nothing executes."""
+        await _decide(incident_id, "reject", by, reason=reason, confirm=False)
+
+    @cli.command("decision-keys")
+    def decision_keys() -> None:
+        """Print a new Ed25519 key pair for signing decisions (docs/decisions.md)."""
+        private, public = new_key_pair()
+        echo(f"INCIDENTFLOW_DECISION_SIGNING_KEY={private}")
+        echo(f'INCIDENTFLOW_DECISION_VERIFY_KEYS=["{public}"]')
+        echo("# the first line to the ingest service only; the second to the agents' worker")

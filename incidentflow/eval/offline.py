@@ -13,7 +13,7 @@ from incidentflow.agents.correlation import correlate
 from incidentflow.agents.detection import detect
 from incidentflow.agents.investigation import investigate
 from incidentflow.agents.remediation import plan
-from incidentflow.eval.score import Observed
+from incidentflow.eval.score import Observed, observe
 from incidentflow.ingest.alertmanager import AlertmanagerWebhook, normalize
 from incidentflow.models import (
     AlertBatch,
@@ -50,18 +50,6 @@ def run_offline(scenario: Scenario) -> tuple[list[Observed], list[Investigation]
     for incident in result.new_incidents:
         inv = investigate(InvestigationInput(incident=incident), graph, source)
         proposal = plan(PlanInput(incident=incident, investigation=inv), graph)
-        action = None
-        if proposal.action is not None:
-            params = proposal.action.params.model_dump(mode="json")
-            action = {k: str(v) for k, v in params.items()}
-        fps = sorted({a.fingerprint for a in incident.alerts})
-        observed.append(
-            Observed(
-                id=incident.id,
-                fingerprints=fps,
-                hypotheses=[(h.service, h.fault_type.value) for h in inv.hypotheses],
-                action=action,
-            )
-        )
+        observed.append(observe(incident, inv, proposal))
         investigations.append(inv)
     return observed, investigations

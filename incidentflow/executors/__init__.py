@@ -13,7 +13,7 @@ from typing import Protocol
 
 from incidentflow.catalog import CATALOG
 from incidentflow.errors import ConfigError, ExecutorFailed
-from incidentflow.executors.http import HttpExecutor, describe_request
+from incidentflow.executors.http import HttpExecutor, describe_request, parse_routes
 from incidentflow.executors.kubectl import KubectlExecutor
 from incidentflow.executors.ledger import Ledger
 from incidentflow.executors.script import ScriptExecutor, script_argv
@@ -33,8 +33,11 @@ class Executor(Protocol):
         """The exact operations this executor performs for `params`."""
         ...
 
-    def apply(self, params: ActionParams, *, key: str) -> str:
-        """Perform the operations (idempotently for `key`); return their output."""
+    def apply(self, params: ActionParams, *, key: str, attempt: int = 1) -> str:
+        """Perform the operations (idempotently for `key`); return their output.
+
+        `attempt` above 1 says an earlier attempt with this key may have acted already.
+        """
         ...
 
 
@@ -50,22 +53,23 @@ class DryRunExecutor:
             binary=settings.executor_kubectl, kubeconfig=settings.executor_kubeconfig, timeout=1
         )
         self._url = settings.executor_http_url or "<INCIDENTFLOW_EXECUTOR_HTTP_URL>"
+        self._routes = parse_routes(settings.executor_http_actions)
         self._script_dir = settings.executor_script_dir
 
     def describe(self, params: ActionParams, *, key: str) -> list[str]:
         if isinstance(params, NoopParams):
             return [f"nothing: {params.reason}"]
         real = CATALOG.get(params.kind).executor
+        if real == "http" or params.kind in self._routes:
+            return describe_request(self._url, params, key, self._routes)
         if real == "kubectl":
             return self._kubectl.describe(params, key=key)
-        if real == "http":
-            return describe_request(self._url, params, key)
         if real == "script":
             where = self._script_dir or Path("<INCIDENTFLOW_EXECUTOR_SCRIPT_DIR>")
             return [shlex.join(script_argv(where, params, resolve=self._script_dir is not None))]
         raise ExecutorFailed(f"no executor describes action kind {params.kind}")
 
-    def apply(self, params: ActionParams, *, key: str) -> str:
+    def apply(self, params: ActionParams, *, key: str, attempt: int = 1) -> str:
         return "dry-run: nothing was changed"
 
 
@@ -86,6 +90,9 @@ class Executors:
         if isinstance(params, NoopParams) or not self._real:
             return self._dry_run
         wanted = CATALOG.get(params.kind).executor
+        http = self._real.get("http")
+        if isinstance(http, HttpExecutor) and http.handles(params.kind):
+            return http  # a route of its own: e.g. a rollback through a deploy API
         found = self._real.get(wanted)
         if found is None:
             raise ExecutorFailed(
@@ -132,10 +139,17 @@ def build_executors(settings: Settings) -> Executors:
             timeout=timeout,
         )
     if "http" in wanted:
-        if not settings.executor_http_url:
-            raise ConfigError("the http executor needs INCIDENTFLOW_EXECUTOR_HTTP_URL")
+        routes = parse_routes(settings.executor_http_actions)
+        if not settings.executor_http_url and not routes:
+            raise ConfigError(
+                "the http executor needs INCIDENTFLOW_EXECUTOR_HTTP_URL or routes per action "
+                "kind in INCIDENTFLOW_EXECUTOR_HTTP_ACTIONS"
+            )
         real["http"] = HttpExecutor(
-            url=settings.executor_http_url, secret=_http_secret(settings), timeout=timeout
+            url=settings.executor_http_url,
+            secret=_http_secret(settings),
+            timeout=timeout,
+            routes=routes,
         )
     if "script" in wanted:
         directory = settings.executor_script_dir
@@ -144,5 +158,7 @@ def build_executors(settings: Settings) -> Executors:
                 "the script executor needs INCIDENTFLOW_EXECUTOR_SCRIPT_DIR, a directory of "
                 f"runbook scripts (got {directory})"
             )
-        real["script"] = ScriptExecutor(directory=directory, timeout=timeout)
+        real["script"] = ScriptExecutor(
+            directory=directory, timeout=timeout, lock_dir=settings.remediation_dir / "script-locks"
+        )
     return Executors(dry_run=DryRunExecutor(settings), real=real)

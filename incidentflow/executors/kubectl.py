@@ -88,7 +88,7 @@ class KubectlExecutor:
             )
         return done.stdout.strip()
 
-    def apply(self, params: ActionParams, *, key: str) -> str:
+    def apply(self, params: ActionParams, *, key: str, attempt: int = 1) -> str:
         steps = kubectl_plan(params, key)
         match params:
             case RollbackParams(service=svc, to_version=want):

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
-from incidentflow.ingest.common import ZERO_TIME, canonical_id, label_fingerprint
+from incidentflow.ingest.common import ZERO_TIME, WireTime, canonical_id, label_fingerprint
 from incidentflow.models import Alert
 
 __all__ = [
@@ -32,8 +31,8 @@ class AlertmanagerAlert(BaseModel):
     status: Literal["firing", "resolved"]
     labels: dict[str, str]
     annotations: dict[str, str] = Field(default_factory=dict)
-    startsAt: datetime
-    endsAt: datetime | None = None
+    startsAt: WireTime
+    endsAt: WireTime | None = None
     generatorURL: str = ""
     fingerprint: str = ""
 

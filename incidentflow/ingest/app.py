@@ -2,8 +2,10 @@
 
 `POST /v1/alerts/<source>` for every wire format in `formats.FORMATS`. Status codes a sender can
 act on: 202 accepted (Temporal recorded it), 400 not JSON, 401 missing or wrong credentials,
-404 unknown source, 413 body too large, 422 schema errors naming the fields, 503 with
-Retry-After when Temporal did not accept the batch (every sender we take retries on 5xx).
+403 a browser origin not allowed, 404 unknown source, 413 body too large, 415 not
+`application/json`, 422 schema errors naming the fields, 503 with Retry-After when Temporal did
+not accept the batch or is not reachable yet (every sender we take retries on 5xx). The app
+starts without Temporal: it answers 503 until Temporal answers, and /readyz says why.
 """
 
 from __future__ import annotations
@@ -22,13 +24,17 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from incidentflow.errors import BadInput, TemporalUnavailable
-from incidentflow.ingest import auth
+from incidentflow.errors import BadInput, IncidentFlowError, TemporalUnavailable
+from incidentflow.ingest import auth, edge
 from incidentflow.ingest.codec_server import codec_routes
 from incidentflow.ingest.formats import FORMATS, WireFormat
+from incidentflow.ingest.incidents import IncidentDesk, TemporalDesk
 from incidentflow.ingest.openapi import openapi_document
+from incidentflow.ingest.people import people_routes
+from incidentflow.ingest.sink import TemporalSink
 from incidentflow.metrics import IngestMetrics, process_meter
 from incidentflow.models import Alert, AlertBatch
+from incidentflow.partitions import PartitionLimit
 from incidentflow.settings import Settings
 
 log = logging.getLogger("incidentflow.ingest")
@@ -44,7 +50,9 @@ class AlertSink(Protocol):
 
     async def accept(self, batch: AlertBatch) -> str: ...
 
-    async def ready(self) -> bool: ...
+    async def unready(self) -> str | None:
+        """None when batches can be accepted now; else why not (for /readyz)."""
+        ...
 
 
 def partition_of(alert: Alert, labels: list[str], default: str) -> str:
@@ -128,22 +136,29 @@ def parse_json(body: bytes) -> Any:
     return data
 
 
-def create_app(settings: Settings, sink: AlertSink) -> Starlette:
-    """The ingest app; `sink` is the Temporal hand-off (a test may pass another)."""
+def create_app(
+    settings: Settings, sink: AlertSink, *, desk: IncidentDesk | None = None
+) -> Starlette:
+    """The ingest app; `sink` is the Temporal hand-off (a test may pass another).
+
+    The decision API and the Slack endpoint (incidentflow/ingest/decisions.py) read and
+    decide incidents through `desk`, by default the Temporal sink's own client.
+    """
     counted = IngestMetrics(process_meter(settings))
+    if desk is None and isinstance(sink, TemporalSink):
+        desk = TemporalDesk(sink.client)
+    partitions = PartitionLimit(limit=settings.max_partitions, default=settings.environment)
 
     async def read_body(request: Request) -> bytes | JSONResponse:
-        declared = request.headers.get("content-length")
-        if declared and declared.isdigit() and int(declared) > settings.max_body_bytes:
+        if not edge.origin_allowed(request, settings.cors_origins):
+            return problem(403, "browser origins may not post alerts (INCIDENTFLOW_CORS_ORIGINS)")
+        wrong_type = edge.media_type_problem(request)
+        if wrong_type:
+            return problem(415, wrong_type)
+        try:
+            return await edge.read_limited(request, settings.max_body_bytes)
+        except edge.TooLarge:
             return problem(413, f"body over {settings.max_body_bytes} bytes")
-        chunks: list[bytes] = []
-        size = 0
-        async for chunk in request.stream():
-            size += len(chunk)
-            if size > settings.max_body_bytes:
-                return problem(413, f"body over {settings.max_body_bytes} bytes")
-            chunks.append(chunk)
-        return b"".join(chunks)
 
     async def receive(request: Request) -> JSONResponse:
         answer = await handle(request)
@@ -190,7 +205,7 @@ def create_app(settings: Settings, sink: AlertSink) -> Starlette:
             alerts = fmt.normalize(payload, now, data)
         except ValidationError as err:
             return problem(422, f"not a valid {fmt.title} payload", fields=field_errors(err))
-        except (ValueError, RecursionError) as err:
+        except (ValueError, RecursionError, OverflowError) as err:
             return problem(422, f"not a valid {fmt.title} payload: {str(err)[:200]}")
         return payload, data, alerts, now
 
@@ -199,7 +214,9 @@ def create_app(settings: Settings, sink: AlertSink) -> Starlette:
     ) -> JSONResponse:
         by_partition: dict[str, list[Alert]] = {}
         for alert in alerts:
-            part = partition_of(alert, settings.partition_labels, settings.environment)
+            part = partitions.route(
+                partition_of(alert, settings.partition_labels, settings.environment)
+            )
             by_partition.setdefault(part, []).append(alert)
         accepted: list[dict[str, Any]] = []
         for partition, group in sorted(by_partition.items()):
@@ -218,6 +235,10 @@ def create_app(settings: Settings, sink: AlertSink) -> Starlette:
                     detail=str(err),
                     accepted_before_failure=accepted,
                 )
+            except IncidentFlowError as err:
+                # A limit of the stream (e.g. how many partitions one delivery may reach):
+                # the sender reads why; retrying the same body cannot help.
+                return problem(422, str(err), accepted_before_failure=accepted)
             accepted.append({"batch_id": batch.batch_id, "stream": stream, "alerts": len(group)})
             counted.received(group[0].source, len(group))
         return JSONResponse({"accepted": accepted}, status_code=202)
@@ -226,9 +247,10 @@ def create_app(settings: Settings, sink: AlertSink) -> Starlette:
         return JSONResponse({"status": "ok"})
 
     async def readyz(_: Request) -> JSONResponse:
-        if await sink.ready():
+        why = await sink.unready()
+        if why is None:
             return JSONResponse({"status": "ready", "temporal": settings.target})
-        return problem(503, f"Temporal at {settings.target} is not reachable")
+        return problem(503, f"not ready: {why}", temporal=settings.target)
 
     document = openapi_document()
 
@@ -241,6 +263,7 @@ def create_app(settings: Settings, sink: AlertSink) -> Starlette:
             Route("/healthz", healthz, methods=["GET"]),
             Route("/readyz", readyz, methods=["GET"]),
             Route("/openapi.json", openapi, methods=["GET"]),
-            *codec_routes(),
+            *codec_routes(settings),
+            *(people_routes(settings, desk) if desk is not None else []),
         ]
     )

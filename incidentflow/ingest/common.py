@@ -5,9 +5,10 @@ from __future__ import annotations
 import hashlib
 import json
 from datetime import UTC, datetime
-from typing import Any
+from typing import Annotated, Any
 
 import orjson
+from pydantic import AfterValidator
 
 # Alertmanager and Grafana send this for an alert that has not ended yet.
 ZERO_TIME = datetime(1, 1, 1, tzinfo=UTC)
@@ -37,3 +38,17 @@ def canonical_id(prefix: str, partition: str, body: Any) -> str:
 def as_utc(at: datetime) -> datetime:
     """`at` in UTC; a sender's naive time is taken as UTC."""
     return at.replace(tzinfo=UTC) if at.tzinfo is None else at.astimezone(UTC)
+
+
+def _in_utc_range(at: datetime) -> datetime:
+    """`at` unchanged, if it has a UTC time (year 1 with a positive offset has none)."""
+    try:
+        as_utc(at)
+    except OverflowError:
+        raise ValueError("this time with its offset is outside the years 1-9999 in UTC") from None
+    return at
+
+
+# A sender's timestamp: any ISO 8601 time pydantic takes, as long as it converts to UTC; one
+# that does not is a 422 naming the field, never an error further in.
+WireTime = Annotated[datetime, AfterValidator(_in_utc_range)]

@@ -14,7 +14,7 @@ from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from incidentflow.ingest.common import as_utc, canonical_id, label_fingerprint
+from incidentflow.ingest.common import WireTime, as_utc, canonical_id, label_fingerprint
 from incidentflow.models import Alert, AlertStatus
 
 
@@ -27,8 +27,8 @@ class GenericAlert(BaseModel):
     status: AlertStatus = AlertStatus.FIRING
     labels: dict[str, str] = Field(default_factory=dict)
     annotations: dict[str, str] = Field(default_factory=dict)
-    starts_at: datetime | None = None
-    ends_at: datetime | None = None
+    starts_at: WireTime | None = None
+    ends_at: WireTime | None = None
     fingerprint: str | None = Field(
         default=None, max_length=255, description="Identity across deliveries; default: labels"
     )

@@ -12,7 +12,7 @@ from typing import Any, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from incidentflow.ingest.common import as_utc, canonical_id, label_fingerprint
+from incidentflow.ingest.common import WireTime, as_utc, canonical_id, label_fingerprint
 from incidentflow.models import Alert, AlertStatus
 
 
@@ -24,7 +24,7 @@ class PagerDutyPayload(BaseModel):
     summary: str = Field(min_length=1, max_length=1024)
     source: str = Field(min_length=1)
     severity: Literal["critical", "error", "warning", "info"]
-    timestamp: datetime | None = None
+    timestamp: WireTime | None = None
     component: str | None = None
     group: str | None = None
     class_: str | None = Field(default=None, alias="class")

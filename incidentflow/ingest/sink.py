@@ -96,6 +96,11 @@ class TemporalSink:
         self._queues: dict[str, list[_Waiting]] = {}
         self._flushers: dict[str, asyncio.Task[None]] = {}
 
+    @property
+    def client(self) -> Client:
+        """The Temporal client (the decision API reads and decides incidents with it)."""
+        return self._client
+
     def _refresh_backlog(self, stream_id: str) -> int:
         """The last known backlog of a stream; asks again in the background when stale."""
         asked, value = self._backlog.get(stream_id, (0.0, 0))
@@ -247,13 +252,21 @@ class TemporalSink:
                 f"Temporal at {s.target} did not accept batch {ids}: {err}"
             ) from err
 
-    async def ready(self) -> bool:
-        """True when the Temporal frontend answers within the accept timeout."""
+    async def unready(self) -> str | None:
+        """None when the Temporal frontend answers within the accept timeout; else why not.
+
+        The client may be lazy (`serve-webhook` starts before Temporal does): each call tries
+        to connect again, so the webhook becomes ready as soon as Temporal answers.
+        """
+        s = self._settings
         try:
-            timeout = timedelta(seconds=self._settings.accept_timeout_seconds)
-            return await asyncio.wait_for(
+            timeout = timedelta(seconds=s.accept_timeout_seconds)
+            healthy = await asyncio.wait_for(
                 self._client.service_client.check_health(timeout=timeout),
-                timeout=self._settings.accept_timeout_seconds,
+                timeout=s.accept_timeout_seconds,
             )
-        except (RPCError, RuntimeError, TimeoutError):
-            return False
+        except TimeoutError:
+            return f"Temporal at {s.target} did not answer within {s.accept_timeout_seconds:g} s"
+        except (RPCError, RuntimeError) as err:
+            return f"Temporal at {s.target} is not reachable: {str(err)[:300]}"
+        return None if healthy else f"Temporal at {s.target} reports itself not serving"

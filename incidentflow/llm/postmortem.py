@@ -18,6 +18,7 @@ from incidentflow.llm.accounting import Meter
 from incidentflow.llm.engine import Ask, LlmEngine
 from incidentflow.llm.guard import plain, unknown_ids
 from incidentflow.models import ActionItem, IncidentRecord, PostMortem, ServiceGraph
+from incidentflow.visible import visible
 
 MAX_ITEMS = 5
 _SECTION = re.compile(r"(?m)^## ")
@@ -147,7 +148,7 @@ def _merge(
                 for n, i in enumerate(items, start=numbered + 1)
             )
         out.append(body + "\n\n")
-    return "".join(out).rstrip("\n") + "\n"
+    return visible("".join(out).rstrip("\n") + "\n")
 
 
 def _owner(graph: ServiceGraph, name: str) -> str:

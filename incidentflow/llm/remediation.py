@@ -11,11 +11,11 @@ plain tokens. Anything else is refused.
 from __future__ import annotations
 
 import re
-from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from incidentflow.agents.common import short_hash
+from incidentflow.agents.remediation import allowed_targets, target_problem
 from incidentflow.catalog import CATALOG
 from incidentflow.llm.accounting import Meter
 from incidentflow.llm.engine import Ask, LlmEngine
@@ -108,7 +108,7 @@ async def plan_llm(
             for e in inv.evidence
         ],
     }
-    allowed = set(incident.services) | {h.service for h in inv.hypotheses}
+    allowed = allowed_targets(incident, inv)
 
     def check(answer: RemediationAnswer) -> list[str]:
         return _problems(answer, inv.evidence, allowed, graph)
@@ -167,12 +167,9 @@ def params_problems(
     if params.kind == "noop" or params.kind not in CATALOG.names():
         return [f"kind {params.kind!r} is not an action of the catalog; use null for no action"]
     problems: list[str] = []
-    service: Any = getattr(params, "service", None)
-    if service is not None and (service not in allowed or graph.get(service) is None):
-        problems.append(
-            f"service {service!r} is not one the incident or investigation names "
-            f"({', '.join(sorted(allowed))})"
-        )
+    refused = target_problem(params, allowed)
+    if refused is not None:
+        problems.append(refused)
     text = _evidence_text(evidence)
     if isinstance(params, RollbackParams) and not any(
         e.kind is EvidenceKind.CHANGE

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import Field
+from pydantic import AfterValidator, Field, StringConstraints
 
 from incidentflow.models.base import Artifact, Engine, Severity
 from incidentflow.models.llm import LlmUsage
@@ -17,18 +17,56 @@ class AlertStatus(StrEnum):
     RESOLVED = "resolved"
 
 
-class Alert(Artifact):
-    """One alert normalized from any wire format; `raw` keeps what the sender sent."""
+# What every accepted alert must satisfy so that every agent can process it (issue 14: one
+# alert dated year 1 with an offset failed correlation for good and stalled its stream). Times
+# outside these years cannot come from a monitoring system, and the agents' window arithmetic
+# (minus a group window, plus a settle window) stays inside datetime's range.
+MIN_YEAR = 1970
+MAX_YEAR = 2200
+# Sizes: a batch of alerts rides in one signal and in activity payloads (2 MB each); one
+# annotation of megabytes would make every round that carries it unschedulable.
+MAX_NAME = 256
+MAX_LABELS = 128
+MAX_LABEL_VALUE = 4096
+MAX_ANNOTATIONS = 64
+MAX_ANNOTATION_VALUE = 16_384
+MAX_URL = 4096
 
-    fingerprint: str = Field(description="Stable identity of the alert across deliveries")
-    source: str = Field(description="Wire format it arrived in: alertmanager, grafana, ...")
-    name: str
+
+def sane_time(at: datetime) -> datetime:
+    """`at` as an aware UTC time, refused outside MIN_YEAR..MAX_YEAR.
+
+    Checked before converting: year 1 with a positive offset has no UTC representation.
+    A naive time is taken as UTC, so every alert time compares with every other.
+    """
+    if not MIN_YEAR <= at.year <= MAX_YEAR:
+        raise ValueError(f"time {at.isoformat()} is outside {MIN_YEAR}..{MAX_YEAR}")
+    return at.replace(tzinfo=UTC) if at.tzinfo is None else at.astimezone(UTC)
+
+
+AlertTime = Annotated[datetime, AfterValidator(sane_time)]
+Name = Annotated[str, StringConstraints(max_length=MAX_NAME)]
+LabelValue = Annotated[str, StringConstraints(max_length=MAX_LABEL_VALUE)]
+AnnotationValue = Annotated[str, StringConstraints(max_length=MAX_ANNOTATION_VALUE)]
+
+
+class Alert(Artifact):
+    """One alert normalized from any wire format; `raw` keeps what the sender sent.
+
+    Its checks make every accepted alert processable: the edge answers 422 naming the field.
+    """
+
+    fingerprint: Name = Field(description="Stable identity of the alert across deliveries")
+    source: Name = Field(description="Wire format it arrived in: alertmanager, grafana, ...")
+    name: Name
     status: AlertStatus
-    labels: dict[str, str] = Field(default_factory=dict)
-    annotations: dict[str, str] = Field(default_factory=dict)
-    starts_at: datetime
-    ends_at: datetime | None = None
-    generator_url: str | None = None
+    labels: dict[Name, LabelValue] = Field(default_factory=dict, max_length=MAX_LABELS)
+    annotations: dict[Name, AnnotationValue] = Field(
+        default_factory=dict, max_length=MAX_ANNOTATIONS
+    )
+    starts_at: AlertTime
+    ends_at: AlertTime | None = None
+    generator_url: Annotated[str, StringConstraints(max_length=MAX_URL)] | None = None
     acknowledged: bool = Field(
         default=False, description="Acknowledged at the source (PagerDuty `acknowledge`)"
     )

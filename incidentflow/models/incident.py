@@ -34,11 +34,18 @@ class IncidentState(StrEnum):
     REJECTED = "rejected"
     EXPIRED = "expired"
     CLOSED = "closed"
+    # Every alert resolved before an action was approved: the plan was withdrawn (issue 13).
+    RESOLVED = "resolved"
 
     @property
     def terminal(self) -> bool:
         """True when the incident workflow has finished (or will, after drafting)."""
-        return self in (IncidentState.REJECTED, IncidentState.EXPIRED, IncidentState.CLOSED)
+        return self in (
+            IncidentState.REJECTED,
+            IncidentState.EXPIRED,
+            IncidentState.CLOSED,
+            IncidentState.RESOLVED,
+        )
 
 
 class Incident(Artifact):
@@ -58,6 +65,22 @@ class Incident(Artifact):
     resolved_at: datetime | None = Field(
         default=None, description="When every alert of the incident had resolved at its source"
     )
+
+
+class AlertDigest(Artifact):
+    """Alerts of an incident beyond its detail limit, counted instead of kept (issue 14: one
+    storm incident of 60,000 alerts outgrew Temporal's query limit and the worker's memory).
+
+    It counts deliveries: an alert counted here that fires or resolves again counts again.
+    """
+
+    alerts: int = 0
+    firing: int = 0
+    resolved: int = 0
+    by_name: dict[str, int] = Field(default_factory=dict, description="Counts by alertname")
+    by_service: dict[str, int] = Field(default_factory=dict, description="Counts by service")
+    first_seen: datetime | None = None
+    last_seen: datetime | None = None
 
 
 class AlertMember(Artifact):
@@ -174,6 +197,37 @@ class StreamStats(Artifact):
     incidents_opened: int = 0
     alerts_joined: int = 0
     alerts_dropped: int = 0
+    alerts_quarantined: int = Field(
+        default=0, description="Alerts of rounds no agent could process (see `quarantine`)"
+    )
+    alerts_after_end: int = Field(
+        default=0,
+        description="Alerts meant for an incident that had ended (closed, cancelled, "
+        "terminated): correlated again, into a new incident or another open one",
+    )
+    incidents_gone: int = Field(
+        default=0, description="Incidents found ended when the stream signalled them"
+    )
+
+
+class QuarantinedAlerts(Artifact):
+    """A round of alerts no agent could process, with the error; the stream moved on."""
+
+    batch_id: str
+    at: datetime
+    stage: str = Field(description="The agent that failed: detect | correlate")
+    error: str
+    alert_count: int
+    alerts: list[Alert] = Field(description="The first alerts of the round (raw left out)")
+
+
+class GoneIncident(Artifact):
+    """An incident that had ended when the stream signalled it: its alerts went elsewhere."""
+
+    incident_id: str
+    at: datetime
+    error: str
+    alerts_after_end: int = Field(description="Alerts correlated again because it had ended")
 
 
 class StreamInput(Artifact):
@@ -200,6 +254,12 @@ class StreamInput(Artifact):
     quiet: list[Detection] = Field(
         default_factory=list,
         description="Lone warnings held for the group window: later related alerts may join them",
+    )
+    quarantined: list[QuarantinedAlerts] = Field(
+        default_factory=list, description="The latest rounds no agent could process"
+    )
+    gone: list[GoneIncident] = Field(
+        default_factory=list, description="The latest incidents found ended when signalled"
     )
 
 

@@ -79,6 +79,31 @@ class RejectedHypothesis(Artifact):
     evidence_ids: list[str] = Field(default_factory=list)
 
 
+class SourceState(StrEnum):
+    """How one evidence source answered an investigation."""
+
+    OK = "ok"  # answered with data for the incident's services
+    NO_DATA = "no_data"  # answered, but held nothing for them
+    ERROR = "error"  # did not answer (down, timeout, garbage): left out, the others still count
+
+
+class SourceReport(Artifact):
+    """One evidence source's part in an investigation."""
+
+    name: str
+    state: SourceState
+    reason: str = Field(default="", description="Why it is `error`, or what it lacked")
+    items: int = Field(default=0, ge=0, description="Records it returned")
+
+
+class InvestigationStatus(StrEnum):
+    """How much evidence stands behind an investigation's ranking."""
+
+    COMPLETE = "complete"  # every configured source answered
+    PARTIAL = "partial"  # some source errored: ranked from the ones that answered
+    NO_SOURCES = "no_sources"  # nothing configured: ranked from alerts and the graph only
+
+
 class InvestigationInput(Artifact):
     incident: Incident
 
@@ -94,6 +119,10 @@ class Investigation(Artifact):
         default="", description="Why this engine answered, e.g. why an LLM answer was refused"
     )
     llm_usage: LlmUsage | None = Field(default=None, description="What the LLM engine spent")
+    status: InvestigationStatus = InvestigationStatus.COMPLETE
+    sources: list[SourceReport] = Field(
+        default_factory=list, description="Each evidence source and how it answered"
+    )
 
     @property
     def top(self) -> Hypothesis | None:

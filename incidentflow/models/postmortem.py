@@ -9,7 +9,7 @@ from pydantic import Field
 
 from incidentflow.models.alerts import Detection
 from incidentflow.models.base import Artifact, Engine
-from incidentflow.models.incident import Incident, IncidentState
+from incidentflow.models.incident import AlertDigest, Incident, IncidentState
 from incidentflow.models.investigation import Investigation
 from incidentflow.models.llm import LlmUsage
 from incidentflow.models.remediation import (
@@ -88,6 +88,11 @@ class IncidentRecord(Artifact):
         default=None, description="The stage a person must retry, skip or override"
     )
     verifications: list[Verification] = Field(default_factory=list)
+    digest: AlertDigest | None = Field(
+        default=None,
+        description="Alerts beyond the detail limit (incident.alerts keeps the first ones), "
+        "counted by alertname and service",
+    )
 
 
 class PostmortemInput(Artifact):

@@ -8,7 +8,9 @@ from typing import Annotated, Literal
 
 from pydantic import Field
 
+from incidentflow.identity.canonical import canonical_or_none
 from incidentflow.models.base import Artifact, Engine
+from incidentflow.models.decisions import DecisionPath, DecisionProof, DecisionTrust
 from incidentflow.models.incident import Incident
 from incidentflow.models.investigation import Investigation
 from incidentflow.models.llm import LlmUsage
@@ -149,10 +151,15 @@ class Decision(StrEnum):
 
 
 class DecisionRequest(Artifact):
-    """What a person sends with approve or reject."""
+    """What a person sends with approve or reject (signed by the decision API)."""
 
     by: str = Field(min_length=1)
     reason: str = ""
+    plan_id: str | None = Field(default=None, description="The plan the person saw")
+    plan_digest: str | None = Field(default=None, description="Its digest (plan_digest())")
+    proof: DecisionProof | None = Field(
+        default=None, description="The API's signature; absent = an unsigned, local decision"
+    )
 
 
 class Approval(Artifact):
@@ -163,6 +170,14 @@ class Approval(Artifact):
     approvers: list[str] = Field(
         default_factory=list, description="Everyone whose approval counted (two for high risk)"
     )
+    # The audit of the attempt (issue 19): who as authenticated, by which path, on which plan.
+    identity: str | None = Field(
+        default=None, description="Canonical identity; None when it could not be established"
+    )
+    authenticated: bool = Field(default=False, description="A verified signature vouched for it")
+    path: DecisionPath | None = None
+    plan_id: str | None = None
+    plan_digest: str | None = None
 
 
 class ApprovalPolicy(Artifact):
@@ -178,12 +193,19 @@ class ApprovalPolicy(Artifact):
         return 2 if risk in self.two_person else 1
 
     def refusal(self, by: str, risk: Risk, already: list[str]) -> str | None:
-        """Why `by` may not approve now, or None when the approval counts."""
+        """Why `by` may not approve now, or None when the approval counts.
+
+        Every name is compared in canonical form (incidentflow/identity/canonical.py), so
+        `Alice` and `alice` plus a zero-width space are one person; a name that has no
+        canonical form (mixed scripts, look-alikes) matches nobody.
+        """
         allowed = self.approvers.get(risk, [])
-        if "*" not in allowed and by not in allowed:
+        who = canonical_or_none(by)
+        listed = {canonical_or_none(name) for name in allowed if name != "*"} - {None}
+        if who is None or ("*" not in allowed and who not in listed):
             names = ", ".join(allowed) or "nobody"
             return f"{by} may not approve {risk.value} risk actions (allowed: {names})"
-        if by in already:
+        if who in {canonical_or_none(name) for name in already}:
             return (
                 f"{by} already approved; {risk.value} risk needs "
                 f"{self.required(risk)} different approvers"
@@ -199,8 +221,14 @@ class IncidentConfig(Artifact):
     """What the incident workflow learns from configuration once, recorded in its history."""
 
     policy: ApprovalPolicy = Field(default_factory=ApprovalPolicy)
+    trust: DecisionTrust = Field(
+        default_factory=DecisionTrust, description="Keys that verify decisions (issue 19)"
+    )
     notify: bool = Field(default=False, description="A notifier is configured")
     verify_poll_seconds: int = Field(default=15, gt=0)
+    resolved_settle_seconds: int = Field(
+        default=60, ge=0, description="All alerts resolved this long, none re-fired: withdraw"
+    )
 
 
 class ActionStatus(StrEnum):

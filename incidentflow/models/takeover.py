@@ -7,6 +7,7 @@ from enum import StrEnum
 from pydantic import Field
 
 from incidentflow.models.base import Artifact
+from incidentflow.models.decisions import DecisionProof
 from incidentflow.models.investigation import Investigation
 from incidentflow.models.postmortem import PostMortem
 from incidentflow.models.remediation import RemediationPlan
@@ -26,6 +27,9 @@ class TakeoverRequest(Artifact):
 
     by: str = Field(min_length=1)
     text: str = Field(default="", description="The note, the reason, or the new owner")
+    proof: DecisionProof | None = Field(
+        default=None, description="The decision API's signature (verified from issue 17 on)"
+    )
 
 
 class StageRequest(Artifact):
@@ -34,6 +38,9 @@ class StageRequest(Artifact):
     by: str = Field(min_length=1)
     stage: Stage
     reason: str = ""
+    proof: DecisionProof | None = Field(
+        default=None, description="The decision API's signature (verified from issue 17 on)"
+    )
 
 
 class OverrideRequest(Artifact):
@@ -45,6 +52,9 @@ class OverrideRequest(Artifact):
     investigation: Investigation | None = None
     plan: RemediationPlan | None = None
     postmortem: PostMortem | None = None
+    proof: DecisionProof | None = Field(
+        default=None, description="The decision API's signature (verified from issue 17 on)"
+    )
 
 
 class NotificationKind(StrEnum):

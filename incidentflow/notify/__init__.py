@@ -1,7 +1,9 @@
 """Notifiers: tell people when a decision is needed, when an incident changes state, on expiry.
 
 Two wire formats: a Slack-compatible incoming webhook (`text` plus `blocks`; Mattermost and
-Rocket.Chat take the same) and a generic JSON webhook (the `Notification` model as JSON).
+Rocket.Chat take the same; with INCIDENTFLOW_NOTIFY_SLACK_BUTTONS, a decision-needed message
+carries Approve and Reject buttons: incidentflow/notify/slack.py) and a generic JSON
+webhook (the `Notification` model as JSON).
 Built from settings by the agents' worker; nothing is contacted until a message is sent.
 """
 
@@ -12,6 +14,7 @@ from typing import Any, Protocol
 import httpx
 
 from incidentflow.models import Notification, NotificationKind
+from incidentflow.notify.slack import decision_buttons
 from incidentflow.settings import Settings
 
 # One attempt per call: the notify activity's retry policy owns retries.
@@ -56,12 +59,13 @@ def text_of(note: Notification) -> str:
 
 
 class SlackNotifier:
-    """A Slack-compatible incoming webhook."""
+    """A Slack-compatible incoming webhook; with `buttons`, decisions can be made in Slack."""
 
     name = "slack"
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, *, buttons: bool = False) -> None:
         self._url = url
+        self._buttons = buttons
 
     def url(self) -> str:
         return self._url
@@ -78,6 +82,8 @@ class SlackNotifier:
                     "elements": [{"type": "mrkdwn", "text": f"`{note.approve_command}`"}],
                 }
             )
+            if self._buttons and note.kind is NotificationKind.DECISION_NEEDED:
+                blocks.append(decision_buttons(note))
         return {"text": text, "blocks": blocks}
 
 
@@ -100,7 +106,9 @@ def build_notifiers(settings: Settings) -> list[Notifier]:
     """The notifiers the settings configure (none by default)."""
     found: list[Notifier] = []
     if settings.notify_slack_url is not None:
-        found.append(SlackNotifier(settings.notify_slack_url.get_secret_value()))
+        # The worker needs no Slack secret to add buttons: the ingest verifies the clicks.
+        url = settings.notify_slack_url.get_secret_value()
+        found.append(SlackNotifier(url, buttons=settings.notify_slack_buttons))
     if settings.notify_webhook_url:
         found.append(WebhookNotifier(settings.notify_webhook_url))
     return found

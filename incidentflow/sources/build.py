@@ -145,8 +145,14 @@ def evidence_sources(settings: Settings) -> list[EvidenceSource]:
         queries = None
         if settings.prometheus_queries:
             raw = read_yaml(settings.prometheus_queries)
+            if not raw:
+                raise ConfigError(
+                    f"INCIDENTFLOW_PROMETHEUS_QUERIES={settings.prometheus_queries} must map "
+                    "signal names to PromQL templates"
+                )
             queries = {str(k): str(v) for k, v in raw.items()}
-        out.append(PrometheusSource(settings.prometheus_url, queries=queries))
+        setting = f"INCIDENTFLOW_PROMETHEUS_QUERIES={settings.prometheus_queries}"
+        out.append(PrometheusSource(settings.prometheus_url, queries=queries, setting=setting))
     if settings.loki_url:
         from incidentflow.sources.loki import LokiSource
 
@@ -164,7 +170,9 @@ def evidence_sources(settings: Settings) -> list[EvidenceSource]:
     if settings.changelog_url:
         from incidentflow.sources.changelog_http import HttpChangeLog
 
-        out.append(HttpChangeLog(settings.changelog_url, token=settings.changelog_token))
+        # Each source is reported by name: two change logs must not share one.
+        name = "changelog-http" if settings.changelog_file else "changelog"
+        out.append(HttpChangeLog(settings.changelog_url, token=settings.changelog_token, name=name))
     if settings.kubectl_changes:
         from incidentflow.sources.kubectl import KubectlChangeLog
 

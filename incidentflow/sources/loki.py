@@ -22,6 +22,7 @@ from incidentflow.errors import ConfigError, EvidenceUnavailable
 from incidentflow.evidence import LogLevel, LogRecord
 from incidentflow.sources.files import utc
 from incidentflow.sources.live import LiveSource
+from incidentflow.sources.placeholders import check, fill
 from incidentflow.telemetry import evidence_span
 
 DEFAULT_TEMPLATE = '{service="{service}"} |~ "(?i)error|exception|timeout|fatal|panic|warn"'
@@ -62,8 +63,7 @@ MAX_ATTRIBUTES = 20
 
 def logql(template: str, service: str) -> str:
     """The template with the service name escaped for a LogQL double-quoted string."""
-    escaped = service.replace("\\", "\\\\").replace('"', '\\"')
-    return template.replace("{service}", escaped)
+    return fill(template, service=service)
 
 
 def level_of(labels: dict[str, str], fields: dict[str, Any], line: str) -> LogLevel:
@@ -95,10 +95,7 @@ class LokiSource(LiveSource):
     ) -> None:
         if not base_url.startswith(("http://", "https://")):
             raise ConfigError(f"INCIDENTFLOW_LOKI_URL={base_url!r} must be an http(s) URL")
-        if "{service}" not in template:
-            raise ConfigError(
-                f"INCIDENTFLOW_LOKI_QUERY_TEMPLATE={template!r} must contain {{service}}"
-            )
+        check(template, setting="INCIDENTFLOW_LOKI_QUERY_TEMPLATE")
         self._base = base_url.rstrip("/")
         self._template = template
         self._headers = {"X-Scope-OrgID": tenant} if tenant else {}

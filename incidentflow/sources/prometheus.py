@@ -13,22 +13,23 @@ from urllib.parse import urlencode
 
 import httpx
 
-from incidentflow.errors import ConfigError, IncidentFlowError
+from incidentflow.errors import ConfigError, EvidenceUnavailable
 from incidentflow.evidence import MetricPoint, MetricSeries
 from incidentflow.sources.files import utc
 from incidentflow.sources.live import LiveSource
+from incidentflow.sources.placeholders import check, fill
 from incidentflow.telemetry import evidence_span
 
 DEFAULT_QUERIES: dict[str, str] = {
     "http_error_ratio": (
-        'sum(rate(http_requests_total{{service="{service}",code=~"5.."}}[1m])) / '
-        'sum(rate(http_requests_total{{service="{service}"}}[1m]))'
+        'sum(rate(http_requests_total{service="{service}",code=~"5.."}[1m])) / '
+        'sum(rate(http_requests_total{service="{service}"}[1m]))'
     ),
     "http_latency_p99_seconds": (
         "histogram_quantile(0.99, sum by (le) "
-        '(rate(http_request_duration_seconds_bucket{{service="{service}"}}[1m])))'
+        '(rate(http_request_duration_seconds_bucket{service="{service}"}[1m])))'
     ),
-    "cpu_usage_ratio": 'avg(rate(process_cpu_seconds_total{{service="{service}"}}[1m]))',
+    "cpu_usage_ratio": 'avg(rate(process_cpu_seconds_total{service="{service}"}[1m]))',
 }
 # Points per range query: enough resolution for a change point, small enough for the budget.
 POINTS_PER_QUERY = 240
@@ -39,12 +40,20 @@ class PrometheusSource(LiveSource):
     """Metric series from a Prometheus server; no changes or logs."""
 
     def __init__(
-        self, base_url: str, *, queries: dict[str, str] | None = None, name: str = "prometheus"
+        self,
+        base_url: str,
+        *,
+        queries: dict[str, str] | None = None,
+        name: str = "prometheus",
+        setting: str = "INCIDENTFLOW_PROMETHEUS_QUERIES",
     ) -> None:
         if not base_url.startswith(("http://", "https://")):
             raise ConfigError(f"INCIDENTFLOW_PROMETHEUS_URL={base_url!r} must be an http(s) URL")
         self._base = base_url.rstrip("/")
         self._queries = queries or DEFAULT_QUERIES
+        # Checked now, so a bad template stops the worker at start, naming its setting.
+        for signal, template in self._queries.items():
+            check(template, setting=f"{setting} ({signal})")
         self._name = name
 
     def link(self, query: str, start: datetime, end: datetime) -> str:
@@ -67,7 +76,7 @@ class PrometheusSource(LiveSource):
         with httpx.Client(timeout=HTTP_TIMEOUT_S) as http:
             for service in services:
                 for signal, template in self._queries.items():
-                    query = template.format(service=service)
+                    query = fill(template, service=service)
                     points = self._range(http, query, start, end, step)
                     if not points:
                         continue
@@ -98,12 +107,15 @@ class PrometheusSource(LiveSource):
             with evidence_span(self._name, query):
                 resp = http.get(f"{self._base}/api/v1/query_range", params=params)
         except httpx.HTTPError as err:
-            raise IncidentFlowError(f"Prometheus at {self._base} did not answer: {err}") from err
+            raise EvidenceUnavailable(f"Prometheus at {self._base} did not answer: {err}") from err
         if resp.status_code == 400:
             raise ConfigError(f"Prometheus rejected the query {query!r}: {resp.text[:200]}")
         if resp.status_code >= 300:
-            raise IncidentFlowError(f"Prometheus at {self._base} answered {resp.status_code}")
-        result = resp.json().get("data", {}).get("result", [])
+            raise EvidenceUnavailable(f"Prometheus at {self._base} answered {resp.status_code}")
+        try:
+            result = resp.json().get("data", {}).get("result", [])
+        except ValueError as err:
+            raise EvidenceUnavailable(f"Prometheus at {self._base} sent no JSON") from err
         if not result:
             return []
         # A template is written to return one series; if it returns more, the first is read.

@@ -1,7 +1,9 @@
 """Record the histories the replay test keeps: `python tests/histories/record.py`.
 
-Runs one full demo incident (approved, executed by dry-run, post-mortem drafted) on a fresh
-dev server and writes the incident's and the stream's histories beside this file. Keep the
+Runs one full demo incident (approved through the decision API with a signed decision,
+executed by dry-run, post-mortem drafted) on a fresh dev server and writes the incident's and
+the stream's histories beside this file. Replaying it runs the signature check again (the
+public key is in the recorded configuration). Keep the
 older recordings when you add one (`python tests/histories/record.py _v3`): each stands for a
 workflow that may still be open somewhere. Overwrite one only for a change meant to be
 incompatible, and say so in the change.
@@ -26,8 +28,8 @@ from flow import (
     wait_for_state,
 )
 
-from incidentflow.cli import ops
-from incidentflow.models import DecisionRequest, IncidentState
+from incidentflow.identity.signing import new_key_pair
+from incidentflow.models import IncidentState
 from incidentflow.temporal import DevServer, connect, free_port
 from workflows.incident import IncidentWorkflow
 from workflows.names import stream_workflow_id
@@ -39,7 +41,15 @@ async def record(out: Path, suffix: str = "") -> None:
         server = DevServer(db_file=Path(tmp) / "t.sqlite", port=free_port(), ui_port=free_port())
         server.start()
         try:
-            settings = make_settings(server.address, Path(tmp) / "data", environment="replay")
+            settings = make_settings(
+                server.address,
+                Path(tmp) / "data",
+                environment="replay",
+                decisions_allow_unsigned=False,
+                decision_signing_key=new_key_pair()[0],
+                api_tokens={"recorder": "tok-recorder"},
+                decision_roles={"*": {"approvers": ["recorder"]}},
+            )
             client = await connect(settings)
             async with app_stack(settings, client) as stack:
                 payloads = demo_payloads()
@@ -49,9 +59,12 @@ async def record(out: Path, suffix: str = "") -> None:
                     client, settings, fingerprints_of(payloads, DEMO_ORIGIN)
                 )
                 await wait_for_state(client, incident_id, {IncidentState.AWAITING_APPROVAL})
-                await ops.decide(
-                    client, incident_id, approve=True, request=DecisionRequest(by="recorder")
+                answer = await stack.http.post(
+                    f"/v1/incidents/{incident_id}/approve",
+                    json={"reason": "recorded"},
+                    headers={"Authorization": "Bearer tok-recorder"},
                 )
+                answer.raise_for_status()
                 await client.get_workflow_handle_for(IncidentWorkflow.run, incident_id).result()
                 incident = await client.get_workflow_handle(incident_id).fetch_history()
                 stream = await client.get_workflow_handle(

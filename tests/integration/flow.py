@@ -10,8 +10,9 @@ from temporalio.client import Client
 
 from incidentflow.cli import ops
 from incidentflow.cli.demo import rebase_payloads
+from incidentflow.cli.demo_bundle import demo_scenario_path
 from incidentflow.models import IncidentRecord, IncidentState
-from incidentflow.scenario import demo_scenario_path, load_scenario
+from incidentflow.scenario import load_scenario
 from incidentflow.settings import Settings
 
 # The deployed (bad) service of the demo scenario; its alert opens the incident.

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -14,6 +15,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from incidentflow.cli.demo_bundle import demo_scenario_path
 from incidentflow.temporal import DevServer, free_port, port_open
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -80,6 +82,9 @@ def up(tmp_path: Path) -> Iterator[dict[str, str]]:
         INCIDENTFLOW_EMBEDDED_UI_PORT=str(free_port()),
         INCIDENTFLOW_WEBHOOK_PORT=str(free_port()),
         INCIDENTFLOW_APPROVAL_TIMEOUT_SECONDS="600",
+        # `demo` against a running stack reads what that stack is configured with: here, the
+        # demo's recorded world, configured explicitly (nothing defaults to it).
+        INCIDENTFLOW_EVIDENCE_BUNDLE=str(demo_scenario_path()),
     )
     log = open(tmp_path / "up.log", "w")  # noqa: SIM115 - closed below
     proc = subprocess.Popen(
@@ -111,6 +116,9 @@ def up(tmp_path: Path) -> Iterator[dict[str, str]]:
         assert not port_open("127.0.0.1", int(env[port])), f"{port} still served after SIGTERM"
     output = (tmp_path / "up.log").read_text()
     assert "Temporal UI:" in output and "webhook:" in output, output
+    # What is active, said once at the start (issue 13).
+    assert f"evidence:      bundle {demo_scenario_path()}" in output, output
+    assert "executor:      dry-run" in output, output
     # The embedded server kept its history in the data directory.
     assert (tmp_path / "data" / "temporal.sqlite").exists()
 
@@ -119,7 +127,9 @@ def test_up_demo_approve_show_postmortem(up: dict[str, str], tmp_path: Path) -> 
     demo = run_cli("demo", "--approve-as", "ci-bot", env=up)
     assert demo.returncode == 0, demo.stdout + demo.stderr
     assert "incidentflow approve INC-" in demo.stdout
-    incident_id = demo.stdout.split("incidentflow approve ", 1)[1].split()[0]
+    found = re.search(r"incidentflow approve (INC-\d{8}-[0-9a-f]+)", demo.stdout)
+    assert found is not None, demo.stdout
+    incident_id = found.group(1)
 
     listed = run_cli("incidents", "--json", env=up)
     assert listed.returncode == 0, listed.stderr

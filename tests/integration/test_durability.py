@@ -49,6 +49,13 @@ def worker_env(settings: Settings, **extra: str) -> dict[str, str]:
         INCIDENTFLOW_DATA_DIR=str(settings.data_dir),
         INCIDENTFLOW_ENVIRONMENT=settings.environment,
     )
+    if settings.evidence_bundle is not None:
+        env["INCIDENTFLOW_EVIDENCE_BUNDLE"] = str(settings.evidence_bundle)
+    if settings.decisions_allow_unsigned is not None:
+        # As the test's settings say (conftest allows named unsigned decisions by default).
+        env["INCIDENTFLOW_DECISIONS_ALLOW_UNSIGNED"] = str(
+            settings.decisions_allow_unsigned
+        ).lower()
     env.update(extra)
     return env
 
@@ -142,7 +149,11 @@ async def test_worker_killed_during_investigation_completes_with_same_artifacts(
     inp = await incident_input(client, incident_id)
     ctx = build_context(settings)
     expected = investigate(InvestigationInput(incident=inp.incident), ctx.graph, ctx.evidence)
-    assert record.investigation == expected
+    found = record.investigation
+    assert found is not None and [(s.name, s.state.value) for s in found.sources] == [
+        ("bundle", "ok")
+    ]
+    assert found.model_copy(update={"sources": []}) == expected
     assert record.plan is not None and record.plan.action is not None
 
 

@@ -54,7 +54,7 @@ async def test_each_source_is_accepted_and_auth_is_enforced(
     settings = make_settings(
         dev_server.address,
         tmp_path,
-        ingest_tokens={"pagerduty": "pd-token"},
+        ingest_tokens={"pagerduty": "pd-token", "generic": "gen-token"},
         ingest_hmac_secrets={"grafana": "gf-secret"},
     )
     client = await connect(settings)
@@ -79,12 +79,13 @@ async def test_each_source_is_accepted_and_auth_is_enforced(
     generic = {"alerts": [{"name": "Backlog", "labels": {"service": "orders"}}]}
     async with app_stack(settings, client, queues=("default",)) as stack:
         body = json.dumps(grafana).encode()
-        unsigned = await stack.http.post("/v1/alerts/grafana", content=body)
+        as_json = {"Content-Type": "application/json"}
+        unsigned = await stack.http.post("/v1/alerts/grafana", content=body, headers=as_json)
         assert unsigned.status_code == 401 and "grafana" in unsigned.json()["error"]
         signed = await stack.http.post(
             "/v1/alerts/grafana",
             content=body,
-            headers={"X-IncidentFlow-Signature": auth.sign("gf-secret", body)},
+            headers=as_json | auth.signed_headers("gf-secret", body),
         )
         assert signed.status_code == 202, signed.text
 
@@ -94,8 +95,18 @@ async def test_each_source_is_accepted_and_auth_is_enforced(
         )
         assert resp.status_code == 202 and resp.json()["dedup_key"] == "pd-1"
 
-        assert (await stack.http.post("/v1/alerts/generic", json=generic)).status_code == 202
-        bad = await stack.http.post("/v1/alerts/generic", json={"alerts": [{"nme": "x"}]})
+        assert (await stack.http.post("/v1/alerts/generic", json=generic)).status_code == 401
+        gen_auth = {"Authorization": "Bearer gen-token"}
+        ok = await stack.http.post("/v1/alerts/generic", json=generic, headers=gen_auth)
+        assert ok.status_code == 202, ok.text
+        # Credentials for some sources: a source without any is refused, not open.
+        am = {"version": "4", "status": "firing", "alerts": grafana["alerts"]}
+        open_door = await stack.http.post("/v1/alerts/alertmanager", json=am)
+        assert open_door.status_code == 401
+        assert "no credentials configured" in open_door.json()["error"]
+        bad = await stack.http.post(
+            "/v1/alerts/generic", json={"alerts": [{"nme": "x"}]}, headers=gen_auth
+        )
         assert bad.status_code == 422
         assert {f["field"] for f in bad.json()["fields"]} >= {"alerts.0.name", "alerts.0.nme"}
         assert (await stack.http.post("/v1/alerts/nagios", json={})).status_code == 404

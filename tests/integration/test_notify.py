@@ -36,7 +36,7 @@ async def test_decision_needed_then_expiry_escalates_once(
     assert kinds.count("expired") == 1  # escalated once, never a reminder loop
     needed = next(r["body"] for r in hook.requests if r["body"]["kind"] == "decision_needed")
     assert needed["incident_id"] == incident_id
-    assert needed["approve_command"] == f'incidentflow approve {incident_id} --by "$USER"'
+    assert needed["approve_command"] == f"incidentflow approve {incident_id}"  # runs as printed
     assert needed["proposed_action"].startswith("Roll payments back")
     assert needed["undo"] and needed["risk"] == "medium"
     # Slack gets the same messages as text and blocks, the approve command included.

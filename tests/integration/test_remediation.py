@@ -125,6 +125,8 @@ def _failover_plan(record_plan: RemediationPlan, incident_id: str) -> Remediatio
             "undo": undo,
             "undo_summary": undo_summary,
             "verify": VerifySpec(window_seconds=2, description="alerts resolve in 2 s"),
+            # The agent's action names its own real executor (kubectl for a rollback).
+            "executor": "http",
         }
     )
     return record_plan.model_copy(

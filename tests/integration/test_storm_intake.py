@@ -95,7 +95,16 @@ async def test_concurrent_deliveries_share_signals_and_every_alert_counts(stack:
     assert all(a.raw for b in carried for a in b.alerts)
 
 
-async def test_the_ui_codec_endpoint_shows_compressed_payloads_as_json(stack: Stack) -> None:
+async def test_the_ui_codec_endpoint_shows_compressed_payloads_as_json(
+    dev_server: DevServer, tmp_path: Path
+) -> None:
+    ui = "http://127.0.0.1:8233"
+    settings = make_settings(dev_server.address, tmp_path / "data", cors_origins=[ui])
+    async with app_stack(settings, await connect(settings), queues=()) as stack:
+        await _codec_round_trip(stack, ui)
+
+
+async def _codec_round_trip(stack: Stack, ui: str) -> None:
     resp = await stack.post_alertmanager(storm_payload(200, "ui"))
     assert resp.status_code == 202
     handle = stack.client.get_workflow_handle(stream_workflow_id(stack.settings.environment))
@@ -103,22 +112,25 @@ async def test_the_ui_codec_endpoint_shows_compressed_payloads_as_json(stack: St
     encoded = Payloads(payloads=[signal.input.payloads[0]])
     assert encoded.payloads[0].metadata["encoding"] == ENCODING
     # What the Temporal UI sends (protobuf JSON, base64 bytes) and expects back.
-    preflight = await stack.http.options(
-        "/codec/decode", headers={"Origin": "http://127.0.0.1:8233"}
-    )
+    preflight = await stack.http.options("/codec/decode", headers={"Origin": ui})
     assert preflight.status_code == 204
-    assert preflight.headers["access-control-allow-origin"] == "*"
+    assert preflight.headers["access-control-allow-origin"] == ui
+    # CORS is closed to every other origin.
+    other = await stack.http.options("/codec/decode", headers={"Origin": "https://evil.example"})
+    assert other.status_code == 403 and "access-control-allow-origin" not in other.headers
     answer = await stack.http.post(
         "/codec/decode",
         content=json_format.MessageToJson(encoded),
-        headers={"Content-Type": "application/json", "X-Namespace": "default"},
+        headers={"Content-Type": "application/json", "X-Namespace": "default", "Origin": ui},
     )
     assert answer.status_code == 200
     decoded = json_format.Parse(answer.text, Payloads()).payloads[0]
     assert decoded.metadata["encoding"] == b"json/plain"
     batch = json.loads(decoded.data)
     assert len(batch["alerts"]) == 200 and batch["alerts"][0]["labels"]["alertname"]
-    bad = await stack.http.post("/codec/decode", content=b'{"payloads": 7}')
+    bad = await stack.http.post(
+        "/codec/decode", content=b'{"payloads": 7}', headers={"Content-Type": "application/json"}
+    )
     assert bad.status_code == 400 and "payloads" in bad.json()["error"]
 
 

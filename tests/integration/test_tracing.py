@@ -20,9 +20,9 @@ from temporalio.client import WorkflowHistory
 from temporalio.contrib.opentelemetry import TracingInterceptor
 from temporalio.worker import Replayer
 
+from incidentflow.cli.demo_bundle import demo_scenario_path
 from incidentflow.codec import DATA_CONVERTER
 from incidentflow.models import IncidentState
-from incidentflow.scenario import demo_scenario_path
 from incidentflow.telemetry import EVIDENCE_QUERY, EVIDENCE_SOURCE, INCIDENT_ID
 from incidentflow.temporal import DevServer, connect
 from worker import WORKFLOWS

@@ -15,6 +15,7 @@ from incidentflow.agents.correlation import correlate
 from incidentflow.agents.detection import detect
 from incidentflow.agents.investigation import investigate
 from incidentflow.agents.remediation import plan
+from incidentflow.cli.demo_bundle import demo_scenario_path
 from incidentflow.models import (
     Alert,
     AlertBatch,
@@ -29,7 +30,7 @@ from incidentflow.models import (
     PlanInput,
     RemediationPlan,
 )
-from incidentflow.scenario import BundleEvidenceSource, Scenario, demo_scenario_path, load_scenario
+from incidentflow.scenario import BundleEvidenceSource, Scenario, load_scenario
 from incidentflow.sources.live import LiveSource
 
 DUPLICATE_FP = "978dc99d7f462383"

@@ -21,6 +21,7 @@ from incidentflow.agents.detection import detect
 from incidentflow.agents.investigation import investigate
 from incidentflow.agents.postmortem import DRAFT_MARKER, draft
 from incidentflow.agents.remediation import plan
+from incidentflow.cli.demo_bundle import demo_scenario_path
 from incidentflow.models import (
     CorrelationInput,
     EvidenceKind,
@@ -36,7 +37,7 @@ from incidentflow.models import (
     TimelineEvent,
     TimelineKind,
 )
-from incidentflow.scenario import BundleEvidenceSource, demo_scenario_path, load_scenario
+from incidentflow.scenario import BundleEvidenceSource, load_scenario
 
 # --- investigation -------------------------------------------------------------------------
 

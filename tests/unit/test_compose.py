@@ -89,3 +89,45 @@ def test_dockerfile_installs_the_package_and_runs_unprivileged() -> None:
     assert "pip install" in dockerfile and "USER incidentflow" in dockerfile
     for path in ("incidentflow", "workflows", "activities", "worker.py", "starter.py"):
         assert path in dockerfile, path
+
+
+def test_closed_by_default_only_the_ingest_port_is_published() -> None:
+    """Issue 19 item 6: Temporal and its UI stay on the internal network."""
+    services = compose()["services"]
+    published = {name for name, svc in services.items() if svc.get("ports")}
+    assert published == {"ingest"}
+    assert services["ingest"]["ports"] == ["8080:8080"]
+    assert "7233" in services["temporal"]["expose"]
+    assert "8080" in services["temporal-ui"]["expose"]
+
+
+def test_everything_talks_to_temporal_over_mutual_tls() -> None:
+    services = compose()["services"]
+    temporal = env_of(services["temporal"])
+    assert temporal["TEMPORAL_TLS_REQUIRE_CLIENT_AUTH"] == "true"
+    for key in ("SERVER_CERT", "SERVER_KEY", "FRONTEND_CERT", "CLIENT1_CA_CERT"):
+        assert temporal[f"TEMPORAL_TLS_{key}"].startswith("/certs/"), key
+    ui = env_of(services["temporal-ui"])
+    assert ui["TEMPORAL_TLS_CERT"] and ui["TEMPORAL_TLS_ENABLE_HOST_VERIFICATION"] == "true"
+    for name, svc in services.items():
+        if svc.get("build") != ".":
+            continue
+        env = env_of(svc)
+        assert env["INCIDENTFLOW_TEMPORAL_TLS"] == "true", name
+        for key in ("CERT", "KEY", "CA"):
+            assert env[f"INCIDENTFLOW_TEMPORAL_TLS_{key}"].startswith("/certs/"), (name, key)
+        assert any(str(v).startswith("./deploy/certs:") for v in svc["volumes"]), name
+
+
+def test_decisions_are_signed_and_only_the_ingest_holds_the_key() -> None:
+    """Issue 19 item 2: compose never allows unsigned decisions."""
+    services = compose()["services"]
+    for name, svc in services.items():
+        env = env_of(svc)
+        if svc.get("build") == "." and name != "temporal-setup":
+            assert env["INCIDENTFLOW_DECISIONS_ALLOW_UNSIGNED"] == "false", name
+        signing = [k for k in env if k.startswith("INCIDENTFLOW_DECISION_SIGNING_KEY")]
+        assert not signing or name == "ingest", name
+    assert "decision-signing-key" in services["ingest"]["secrets"]
+    assert "INCIDENTFLOW_DECISION_VERIFY_KEYS" in env_of(services["agent-worker"])
+    assert "decision-signing-key" in compose()["secrets"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -10,7 +11,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "integration"))
 from fakes import Receiver, install_fake_kubectl, kubectl_calls, kubectl_state
 
-from incidentflow.errors import ConfigError, ExecutorFailed
+from incidentflow.errors import ConfigError, ExecutorFailed, ExecutorUnavailable
 from incidentflow.executors import build_executors
 from incidentflow.executors.http import HttpExecutor, sign
 from incidentflow.executors.kubectl import KubectlExecutor
@@ -60,7 +61,7 @@ def test_script_runs_only_allow_listed_scripts_with_typed_args(tmp_path: Path) -
     script = tmp_path / "flush.sh"
     script.write_text('#!/bin/sh\necho "args: $* key: $INCIDENTFLOW_ACTION_KEY"\n')
     script.chmod(0o755)
-    ex = ScriptExecutor(directory=tmp_path, timeout=5)
+    ex = ScriptExecutor(directory=tmp_path, timeout=5, lock_dir=tmp_path / "locks")
     out = ex.apply(
         RunbookScriptParams(script="flush.sh", args={"zone": "a b", "n": 2, "force": True}),
         key="x:do",
@@ -72,8 +73,33 @@ def test_script_runs_only_allow_listed_scripts_with_typed_args(tmp_path: Path) -
     slow.write_text("#!/bin/sh\nsleep 5\n")
     slow.chmod(0o755)
     with pytest.raises(ExecutorFailed, match="timed out"):
-        ScriptExecutor(directory=tmp_path, timeout=0.5).apply(
+        ScriptExecutor(directory=tmp_path, timeout=0.5, lock_dir=tmp_path / "locks").apply(
             RunbookScriptParams(script="slow.sh"), key="z"
+        )
+
+
+def test_script_learns_it_resumes_and_runs_of_one_key_never_overlap(tmp_path: Path) -> None:
+    script = tmp_path / "act.sh"
+    # Leaves a child behind that holds the inherited lock descriptor for 1.5 s, as a script
+    # still running after its worker was killed would.
+    script.write_text(
+        "#!/bin/sh\n"
+        'echo "attempt=$INCIDENTFLOW_ACTION_ATTEMPT resumed=$INCIDENTFLOW_ACTION_RESUMED"\n'
+        "sleep 1.5 >/dev/null 2>&1 &\n"
+    )
+    script.chmod(0o755)
+    ex = ScriptExecutor(directory=tmp_path, timeout=10, lock_dir=tmp_path / "locks")
+    params = RunbookScriptParams(script="act.sh")
+    assert ex.apply(params, key="k:do").strip() == "attempt=1 resumed=0"
+    started = time.monotonic()
+    assert ex.apply(params, key="k:do", attempt=2).strip() == "attempt=2 resumed=1"
+    assert time.monotonic() - started >= 1.0, "the second run waited for the first's lock"
+    started = time.monotonic()
+    ex.apply(params, key="other:do")
+    assert time.monotonic() - started < 1.0, "another key does not wait"
+    with pytest.raises(ExecutorUnavailable, match="still running"):
+        ScriptExecutor(directory=tmp_path, timeout=0.3, lock_dir=tmp_path / "locks").apply(
+            params, key="other:do"
         )
 
 

@@ -132,16 +132,57 @@ def test_auth_bearer_and_hmac_per_source() -> None:
         ingest_hmac_secrets={"grafana": SecretStr("k3y")},
     )
     body = b'{"a": 1}'
-    assert auth.check(s, "generic", {}, body) is None  # nothing configured: open
+    assert auth.check(Settings(), "generic", {}, body) is None  # nothing configured: open
+    # Credentials for some sources: one without any is refused, not open (finding 4).
+    refused = auth.check(s, "generic", {}, body)
+    assert refused is not None and "no credentials configured" in refused
+    assert auth.check(s, "codec", {}, body) is not None
     assert auth.check(s, "alertmanager", {}, body) is not None
     assert auth.check(s, "alertmanager", {"authorization": "Bearer wrong"}, body) is not None
     assert auth.check(s, "alertmanager", {"authorization": "Bearer t0ken"}, body) is None
-    good = auth.sign("k3y", body)
-    assert auth.check(s, "grafana", {"x-incidentflow-signature": good}, body) is None
-    assert auth.check(s, "grafana", {"x-grafana-alerting-signature": good[7:]}, body) is None
-    assert auth.check(s, "grafana", {"x-incidentflow-signature": good}, body + b" ") is not None
-    star = Settings(ingest_tokens={"*": SecretStr("all")})
-    assert auth.check(star, "pagerduty", {"authorization": "Bearer all"}, body) is None
+    now = 1_800_000_000.0
+    signed = {k.lower(): v for k, v in auth.signed_headers("k3y", body, at=now).items()}
+    assert auth.check(s, "grafana", signed, body, now=now) is None
+    # Grafana's own headers: the hex signature alone, its timestamp header named ours.
+    grafana = {
+        "x-grafana-alerting-signature": signed["x-incidentflow-signature"][7:],
+        "x-grafana-alerting-timestamp": signed["x-incidentflow-timestamp"],
+    }
+    assert auth.check(s, "grafana", grafana, body, now=now + 10) is None
+    assert auth.check(s, "grafana", signed, body + b" ", now=now) is not None
+    # The timestamp is signed: moving it breaks the signature.
+    moved = signed | {"x-incidentflow-timestamp": str(int(now) + 1)}
+    assert "does not match" in (auth.check(s, "grafana", moved, body, now=now) or "")
+
+
+def test_a_signature_is_refused_outside_its_window_and_without_a_timestamp() -> None:
+    s = Settings(ingest_hmac_secrets={"*": SecretStr("k3y")}, ingest_hmac_window_seconds=300)
+    body = b'{"alerts": []}'
+    at = 1_800_000_000.0
+    signed = {k.lower(): v for k, v in auth.signed_headers("k3y", body, at=at).items()}
+    assert auth.check(s, "generic", signed, body, now=at + 299) is None
+    assert auth.check(s, "generic", signed, body, now=at - 299) is None
+    # The same captured request replayed later, or signed far in the future: refused.
+    late = auth.check(s, "generic", signed, body, now=at + 301)
+    assert late is not None and "300 s" in late
+    assert auth.check(s, "generic", signed, body, now=at - 301) is not None
+    # The old form (the body alone, no timestamp) no longer passes.
+    bare = {"x-incidentflow-signature": signed["x-incidentflow-signature"]}
+    assert "X-IncidentFlow-Timestamp" in (auth.check(s, "generic", bare, body, now=at) or "")
+    odd = signed | {"x-incidentflow-timestamp": "\u00b2"}
+    assert auth.check(s, "generic", odd, body, now=at) is not None
+
+
+def test_a_non_loopback_webhook_without_credentials_needs_insecure() -> None:
+    assert auth.exposure_problem(Settings(webhook_host="127.0.0.1")) is None
+    assert auth.exposure_problem(Settings(webhook_host="::1")) is None
+    assert auth.exposure_problem(Settings(webhook_host="localhost")) is None
+    for host in ("0.0.0.0", "::", "10.1.2.3", "ingest.internal"):
+        problem = auth.exposure_problem(Settings(webhook_host=host))
+        assert problem is not None and "--insecure" in problem, host
+    assert auth.exposure_problem(Settings(webhook_host="0.0.0.0", webhook_insecure=True)) is None
+    tokens = {"*": SecretStr("t")}
+    assert auth.exposure_problem(Settings(webhook_host="0.0.0.0", ingest_tokens=tokens)) is None
 
 
 @pytest.mark.parametrize(

@@ -10,7 +10,7 @@ from incidentflow.agents.investigation.templates import mine
 from incidentflow.eval import find_bundles
 from incidentflow.eval.offline import run_offline
 from incidentflow.eval.report import totals
-from incidentflow.eval.score import Observed, score_case
+from incidentflow.eval.score import Observed, RankedHypothesis, score_case
 from incidentflow.scenario import load_scenario
 
 SCENARIOS = Path(__file__).resolve().parents[2] / "scenarios"
@@ -61,12 +61,16 @@ def test_network_fault_is_blamed_on_the_wire_not_the_slow_caller() -> None:
     assert any(r.service == "ledger" and "ledger-db" in r.reason for r in inv.rejected)
 
 
+def _hyp(service: str, fault_type: str) -> RankedHypothesis:
+    return RankedHypothesis(service=service, fault_type=fault_type)
+
+
 def test_scoring_counts_pairs_and_a_wrong_answer() -> None:
     scenario = load_scenario(SCENARIOS / "shop-cart-bad-deploy")
     fps = scenario.expected.incidents[0].fingerprints if scenario.expected else []
     split = [
-        Observed(id="a", fingerprints=fps[:2], hypotheses=[("checkout", "code_exception")]),
-        Observed(id="b", fingerprints=fps[2:], hypotheses=[("cart", "bad_deploy")]),
+        Observed(id="a", fingerprints=fps[:2], hypotheses=[_hyp("checkout", "code_exception")]),
+        Observed(id="b", fingerprints=fps[2:], hypotheses=[_hyp("cart", "bad_deploy")]),
     ]
     case = score_case(scenario, split)
     assert case.pairs == {"predicted": 1, "expected": 3, "both": 1}

@@ -15,6 +15,7 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from pydantic import SecretStr
 
 from incidentflow.agents.investigation import DEFAULT_CONFIG, window_of
+from incidentflow.cli.demo_bundle import demo_scenario_path
 from incidentflow.context import build_context
 from incidentflow.errors import ConfigError, LlmUnavailable
 from incidentflow.llm.client import LlmClient, LlmRequestRejected, ToolCall
@@ -147,7 +148,7 @@ async def test_an_unreachable_endpoint_and_a_timeout_are_retryable() -> None:
 
 async def test_a_tool_call_is_a_span_and_becomes_evidence() -> None:
     spans, provider = local_spans()
-    ctx = build_context(Settings())
+    ctx = build_context(Settings(evidence_bundle=demo_scenario_path()))
     incident = demo_incident(ctx)
     tools = EvidenceTools(
         incident=incident,

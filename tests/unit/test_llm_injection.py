@@ -131,7 +131,7 @@ def remediation_script(bad: dict[str, Any]) -> Any:
             },
             "scale between 1 and 2x",
         ),
-        ({"action": {"kind": "restart", "service": "inventory"}}, "not one the incident"),
+        ({"action": {"kind": "restart", "service": "inventory"}}, "neither a service of"),
         (
             {
                 "action": {

@@ -11,12 +11,12 @@ import pytest
 import yaml
 from scenario_alerts import make_alert, scenario_alerts
 
+from incidentflow.cli.demo_bundle import demo_scenario_path
 from incidentflow.errors import BadInput
 from incidentflow.evidence import ChangeKind, LogLevel
 from incidentflow.scenario import (
     BundleEvidenceSource,
     Scenario,
-    demo_scenario_path,
     load_scenario,
 )
 

@@ -350,7 +350,8 @@ def rejections(cand: Candidate) -> list[RejectedHypothesis]:
     flat_note = (
         f"its {flat[0].series.name} stayed at baseline (z={flat[0].z:.1f})"
         if flat
-        else "no metric of it moved"
+        # No series (none configured, none with enough history) is no data, not "no change".
+        else "no metric data was available for it"
     )
     for ch in cand.changes:
         c = ch.change
