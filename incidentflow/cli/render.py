@@ -12,7 +12,13 @@ from datetime import timedelta
 from incidentflow.cli.ops import IncidentRow
 from incidentflow.identity.audit import attempt_line
 from incidentflow.llm.accounting import incident_usage
-from incidentflow.models import GoneIncident, IncidentRecord, QuarantinedAlerts, StreamStats
+from incidentflow.models import (
+    GoneIncident,
+    IncidentRecord,
+    Investigation,
+    QuarantinedAlerts,
+    StreamStats,
+)
 from incidentflow.visible import one_line as safe
 
 
@@ -40,6 +46,57 @@ def incidents_table(rows: list[IncidentRow]) -> str:
         cells = [str(c).ljust(w) for c, w in zip(line[:5], widths, strict=True)]
         out.append("  ".join([*cells, str(line[5])]))
     return "\n".join(out)
+
+
+SPARK = "▁▂▃▄▅▆▇█"
+
+
+def sparkline(values: list[float], cut: int | None = None) -> str:
+    """Values as block characters, min to max; a `|` before index `cut` (the onset)."""
+    if not values:
+        return ""
+    lo, hi = min(values), max(values)
+    span = (hi - lo) or 1.0
+    marks = [SPARK[min(len(SPARK) - 1, int((v - lo) / span * len(SPARK)))] for v in values]
+    if cut is not None and 0 < cut < len(marks):
+        marks.insert(cut, "|")
+    return "".join(marks)
+
+
+def hypotheses_text(inv: Investigation) -> list[str]:
+    """The ranked hypotheses, each with why it ranks there; for the top one, the path from
+    the alerts down to it and a sparkline of its strongest series."""
+    out: list[str] = []
+    evidence = {e.id: e for e in inv.evidence}
+    for i, h in enumerate(inv.hypotheses, 1):
+        out.append(f"  {i}. {safe(h.cause)}  [{h.fault_type.value}, confidence {h.confidence:.2f}]")
+        if h.why:
+            out.append(f"     why: {safe(h.why)}")
+        out.append(f"     evidence: {safe(', '.join(h.evidence_ids)) or '-'}")
+        if h.contradicting_ids:
+            out.append(f"     contradicted by: {safe(', '.join(h.contradicting_ids))}")
+        if i > 1:
+            continue
+        if len(h.path) > 1:
+            out.append(f"     path: {safe(' -> '.join(h.path))}")
+        charts = [
+            evidence[e]
+            for e in h.evidence_ids
+            if e in evidence
+            and evidence[e].kind == "metric"
+            and evidence[e].attributes.get("values")
+        ]
+        for item in sorted(charts, key=lambda e: -e.weight)[:2]:
+            try:
+                values = [float(v) for v in item.attributes["values"].split(";")]
+                cut = int(item.attributes.get("cut_index", "0"))
+            except ValueError:
+                continue
+            name = safe(item.attributes.get("series", item.id))
+            out.append(
+                f"     {name}: {sparkline(values, cut)} ({min(values):.3g}..{max(values):.3g})"
+            )
+    return out
 
 
 def record_text(rec: IncidentRecord) -> str:
@@ -74,13 +131,7 @@ def record_text(rec: IncidentRecord) -> str:
             detail = f": {safe(src.reason)}" if src.reason and src.state.value != "ok" else ""
             count = f" ({src.items} records)" if src.items else ""
             out.append(f"  source {safe(src.name)}: {src.state.value}{count}{detail}")
-        for i, h in enumerate(inv.hypotheses, 1):
-            out.append(
-                f"  {i}. {safe(h.cause)}  [{h.fault_type.value}, confidence {h.confidence:.2f}]"
-            )
-            out.append(f"     evidence: {safe(', '.join(h.evidence_ids)) or '-'}")
-            if h.contradicting_ids:
-                out.append(f"     contradicted by: {safe(', '.join(h.contradicting_ids))}")
+        out += hypotheses_text(inv)
         for r in inv.rejected:
             out.append(f"  rejected: {safe(r.cause)} ({safe(r.service)}): {safe(r.reason)}")
         out.append("  Evidence:")

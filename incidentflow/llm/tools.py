@@ -1,8 +1,12 @@
 """Read-only evidence tools an investigation's model may call, each call becoming evidence.
 
-Five tools, each about one service of the graph within the incident's window: list_changes,
-query_metrics, search_logs, read_topology, read_runbook. They reuse the rules engine's
-finding builders, so an item reads the same whichever engine found it. A call returns
+Seven tools, each about one service of the graph within the incident's window: list_changes,
+query_metrics (robust anomaly scores against the series' own history), search_logs (template
+shifts against the baseline rate), query_traces (own time, wire time and calls cut short,
+without span status), rank_services (the rules engine's propagation ranking: each ranked
+service's share of the walk, own anomaly, why, and the evidence it rests on), read_topology,
+read_runbook. They reuse the rules engine's finding builders, so an item reads the same
+whichever engine found it. A call returns
 evidence items (id, kind, finding, attributes) as redacted JSON within the step's share of
 the context budget; a call that names an unknown tool or service runs nothing and is refused.
 Every call is an OpenTelemetry span and heartbeats the activity.
@@ -18,19 +22,26 @@ from opentelemetry import trace
 from opentelemetry.trace import Tracer
 from temporalio import activity
 
-from incidentflow.agents.investigation import InvestigationConfig
+from incidentflow.agents.investigation import InvestigationConfig, investigate, settle_cut
 from incidentflow.agents.investigation.signals import (
     Window,
     change_finding,
     log_findings,
     metric_finding,
 )
-from incidentflow.evidence import EvidenceSource, RunbookSource
+from incidentflow.agents.investigation.traces import analyse, shift_evidence
+from incidentflow.evidence import EvidenceSource, RunbookSource, SpanSource
 from incidentflow.llm.budget import dumps, fit
 from incidentflow.llm.client import TRACER_NAME, ToolCall
 from incidentflow.llm.guard import plain
 from incidentflow.llm.redact import Redactor
-from incidentflow.models import Evidence, EvidenceKind, Incident, ServiceGraph
+from incidentflow.models import (
+    Evidence,
+    EvidenceKind,
+    Incident,
+    InvestigationInput,
+    ServiceGraph,
+)
 
 MAX_FINDING_CHARS = 600
 MAX_ITEMS_PER_CALL = 8
@@ -38,6 +49,10 @@ _TOOLS = {
     "list_changes": "Deploys, config and flag changes to a service before the first alert.",
     "query_metrics": "A service's metric series: baseline vs incident, change points.",
     "search_logs": "A service's warning/error log templates that are new since the onset.",
+    "query_traces": "A service's trace shifts since the onset: own time, wire time, calls.",
+    "rank_services": "The propagation ranking of all services (the service argument is "
+    "where to start reading; the ranking covers every candidate): share of the walk, own "
+    "anomaly, why, cited evidence.",
     "read_topology": "A service's owner, tier, dependencies and dependents.",
     "read_runbook": "Runbooks for the incident's alerts and a service.",
 }
@@ -142,9 +157,15 @@ class EvidenceTools:
             items = [change_finding(c, w, src.name).evidence for c in found[-MAX_ITEMS_PER_CALL:]]
         elif tool == "query_metrics":
             series = src.metrics(services=[service], start=w.start, end=w.end)
-            items = [
-                f.evidence for s in series if (f := metric_finding(s, w, src.name)) is not None
-            ][:MAX_ITEMS_PER_CALL]
+            cut = settle_cut(w, series)
+            metrics = [f for s in series if (f := metric_finding(s, cut, src.name)) is not None]
+            # Most anomalous first: the budget keeps what moved.
+            metrics.sort(key=lambda f: (-abs(f.z) if f.jumped else 0.0, f.evidence.id))
+            items = [f.evidence for f in metrics[:MAX_ITEMS_PER_CALL]]
+        elif tool == "query_traces":
+            items = self._traces(service)
+        elif tool == "rank_services":
+            items = self._ranking()
         elif tool == "search_logs":
             lines = src.logs(services=[service], start=w.start, end=w.end)
             found_logs = log_findings(
@@ -158,6 +179,54 @@ class EvidenceTools:
         else:
             items = self._runbooks(service)
         return items or [self._nothing(tool, service)]
+
+    def _traces(self, service: str) -> list[Evidence]:
+        if not isinstance(self._source, SpanSource):
+            return []
+        w = self._window
+        spans = self._source.spans(services=[service], start=w.start, end=w.end)
+        series = self._source.metrics(services=[service], start=w.start, end=w.end)
+        cut = settle_cut(w, series).cut
+        shifts = analyse(spans, cut)
+        found = [
+            *shifts.own_time.values(),
+            *shifts.wire.get(service, []),
+            *shifts.calls.values(),
+        ]
+        return [
+            shift_evidence(s, start=cut, end=w.end, source=self._source.name)
+            for s in found
+            if s.service == service or s.kind == "wire"
+        ][:MAX_ITEMS_PER_CALL]
+
+    def _ranking(self) -> list[Evidence]:
+        """The rules engine's ranking as items, plus the evidence its top answers cite."""
+        inv = investigate(
+            InvestigationInput(incident=self._incident), self._graph, self._source, self._config
+        )
+        cited = {e.id: e for e in inv.evidence}
+        items: list[Evidence] = []
+        for n, h in enumerate(inv.hypotheses, 1):
+            items.append(
+                self._item(
+                    f"ev-rank-{h.service}",
+                    EvidenceKind.TOPOLOGY,
+                    h.service,
+                    "personalized PageRank over the dependency graph, personalized by anomaly",
+                    f"rank {n}: {h.service} ({h.fault_type.value}), share of the walk "
+                    f"{h.rank_share or 0:.0%}, own anomaly {h.anomaly or 0:.2f}: {h.why}",
+                    {
+                        "rank": str(n),
+                        "rank_share": f"{h.rank_share or 0:.4f}",
+                        "anomaly": f"{h.anomaly or 0:.4f}",
+                        "fault_type": h.fault_type.value,
+                        "path": " -> ".join(h.path),
+                        "evidence_ids": ",".join(h.evidence_ids[:6]),
+                    },
+                )
+            )
+            items += [cited[i] for i in h.evidence_ids[:2] if i in cited and n <= 2]
+        return items[: 2 * MAX_ITEMS_PER_CALL]
 
     def _topology(self, service: str) -> Evidence:
         svc = self._graph.get(service)

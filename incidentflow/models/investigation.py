@@ -60,6 +60,16 @@ class Hypothesis(Artifact):
     evidence_ids: list[str]
     contradicting_ids: list[str] = Field(default_factory=list)
     change_id: str | None = Field(default=None, description="The change it blames, if any")
+    why: str = Field(default="", description="One line: why it ranks where it does")
+    anomaly: float | None = Field(
+        default=None, ge=0.0, le=1.0, description="Its own evidence, all modalities combined"
+    )
+    rank_share: float | None = Field(
+        default=None, ge=0.0, le=1.0, description="Its share of the propagation walk's mass"
+    )
+    path: list[str] = Field(
+        default_factory=list, description="Alerting service -> ... -> it, along dependencies"
+    )
 
 
 class RejectedHypothesis(Artifact):

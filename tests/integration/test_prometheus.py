@@ -162,7 +162,7 @@ async def test_investigation_cites_promql_read_from_a_real_prometheus(
     assert cited.kind is EvidenceKind.METRIC and cited.source == "prometheus"
     assert cited.query == 'max(app_error_ratio{service="orders"})'
     assert cited.link is not None and cited.link.startswith(f"{prometheus}/graph?g0.expr=")
-    assert float(cited.attributes["incident_mean"]) > 0.3
-    assert float(cited.attributes["baseline_mean"]) < 0.05
+    assert float(cited.attributes["incident_peak"]) > 0.3
+    assert float(cited.attributes["baseline_median"]) < 0.05
     flat = evidence.get("ev-metric-shop-api-app_error_ratio")
     assert flat is None or "stayed at baseline" in flat.finding

@@ -6,7 +6,6 @@ from pathlib import Path
 
 import pytest
 
-from incidentflow.agents.investigation.signals import change_point
 from incidentflow.agents.investigation.templates import mine
 from incidentflow.eval import find_bundles
 from incidentflow.eval.offline import run_offline
@@ -78,13 +77,6 @@ def test_scoring_counts_pairs_and_a_wrong_answer() -> None:
     assert case.precision == 1.0 and case.recall == pytest.approx(1 / 3)
     assert case.rc_at_1 == [False] and case.rc_at_3 == [False] and case.action_ok == [False]
     assert totals([case])["root_cause_at_1"] == 0.0
-
-
-def test_change_point_finds_the_shift_not_a_spike() -> None:
-    flat = [1.0, 1.1, 0.9, 1.0] * 5
-    shifted = [*flat, 1.0, 5.0, 5.2, 4.9, 5.1]
-    assert change_point(shifted, 1.0, 0.1) == len(flat) + 1
-    assert change_point(flat, 1.0, 0.1) is None
 
 
 def test_templates_mask_variables_and_split_kinds() -> None:

@@ -245,3 +245,23 @@ async def test_a_storm_batch_is_cut_to_the_verdicts_one_answer_can_hold() -> Non
     by_engine = {d.alert.fingerprint: d.engine for d in det.detections}
     assert {by_engine[a["fingerprint"]] for a in sent} == {Engine.LLM}
     assert sum(e is Engine.RULES for e in by_engine.values()) == 3
+
+
+async def test_the_model_reads_the_rules_rankings_and_anomaly_scores() -> None:
+    def ranker(req: Request) -> Reply:
+        if not req.tool_results:
+            return call_tools(
+                ("rank_services", {"service": "payments"}),
+                ("query_metrics", {"service": "payments"}),
+                ("query_traces", {"service": "payments"}),
+            )
+        return analyst(req)
+
+    inv, fake = await investigate(ranker, llm_tool_steps=4)
+    tools = [m["content"] for r in fake.requests for m in r.messages if m["role"] == "tool"]
+    ranking = next(t for t in tools if "ev-rank-payments" in t)
+    assert "rank_share" in ranking and "anomaly" in ranking and "rank 1: payments" in ranking
+    metrics = next(t for t in tools if ":query_metrics" in t)
+    assert '"status":"anomalous"' in metrics and "IQR" in metrics
+    assert inv.engine is Engine.LLM and inv.top is not None
+    assert {"ev-rank-payments"} <= {e.id for e in inv.evidence}

@@ -1,11 +1,14 @@
 """Agent 3, investigation (rules engine): rank root-cause hypotheses with cited evidence.
 
-Candidates are the incident's services and what they call within N hops. For each, the
-evidence source is asked for changes, error logs, metric series and (where it holds them)
-traces and runbooks around the onset, reaching back before the first alert for a baseline;
-findings become `Evidence` and scores become ranked hypotheses and reasoned rejections (the
-formula is in `scoring`). Pure and deterministic: every time comes from the incident's alerts,
-never from a clock.
+Candidates are the incident's services and what they call within N hops (`gather`). For
+each, the evidence source is asked for changes, logs, metric series and (where it holds them)
+traces and runbooks, reaching back before the first alert for a baseline; where the alerts
+give no onset with history before it, the data does (`anomaly`). Each modality scores against
+the service's own history (`anomaly`, `traces`, `signals`), the scores combine per candidate
+(`scoring`) and flow over the dependency graph (`propagation`, a personalized PageRank) into
+ranked hypotheses and reasoned rejections. docs/rca.md lists the methods and every knob.
+Pure and deterministic: every time comes from the incident's alerts or the data, never from
+a clock.
 """
 
 from __future__ import annotations
@@ -14,12 +17,22 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from incidentflow.agents.common import utc
+from incidentflow.agents.investigation import propagation
+from incidentflow.agents.investigation.gather import (
+    candidates_of,
+    own_series,
+    path_to,
+    read_traces,
+    settle_cut,
+)
 from incidentflow.agents.investigation.scoring import (
-    MIN_CONFIDENCE,
     Candidate,
+    combine,
+    confidence,
     hypothesis,
     rejections,
     score,
+    why,
 )
 from incidentflow.agents.investigation.signals import (
     Window,
@@ -27,9 +40,12 @@ from incidentflow.agents.investigation.signals import (
     log_findings,
     metric_finding,
 )
-from incidentflow.agents.investigation.spans import attribute
-from incidentflow.agents.topology import dependencies_within
-from incidentflow.evidence import EvidenceSource, RunbookSource, SpanSource
+from incidentflow.evidence import (
+    EvidenceSource,
+    LogRecord,
+    RunbookSource,
+    SpanSource,
+)
 from incidentflow.models import (
     Evidence,
     EvidenceKind,
@@ -68,7 +84,7 @@ MAX_RUNBOOKS = 2
 # Findings are read by people; a pathological log line must not blow the artifact budget.
 MAX_FINDING_CHARS = 600
 
-__all__ = ["DEFAULT_CONFIG", "InvestigationConfig", "investigate"]
+__all__ = ["DEFAULT_CONFIG", "InvestigationConfig", "investigate", "own_series", "settle_cut"]
 
 
 def investigate(
@@ -81,7 +97,9 @@ def investigate(
     incident = inp.incident
     source = evidence.aligned(incident.alerts)
     window = window_of(incident, config)
-    candidates = _candidates(incident, graph, config.hops)
+    # One adjacency map: ServiceGraph lookups scan its list, too slow for large graphs.
+    calls = {s.name: list(s.depends_on) for s in graph.services}
+    candidates = candidates_of(incident, calls, config.hops)
     names = list(candidates)
 
     for change in source.changes(
@@ -90,39 +108,65 @@ def investigate(
         cand = candidates[change.service]
         if len(cand.changes) < MAX_CHANGES_PER_SERVICE:
             cand.changes.append(change_finding(change, window, source.name))
-    for series in source.metrics(services=names, start=window.start, end=window.end):
-        found = metric_finding(series, window, source.name)
+    series = own_series(source.metrics(services=names, start=window.start, end=window.end))
+    window = settle_cut(window, series)
+    for one in series:
+        found = metric_finding(one, window, source.name)
         if found is not None:
-            candidates[series.service].metrics.append(found)
-    logs = source.logs(services=names, start=window.start, end=window.end)
+            candidates[one.service].metrics.append(found)
     for name, cand in candidates.items():
-        own = [r for r in logs if r.service == name]
-        cand.logs = log_findings(name, own, graph.dependencies(name), window, source.name)
+        for m in cand.jumps:
+            if m.signal == "client_latency":
+                for dep in calls.get(name, []):
+                    if dep in candidates:
+                        candidates[dep].waited_on.append((name, m))
+    by_service: dict[str, list[LogRecord]] = {}
+    for record in source.logs(services=names, start=window.start, end=window.end):
+        by_service.setdefault(record.service, []).append(record)
+    for name, cand in candidates.items():
+        own = by_service.get(name, [])
+        cand.logs = log_findings(name, own, calls.get(name, []), window, source.name)
     for cand in candidates.values():
         for log in cand.logs:
             if log.points_to in candidates:
                 candidates[log.points_to].blamed_by.append(log)
     if isinstance(source, SpanSource):
-        traces = attribute(
-            source.spans(services=names, start=window.start, end=window.end), window, source.name
-        )
-        for svc, item in traces.deepest_errors.items():
-            if svc in candidates:
-                candidates[svc].deepest_error = item
-        for svc, item in traces.self_time.items():
-            if svc in candidates:
-                candidates[svc].self_time = item
-        for svc, item in traces.network.items():
-            if svc in candidates:
-                candidates[svc].network = item
+        read_traces(source, candidates, window)
 
     for cand in candidates.values():
         score(cand, candidates, incident.origin_service)
-    ranked = sorted(
-        (c for c in candidates.values() if c.score >= MIN_CONFIDENCE and not c.explained_by),
-        key=lambda c: (-c.score, c.depth, c.service),
+        combine(cand)
+    mass = propagation.rank(
+        {n: c.weight for n, c in candidates.items()},
+        {n: calls.get(n, []) for n in candidates},
+        victims=frozenset(n for n, c in candidates.items() if c.explained_by),
     )
-    hypotheses = [hypothesis(c) for c in ranked[:MAX_HYPOTHESES]]
+    for name, cand in candidates.items():
+        cand.rank_mass = mass.get(name, 0.0)
+    # A service the evidence shows failing because of a dependency is rejected with that
+    # reason (see `rejections`), never offered as a cause.
+    ordered = sorted(
+        (c for c in candidates.values() if c.anomaly > 0 and not c.explained_by),
+        key=lambda c: (-c.rank_mass, -c.anomaly, c.depth),
+    )
+    ranked = ordered[:MAX_HYPOTHESES]
+    total_mass = sum(c.rank_mass for c in ordered)
+    top = ranked[0] if ranked else None
+    hypotheses = [
+        hypothesis(
+            c,
+            confidence(c, total_mass),
+            why=why(
+                c,
+                c.rank_mass / total_mass if total_mass else 0.0,
+                top,
+                ranked[1] if len(ranked) > 1 else None,
+            ),
+            share=c.rank_mass / total_mass if total_mass else 0.0,
+            path=path_to(incident, calls, c.service),
+        )
+        for c in ranked
+    ]
     rejected = [r for c in candidates.values() if c not in ranked for r in rejections(c)]
     items = _evidence(candidates, hypotheses, rejected)
     if not hypotheses and incident.origin_service:
@@ -184,27 +228,6 @@ def _runbooks(
     ]
 
 
-def _candidates(incident: Incident, graph: ServiceGraph, hops: int) -> dict[str, Candidate]:
-    """Incident services first, then what they call, nearest first; names kept stable."""
-    depth: dict[str, int] = {}
-    for svc in incident.services:
-        for name, d in dependencies_within(graph, svc, hops).items():
-            depth[name] = min(d, depth.get(name, d))
-    alerting = set(incident.services)
-    origin_deps = set(graph.dependencies(incident.origin_service or ""))
-    out: dict[str, Candidate] = {}
-    for name in sorted(depth, key=lambda n: (depth[n], n)):
-        closure = set(dependencies_within(graph, name, len(graph.services))) - {name}
-        out[name] = Candidate(
-            service=name,
-            depth=depth[name],
-            alerting=name in alerting,
-            calls=frozenset(closure & set(depth)),
-            under_origin=name in origin_deps,
-        )
-    return out
-
-
 def _evidence(
     candidates: dict[str, Candidate],
     hypotheses: list[Hypothesis],
@@ -224,6 +247,7 @@ def _evidence(
             *(f.evidence for f in cand.logs),
             *(m.evidence for m in cand.metrics),
             *(t[1] for t in cand.trace_items),
+            *(e for _, e in cand.shifts),
         ]
         for item in items:
             if item.id in weights:
@@ -237,7 +261,8 @@ def _evidence(
         (i for i in pool if i not in order and pool[i].weight > 0),
         key=lambda i: (-pool[i].weight, i),
     )
-    return [pool[i] for i in [*order, *rest][:MAX_EVIDENCE] if i in pool]
+    # Everything cited stays (citations are bounded per hypothesis); the rest fills the budget.
+    return [pool[i] for i in [*order, *rest[: max(0, MAX_EVIDENCE - len(order))]] if i in pool]
 
 
 def _topology_fallback(

@@ -16,12 +16,15 @@ The score adds what an on-call engineer weighs (each term capped, the sum capped
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass, field
 from datetime import timedelta
 
 from incidentflow.agents.common import ago, hhmm
+from incidentflow.agents.investigation.anomaly import squash
 from incidentflow.agents.investigation.signals import ChangeFinding, LogFinding, MetricFinding
+from incidentflow.agents.investigation.traces import Shift
 from incidentflow.evidence import ChangeKind
 from incidentflow.models import Evidence, FaultType, Hypothesis, RejectedHypothesis
 
@@ -32,6 +35,8 @@ CHANGE_TO_JUMP = timedelta(minutes=15)
 # Scores below this are not worth a person's attention as a hypothesis.
 MIN_CONFIDENCE = 0.3
 MAX_CONFIDENCE = 0.95  # rules never claim certainty
+MAX_CONTRADICTING = 3
+MAX_CITED = 8
 _RESOURCE = re.compile(
     r"out of memory|OOM|no space left|too many (open )?(connections|files)|pool exhausted|"
     r"disk full|heap space|memory limit",
@@ -69,6 +74,14 @@ class Candidate:
     network: tuple[float, Evidence] | None = None
     score: float = 0.0
     explained_by: str | None = None
+    callers: frozenset[str] = frozenset()  # candidates that call it directly
+    # (caller, its client-latency finding): callers that wait longer on their calls
+    waited_on: list[tuple[str, MetricFinding]] = field(default_factory=list)
+    # trace shifts found without span status, each with its evidence
+    shifts: list[tuple[Shift, Evidence]] = field(default_factory=list)
+    anomaly: float = 0.0  # all modalities combined, 0..1 (see `combine`)
+    weight: float = 0.0  # the same, unbounded: -log(1 - anomaly)
+    rank_mass: float = 0.0  # stationary mass of the propagation walk
 
     @property
     def own_logs(self) -> list[LogFinding]:
@@ -84,7 +97,30 @@ class Candidate:
 
     @property
     def failing(self) -> bool:
-        return bool(self.jumps or self.own_logs or self.trace_items)
+        return bool(self.jumps or self.own_logs or self.trace_items or self.shifts)
+
+    @property
+    def metric_strength(self) -> float:
+        """Its own series (time spent waiting on callees is theirs, see `wait_strength`)."""
+        return max((squash(m.z) for m in self.jumps if m.signal != "client_latency"), default=0.0)
+
+    @property
+    def wait_strength(self) -> float:
+        """Its callers wait longer on their calls: strongest caller, times the share of its
+        callers that do (a callee that every caller waits on is more suspect than one of
+        many callees of a single slow caller)."""
+        if not self.waited_on or not self.callers:
+            return 0.0
+        share = len({c for c, _ in self.waited_on}) / len(self.callers)
+        return max(squash(m.z) for _, m in self.waited_on) * share
+
+    @property
+    def log_strength(self) -> float:
+        return max((squash(f.z) for f in self.own_logs), default=0.0)
+
+    @property
+    def trace_strength(self) -> float:
+        return max((squash(s.z) for s, _ in self.shifts), default=0.0)
 
     @property
     def first_jump(self) -> MetricFinding | None:
@@ -105,11 +141,6 @@ def score(cand: Candidate, candidates: dict[str, Candidate], origin: str | None)
         total += 0.35 - 0.15 * (change.lead / RECENT_CHANGE)
         if _corroborates(change, cand):
             total += 0.1
-    jumps = cand.jumps
-    if jumps:
-        total += 0.25 * min(1.0, max(m.z for m in jumps) / 8)
-    if cand.own_logs:
-        total += 0.2
     if cand.failing and cand.blamed_by:
         total += 0.05
     if cand.deepest_error is not None:
@@ -125,12 +156,14 @@ def score(cand: Candidate, candidates: dict[str, Candidate], origin: str | None)
         first = cand.first_jump
         for dep in failing_deps:
             dep_first = dep.first_jump
+            # The dependency moved first, and at least as far: the caller follows it.
             earlier = (
                 first is not None
                 and dep_first is not None
                 and first.jump_at is not None
                 and dep_first.jump_at is not None
                 and dep_first.jump_at <= first.jump_at
+                and dep.metric_strength >= cand.metric_strength
             )
             deeper = dep.deepest_error is not None and (
                 cand.deepest_error is None or dep.deepest_error[0] > cand.deepest_error[0]
@@ -154,7 +187,9 @@ def _corroborates(change: ChangeFinding, cand: Candidate) -> bool:
 
 
 def fault_type(cand: Candidate) -> FaultType:
-    """What kind of fault the findings describe, most specific evidence first."""
+    """What kind of fault the findings describe, most specific evidence first: a change, a
+    message that names it, a saturated resource or a surge, then the signature of the
+    strongest remaining evidence (calls cut short, time on the wire, callers waiting)."""
     change = cand.recent_change()
     if change is not None:
         if change.change.kind is ChangeKind.DEPLOY:
@@ -172,27 +207,109 @@ def fault_type(cand: Candidate) -> FaultType:
         return FaultType.TRAFFIC_SURGE
     if cand.network is not None or any(_NETWORK.search(t) for t in texts):
         return FaultType.NETWORK
-    if "availability" in signals or (
+    # Availability that fell to (nearly) nothing is a service down; one that fell part way
+    # is requests failing: errors.
+    gone = [m for m in cand.jumps if m.signal == "availability"]
+    if any(m.after_mean <= 0.1 * m.base_mean for m in gone) or (
         cand.blamed_by and all(_DOWN.search(f.sample.message) for f in cand.blamed_by)
     ):
         return FaultType.DEPENDENCY_DOWN
-    if cand.own_logs or cand.deepest_error is not None:
+    if cand.own_logs or cand.deepest_error is not None or "errors" in signals or gone:
         return FaultType.CODE_EXCEPTION
+    strength: dict[FaultType, float] = {}
+    for shift, _ in cand.shifts:
+        kind = {"wire": FaultType.NETWORK, "calls": FaultType.CODE_EXCEPTION}.get(shift.kind)
+        if kind is not None:
+            strength[kind] = max(strength.get(kind, 0.0), squash(shift.z))
+    if cand.waited_on:
+        # Callers wait longer on it: latency on the edge into it.
+        strength[FaultType.NETWORK] = max(strength.get(FaultType.NETWORK, 0.0), cand.wait_strength)
+    if strength:
+        return max(strength, key=lambda k: (strength[k], k.value))
     return FaultType.UNKNOWN
 
 
-def hypothesis(cand: Candidate) -> Hypothesis:
+def combine(cand: Candidate) -> None:
+    """One anomaly per candidate: each modality adds when present (a noisy OR).
+
+    `weight` is the same in log space, -log(1 - anomaly): it adds across modalities and does
+    not saturate, so a CPU pinned a hundredfold outweighs a latency tripled even where both
+    anomalies round to 1. The propagation walks on `weight`.
+    """
+    strengths = (
+        min(cand.score, 0.99),
+        cand.metric_strength,
+        cand.trace_strength,
+        cand.log_strength,
+        cand.wait_strength,
+    )
+    cand.weight = sum(-math.log(1 - s) for s in strengths)
+    cand.anomaly = round(1 - math.exp(-cand.weight), 4)
+
+
+def confidence(cand: Candidate, total_mass: float) -> float:
+    """How sure: its share of the walk's mass among the ranked candidates, times how
+    anomalous it is itself (a share of nothing is nothing)."""
+    if total_mass <= 0:
+        return 0.0
+    return round(min(MAX_CONFIDENCE, cand.anomaly * cand.rank_mass / total_mass), 2)
+
+
+def why(
+    cand: Candidate, share: float, top: Candidate | None, second: Candidate | None = None
+) -> str:
+    """One line: what it rests on, and why it ranks where it does."""
+    parts = [
+        (name, value)
+        for name, value in (
+            ("change", cand.score if cand.recent_change() else 0.0),
+            ("metrics", cand.metric_strength),
+            ("traces", cand.trace_strength),
+            ("logs", cand.log_strength),
+            ("callers wait on it", cand.wait_strength),
+            ("errors and blame", 0.0 if cand.recent_change() else cand.score),
+        )
+        if value > 0
+    ]
+    basis = ", ".join(f"{n} {v:.2f}" for n, v in sorted(parts, key=lambda p: -p[1])[:3])
+    if top is None or top is cand:
+        if second is not None and math.isclose(cand.rank_mass, second.rank_mass, rel_tol=1e-6):
+            return (
+                f"tied with {second.service} ({share:.0%} each; the evidence cannot tell them "
+                f"apart); own evidence: {basis}"
+            )
+        return f"most of the propagation walk ends here ({share:.0%}); own evidence: {basis}"
+    if math.isclose(cand.rank_mass, top.rank_mass, rel_tol=1e-6):
+        # Listed second only because one must be: the evidence cannot tell them apart.
+        return f"tied with {top.service} ({share:.0%} each); own evidence: {basis or 'weak'}"
+    return (
+        f"less of the walk ends here ({share:.0%}) than at {top.service}; "
+        f"own evidence: {basis or 'weak'}"
+    )
+
+
+def hypothesis(
+    cand: Candidate, confidence: float, *, why: str = "", share: float = 0.0, path: list[str]
+) -> Hypothesis:
     """The hypothesis a scored candidate stands for, citing what supports it."""
     kind = fault_type(cand)
     change = cand.recent_change()
-    supporting = [
-        *([change.evidence.id] if change else []),
-        *(f.evidence.id for f in cand.own_logs),
-        *(m.evidence.id for m in cand.jumps),
-        *(f.evidence.id for f in cand.blamed_by),
-        *(t[1].id for t in cand.trace_items),
-    ]
-    contradicting = [m.evidence.id for m in cand.metrics if not m.jumped]
+    # What it rests on, strongest first, a bounded few (the artifact keeps all it cites).
+    supporting = list(
+        dict.fromkeys(
+            [
+                *([change.evidence.id] if change else []),
+                *(f.evidence.id for f in cand.own_logs),
+                *(m.evidence.id for m in sorted(cand.jumps, key=lambda m: -abs(m.z))),
+                *(t[1].id for t in cand.trace_items),
+                *(e.id for _, e in sorted(cand.shifts, key=lambda s: -s[0].z)),
+                *(f.evidence.id for f in cand.blamed_by),
+                *(m.evidence.id for _, m in sorted(cand.waited_on, key=lambda w: -abs(w[1].z))),
+            ]
+        )
+    )[:MAX_CITED]
+    # The flat series that speak against it, most watched first; a few make the point.
+    contradicting = [m.evidence.id for m in cand.metrics if not m.jumped][:MAX_CONTRADICTING]
     symptom = cand.own_logs[0].sample.message if cand.own_logs else None
     jump = cand.first_jump
     if change is not None:
@@ -209,14 +326,20 @@ def hypothesis(cand: Candidate) -> Hypothesis:
         cause += f": {jump.evidence.finding}"
     elif cand.trace_items:
         cause += f": {cand.trace_items[0][1].finding}"
+    elif cand.shifts:
+        cause += f": {max(cand.shifts, key=lambda s: s[0].z)[1].finding}"
     return Hypothesis(
         cause=cause,
         service=cand.service,
         fault_type=kind,
-        confidence=cand.score,
+        confidence=confidence,
         evidence_ids=supporting,
         contradicting_ids=contradicting,
         change_id=change.change.id if change else None,
+        why=why,
+        anomaly=min(1.0, cand.anomaly),
+        rank_share=round(min(1.0, share), 4),
+        path=path,
     )
 
 

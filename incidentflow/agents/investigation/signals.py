@@ -2,34 +2,32 @@
 
 Findings compare the incident window with a baseline taken before it, so what counts as a
 jump or a new error depends on each series' own history rather than fixed thresholds: metric
-onsets are change points found by a one-sided CUSUM of the series standardised against its
-baseline; log lines are mined into templates and compared with the baseline's.
+shifts are robust deviations from the series' own median and IQR (`anomaly`, after BARO);
+log lines are mined into templates (`templates`, after Drain) and a template counts only
+when its rate since the onset is well above its baseline rate.
 """
 
 from __future__ import annotations
 
 import math
 import re
-import statistics
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from incidentflow.agents.common import ago, hhmm
+from incidentflow.agents.investigation.anomaly import (
+    ANOMALY_Z,
+    BOUNDED_FLOOR,
+    MIN_HISTORY,
+    SeriesStatus,
+    score_series,
+    squash,
+)
 from incidentflow.agents.investigation.templates import mine
 from incidentflow.evidence import ChangeRecord, LogLevel, LogRecord, MetricSeries
 from incidentflow.models import Evidence, EvidenceKind
 
-# A shift must average this many baseline deviations away from the baseline mean...
-JUMP_Z = 4.0
-# CUSUM: deviations under K sigma are treated as noise; the sum must pass H sigma to alarm.
-CUSUM_K = 1.0
-CUSUM_H = 8.0
-# ...and be this much larger in relative terms, so a flat baseline's tiny sigma cannot
-# turn a wobble into a jump.
-JUMP_RATIO = 1.5
-# Baselines with almost no variance get this fraction of their mean as a sigma floor.
-SIGMA_FLOOR = 0.05
 # Error lines that say a call to someone else failed, not that this service is broken.
 DEPENDENCY_FAILURE = re.compile(
     r"timed? ?out|deadline exceeded|connection refused|unavailable|reset by peer|"
@@ -39,18 +37,27 @@ DEPENDENCY_FAILURE = re.compile(
 _HEX_ID = re.compile(r"\b[0-9a-f]{8,}\b", re.IGNORECASE)
 _NUMBER = re.compile(r"\d+")
 LOG_SIGNATURES_PER_SERVICE = 2
+# Points of a series kept in its evidence for a sparkline (a small, bounded artifact).
+SPARK_POINTS = 40
+# A template needs this many lines since the onset to be evidence at all.
+MIN_LOG_LINES = 3
 # What a series measures, from its name: decides which direction hurts and the fault it hints.
 SIGNALS: tuple[tuple[str, re.Pattern[str]], ...] = (
-    ("availability", re.compile(r"(^|_)up$|availability|success_ratio", re.I)),
+    ("availability", re.compile(r"(^|_)up$|availability|success", re.I)),
     ("saturation", re.compile(r"cpu|memory|mem_|heap|disk|connections|pool|fd|saturation", re.I)),
     ("traffic", re.compile(r"request_rate|requests_per|rps|throughput|qps", re.I)),
     ("errors", re.compile(r"error|5xx|fail", re.I)),
+    # Time a service spends waiting on the services it calls: evidence about its callees.
+    (
+        "client_latency",
+        re.compile(r"client.*(latency|duration)|(latency|duration).*client|upstream", re.I),
+    ),
     ("latency", re.compile(r"latency|duration|seconds", re.I)),
 )
 
 
 def signal_of(name: str) -> str:
-    """errors | latency | saturation | traffic | availability | other."""
+    """errors | client_latency | latency | saturation | traffic | availability | other."""
     return next((sig for sig, pattern in SIGNALS if pattern.search(name)), "other")
 
 
@@ -80,6 +87,7 @@ class MetricFinding:
     jump_at: datetime | None
     evidence: Evidence
     signal: str = "other"
+    status: SeriesStatus = SeriesStatus.NO_CHANGE
 
     @property
     def jumped(self) -> bool:
@@ -97,6 +105,7 @@ class LogFinding:
     points_to: str | None  # the dependency these lines blame, if they blame one
     versions: tuple[str, ...]
     evidence: Evidence
+    z: float = 0.0  # count since the onset vs the baseline rate (see `template_shift`)
 
 
 def change_finding(change: ChangeRecord, window: Window, source: str) -> ChangeFinding:
@@ -130,58 +139,37 @@ def change_finding(change: ChangeRecord, window: Window, source: str) -> ChangeF
     return ChangeFinding(change=change, lead=lead, evidence=evidence)
 
 
-def change_point(values: list[float], mean: float, sigma: float) -> int | None:
-    """Index where a sustained shift away from the baseline begins, or None (one-sided CUSUM)."""
-    total = 0.0
-    began = 0
-    for i, value in enumerate(values):
-        step = (value - mean) / sigma - CUSUM_K
-        if total + step <= 0:
-            total, began = 0.0, i + 1
-            continue
-        total += step
-        if total > CUSUM_H:
-            return min(began, i)
-    return None
-
-
 def metric_finding(series: MetricSeries, window: Window, source: str) -> MetricFinding | None:
-    """Find the change point of a series after `cut` against its own baseline."""
-    base = [p.value for p in series.points if window.start <= p.at < window.cut]
-    after = [p for p in series.points if window.cut <= p.at <= window.end]
-    if len(base) < 3 or not after:
-        return None
+    """The series' robust deviation after `cut` from its own history (see `anomaly`)."""
     signal = signal_of(series.name)
-    # Availability hurts when it falls; everything else we read hurts when it grows.
-    sign = -1.0 if signal == "availability" else 1.0
-    mean = statistics.fmean(base)
-    sigma = max(statistics.pstdev(base), SIGMA_FLOOR * abs(mean), 1e-9)
-    idx = change_point([sign * p.value for p in after], sign * mean, sigma)
-    jump_at = after[idx].at if idx is not None else None
-    tail = [p.value for p in after[idx or 0 :]] if idx is not None else [p.value for p in after]
-    after_mean = statistics.fmean(tail)
-    z = sign * (after_mean - mean) / sigma
-    ratio_ok = (
-        after_mean >= mean * JUMP_RATIO if sign > 0 else after_mean <= mean / JUMP_RATIO
-    ) or mean == 0
-    if jump_at is not None and (z < JUMP_Z or not ratio_ok):
-        jump_at = None  # the sum crossed, but the shift is too small to matter
+    if signal == "availability":
+        full = 100.0 if max((p.value for p in series.points), default=0.0) > 1.0 else 1.0
+        found = score_series(series.points, window.cut, hurts=-1, floor=BOUNDED_FLOOR * full)
+    else:
+        found = score_series(series.points, window.cut)
+    if found.status is SeriesStatus.NO_DATA:
+        return None
     unit = series.unit
-    if jump_at is not None:
-        verb = "rose" if sign > 0 else "fell"
+    z = found.z
+    if found.status is SeriesStatus.NO_HISTORY:
         finding = (
-            f"{series.service} {series.name} {verb} from {_fmt(mean, unit)} (baseline mean over "
-            f"{len(base)} points, sigma {_fmt(sigma, unit)}) to {_fmt(after_mean, unit)}; "
-            f"change point at {hhmm(jump_at)}: z={z:.0f}, {_ratio(after_mean, mean)}"
+            f"{series.service} {series.name}: no baseline ({found.history} points before "
+            f"{hhmm(window.cut)}, {MIN_HISTORY} needed), so no verdict"
         )
-        big = after_mean / mean if sign > 0 and mean > 0 else 4.0
-        weight = round(min(0.9, 0.5 + 0.1 * math.log2(max(big, 1.0))), 2)
+    elif found.anomalous and found.at is not None:
+        verb = "rose" if z > 0 else "fell"
+        finding = (
+            f"{series.service} {series.name} {verb} from {_fmt(found.median, unit)} (median of "
+            f"{found.history} points before {hhmm(window.cut)}, IQR {_fmt(found.scale, unit)}) "
+            f"to {_fmt(found.peak, unit)} from {hhmm(found.at)}: {abs(z):.1f} IQR, "
+            f"{_ratio(found.peak, found.median)}"
+        )
     else:
         finding = (
-            f"{series.service} {series.name} stayed at baseline: {_fmt(after_mean, unit)} during "
-            f"the incident vs {_fmt(mean, unit)} before (z={z:.1f}, no change point)"
+            f"{series.service} {series.name} stayed at baseline: within {abs(z):.1f} IQR of "
+            f"{_fmt(found.median, unit)} after {hhmm(window.cut)}"
         )
-        weight = 0.0
+    weight = round(squash(z), 2) if found.anomalous else 0.0
     evidence = Evidence(
         id=f"ev-metric-{series.service}-{series.name}",
         kind=EvidenceKind.METRIC,
@@ -196,13 +184,19 @@ def metric_finding(series: MetricSeries, window: Window, source: str) -> MetricF
         attributes={
             "series": series.id,
             "signal": signal,
-            "baseline_mean": f"{mean:.6g}",
-            "incident_mean": f"{after_mean:.6g}",
+            "status": found.status.value,
+            "baseline_median": f"{found.median:.6g}",
+            "incident_peak": f"{found.peak:.6g}",
             "z": f"{z:.1f}",
-            **({"onset": jump_at.isoformat()} if jump_at else {}),
+            **({"onset": found.at.isoformat()} if found.at else {}),
+            # For a sparkline in `show`: the last points, and where the incident begins.
+            "values": ";".join(f"{p.value:.4g}" for p in series.points[-SPARK_POINTS:]),
+            "cut_index": str(sum(1 for p in series.points[-SPARK_POINTS:] if p.at < window.cut)),
         },
     )
-    return MetricFinding(series, mean, after_mean, z, jump_at, evidence, signal)
+    return MetricFinding(
+        series, found.median, found.peak, z, found.at, evidence, signal, found.status
+    )
 
 
 def log_findings(
@@ -220,17 +214,16 @@ def log_findings(
             groups[(blamed_dependency(rec, dependencies), tpl.text)].append(rec)
     base_minutes = max((window.cut - window.start).total_seconds() / 60, 1.0)
     after_minutes = max((window.end - window.cut).total_seconds() / 60, 1.0)
-    ranked: list[tuple[int, str, list[LogRecord], list[LogRecord], str | None]] = []
+    ranked: list[tuple[float, int, str, list[LogRecord], list[LogRecord], str | None]] = []
     for (points_to, sig), recs in groups.items():
         before = [r for r in recs if r.at < window.cut]
         after = [r for r in recs if r.at >= window.cut]
-        # New means absent before, or at least three times the baseline rate now.
-        rate_up = len(after) / after_minutes >= 3 * len(before) / base_minutes
-        if len(after) >= 3 and rate_up:
-            ranked.append((len(after), sig, before, after, points_to))
-    ranked.sort(key=lambda r: (-r[0], r[1]))
+        z = template_shift(len(before), len(after), base_minutes, after_minutes)
+        if len(after) >= MIN_LOG_LINES and z >= ANOMALY_Z:
+            ranked.append((z, len(after), sig, before, after, points_to))
+    ranked.sort(key=lambda r: (-r[0], -r[1], r[2]))
     out: list[LogFinding] = []
-    for n, (count, sig, before, after, points_to) in enumerate(
+    for n, (z, count, sig, before, after, points_to) in enumerate(
         ranked[:LOG_SIGNATURES_PER_SERVICE], start=1
     ):
         sample = next((r for r in after if r.level.rank >= LogLevel.ERROR.rank), after[0])
@@ -267,6 +260,7 @@ def log_findings(
             weight=0.1 if points_to else 0.7,
             attributes={
                 "signature": sig,
+                "z": f"{z:.1f}",
                 "count": str(count),
                 "baseline_count": str(len(before)),
                 **({"points_to": points_to} if points_to else {}),
@@ -284,9 +278,17 @@ def log_findings(
                 points_to=points_to,
                 versions=versions,
                 evidence=evidence,
+                z=z,
             )
         )
     return out
+
+
+def template_shift(before: int, after: int, base_minutes: float, after_minutes: float) -> float:
+    """How far a template's count since the onset exceeds what its baseline rate predicts,
+    in Poisson standard deviations (a template as frequent as before scores about 0)."""
+    expected = before * after_minutes / base_minutes
+    return (after - expected) / math.sqrt(expected + 1.0)
 
 
 def blamed_dependency(rec: LogRecord, dependencies: list[str]) -> str | None:

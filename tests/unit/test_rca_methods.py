@@ -1,0 +1,260 @@
+"""The root-cause methods on synthetic series, spans and graphs: each one can fail."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from incidentflow.agents.investigation import own_series, propagation
+from incidentflow.agents.investigation.anomaly import (
+    SeriesStatus,
+    detect_onset,
+    robust_scale,
+    score_series,
+)
+from incidentflow.agents.investigation.signals import signal_of, template_shift
+from incidentflow.agents.investigation.traces import analyse
+from incidentflow.cli.render import hypotheses_text
+from incidentflow.eval.offline import run_offline
+from incidentflow.evidence import MetricPoint, MetricSeries, SpanRecord
+from incidentflow.models import Service, ServiceGraph
+from incidentflow.scenario import Scenario
+
+T0 = datetime(2026, 1, 5, 3, 0, tzinfo=UTC)
+MIN = timedelta(minutes=1)
+
+
+def points(values: list[float]) -> list[MetricPoint]:
+    return [MetricPoint(at=T0 + i * MIN, value=v) for i, v in enumerate(values)]
+
+
+def series(service: str, name: str, values: list[float]) -> MetricSeries:
+    return MetricSeries(id=f"{service}:{name}", name=name, service=service, points=points(values))
+
+
+NOISE = [5.0, 6.0, 4.0, 5.5, 4.5, 6.5, 5.0, 4.0, 6.0, 5.0]
+
+
+def test_a_pinned_cpu_scores_far_above_a_wobble() -> None:
+    pinned = score_series(points([*NOISE, 95.0, 98.0, 97.0]), T0 + 10 * MIN)
+    wobble = score_series(points([*NOISE, 6.5, 7.0, 6.0]), T0 + 10 * MIN)
+    assert pinned.status is SeriesStatus.ANOMALOUS and pinned.z > 50
+    assert pinned.at == T0 + 10 * MIN and pinned.peak >= 97.0
+    assert wobble.status is SeriesStatus.NO_CHANGE
+
+
+def test_one_bad_scrape_is_not_a_shift_but_a_held_one_is() -> None:
+    flat = [0.0046] * 10
+    spike = score_series(points([*flat, 0.0046, 0.047, 0.0046, 0.0046]), T0 + 10 * MIN)
+    held = score_series(points([*flat, 0.047, 0.047, 0.0046]), T0 + 10 * MIN)
+    assert spike.status is SeriesStatus.NO_CHANGE
+    assert held.status is SeriesStatus.ANOMALOUS
+
+
+def test_no_data_no_history_and_no_change_stay_distinct() -> None:
+    onset = T0 + 10 * MIN
+    assert score_series([], onset).status is SeriesStatus.NO_DATA
+    short = points([5.0] * 12)[8:]  # two points before the onset
+    assert score_series(short, onset).status is SeriesStatus.NO_HISTORY
+    assert score_series(points([5.0] * 12), onset).status is SeriesStatus.NO_CHANGE
+
+
+def test_only_the_hurting_direction_counts() -> None:
+    onset = T0 + 10 * MIN
+    fell = points([*NOISE, 0.5, 0.4, 0.5])
+    assert score_series(fell, onset).status is SeriesStatus.NO_CHANGE
+    up = [1.0] * 10
+    assert score_series(points([*up, 0.0, 0.0]), onset, hurts=-1).anomalous
+
+
+def test_an_earlier_episode_in_the_history_cannot_hide_the_new_one() -> None:
+    # Four of ten baseline points are a previous fault: the median and MAD ignore them.
+    history = [5.0, 90.0, 92.0, 88.0, 91.0, 5.5, 4.5, 6.0, 5.0, 4.0]
+    med, scale = robust_scale(history)
+    assert med < 10 and scale < 5
+    assert score_series(points([*history, 85.0, 90.0]), T0 + 10 * MIN).anomalous
+
+
+def test_onset_is_the_latest_sample_where_many_series_shift() -> None:
+    early = [5.0] * 4 + [80.0] * 3 + [5.0] * 8
+    late = [5.0] * 11 + [80.0] * 4
+    group = [series(f"s{i}", "cpu", early) for i in range(3)]
+    group += [series(f"t{i}", "cpu", late) for i in range(3)]
+    assert detect_onset(group, after=T0) == T0 + 11 * MIN
+    quiet = [series("q", "cpu", [5.0] * 15)]
+    assert detect_onset(quiet, after=T0) is None
+
+
+def test_series_several_services_report_identically_are_nobodys() -> None:
+    host = [10.0, 11.0, 12.0]
+    kept = own_series(
+        [series("a", "node_cpu", host), series("b", "node_cpu", host), series("a", "cpu", host)]
+    )
+    assert [(s.service, s.name) for s in kept] == [("a", "cpu")]
+
+
+def test_client_latency_is_named_apart_from_own_latency() -> None:
+    assert signal_of("PodClientLatencyP90(s)") == "client_latency"
+    assert signal_of("PodServerLatencyP90(s)") == "latency"
+    assert signal_of("CpuUsageRate(%)") == "saturation"
+
+
+def test_a_template_at_its_usual_rate_is_noise_and_a_new_one_is_not() -> None:
+    assert template_shift(before=60, after=15, base_minutes=60, after_minutes=15) < 1
+    assert template_shift(before=0, after=15, base_minutes=60, after_minutes=15) > 10
+    assert template_shift(before=60, after=60, base_minutes=60, after_minutes=15) > 5
+
+
+def _span(trace: str, sid: str, parent: str | None, svc: str, op: str, at: float, ms: float):  # type: ignore[no-untyped-def]
+    start = T0 + timedelta(seconds=at)
+    return SpanRecord(
+        trace_id=trace,
+        span_id=sid,
+        parent_id=parent,
+        service=svc,
+        operation=op,
+        start=start,
+        end=start + timedelta(milliseconds=ms),
+    )
+
+
+def _traces(*, at: float, n: int, wire_ms: float, own_ms: float, children: int) -> list[SpanRecord]:
+    """`n` traces: front calls (client span) back's server span, which calls db."""
+    out: list[SpanRecord] = []
+    for i in range(n):
+        t = f"{int(at)}-{i}"
+        server = own_ms + 2.0 * children
+        out.append(_span(t, f"{t}r", None, "front", "GET /", at + i, server + wire_ms + 5))
+        out.append(_span(t, f"{t}c", f"{t}r", "front", "Back/Get", at + i, server + wire_ms))
+        out.append(_span(t, f"{t}s", f"{t}c", "back", "Back/Get", at + i, server))
+        for k in range(children):
+            out.append(_span(t, f"{t}d{k}", f"{t}s", "db", "query", at + i, 2.0))
+    return out
+
+
+def test_wire_time_grows_on_the_edge_when_the_callee_did_not_slow() -> None:
+    onset = T0 + timedelta(seconds=100)
+    spans = _traces(at=0, n=20, wire_ms=1, own_ms=3, children=2)
+    spans += _traces(at=100, n=20, wire_ms=200, own_ms=3, children=2)
+    found = analyse(spans, onset)
+    assert [w.what for w in found.wire["back"]] == ["wire time front->back"]
+    assert "back" not in found.own_time
+
+
+def test_own_time_and_calls_cut_short_point_at_the_service() -> None:
+    onset = T0 + timedelta(seconds=100)
+    spans = _traces(at=0, n=20, wire_ms=1, own_ms=3, children=2)
+    slow = analyse([*spans, *_traces(at=100, n=20, wire_ms=1, own_ms=300, children=2)], onset)
+    assert slow.own_time["back"].z > 10 and not slow.wire
+    cut = analyse([*spans, *_traces(at=100, n=20, wire_ms=1, own_ms=3, children=0)], onset)
+    assert cut.calls["back"].after == 0.0
+
+
+def test_too_few_spans_say_nothing() -> None:
+    onset = T0 + timedelta(seconds=100)
+    spans = _traces(at=0, n=3, wire_ms=1, own_ms=3, children=1)
+    spans += _traces(at=100, n=3, wire_ms=500, own_ms=300, children=0)
+    found = analyse(spans, onset)
+    assert not found.wire and not found.own_time and not found.calls
+
+
+def test_a_silent_dependency_of_several_anomalous_callers_wins() -> None:
+    calls = {"web": ["a", "b"], "a": ["db"], "b": ["db"], "db": []}
+    # db moved little itself, but both its callers wait on it (see scoring.wait_strength).
+    anomaly = {"web": 1.0, "a": 2.0, "b": 2.0, "db": 1.5}
+    mass = propagation.rank(anomaly, calls)
+    assert max(mass, key=lambda n: mass[n]) == "db"
+    assert abs(sum(mass.values()) - 1) < 1e-6
+
+
+def test_a_caller_slow_because_of_its_callee_loses() -> None:
+    calls = {"web": ["api"], "api": ["cache"], "cache": []}
+    mass = propagation.rank({"web": 1.5, "api": 2.0, "cache": 3.0}, calls)
+    assert mass["cache"] > mass["api"] > 0
+
+
+def test_a_service_more_anomalous_than_its_callees_keeps_its_mass() -> None:
+    calls = {"web": ["a", "b", "c"], "a": [], "b": [], "c": []}
+    mass = propagation.rank({"web": 6.0, "a": 0.5, "b": 0.5, "c": 0.5}, calls)
+    assert max(mass, key=lambda n: mass[n]) == "web"
+
+
+def test_victims_hand_their_mass_down() -> None:
+    calls = {"payments": ["db"], "db": []}
+    plain = propagation.rank({"payments": 4.0, "db": 1.0}, calls)
+    told = propagation.rank({"payments": 4.0, "db": 1.0}, calls, victims=frozenset({"payments"}))
+    assert plain["payments"] > plain["db"]
+    assert told["db"] > told["payments"]
+
+
+def _silent_db_world() -> Scenario:
+    """web calls a and b, both call db; a and b wait longer on their calls, db says nothing,
+    web's CPU moves a little (its own evidence), and only web alerts."""
+    graph = ServiceGraph(
+        services=[
+            Service(name="web", depends_on=["a", "b"]),
+            Service(name="a", depends_on=["db"]),
+            Service(name="b", depends_on=["db"]),
+            Service(name="db"),
+        ]
+    )
+    calm = [0.020, 0.021, 0.019, 0.020, 0.022, 0.020, 0.018, 0.021, 0.020, 0.019] * 3
+    slow = [*calm, 0.9, 0.95, 0.92, 0.93, 0.9]
+    flat = [*calm, *calm[:5]]
+    # Each service's series differ (identical series would read as a shared host's).
+    metrics = [
+        series("a", "client_latency_p99_seconds", slow),
+        series("b", "client_latency_p99_seconds", [v * 1.1 for v in slow]),
+        series("a", "cpu_usage_ratio", [v * 10 for v in flat]),
+        series("b", "cpu_usage_ratio", [v * 11 for v in flat]),
+        series("db", "cpu_usage_ratio", [v * 12 for v in flat]),
+        series("web", "cpu_usage_ratio", [*[v * 10 for v in calm], 0.8, 0.8, 0.8, 0.8, 0.8]),
+    ]
+    alert = {
+        "status": "firing",
+        "labels": {"alertname": "WebSlow", "service": "web", "severity": "critical"},
+        "annotations": {"summary": "web is slow"},
+        "startsAt": (T0 + 31 * MIN).isoformat().replace("+00:00", "Z"),
+        "endsAt": "0001-01-01T00:00:00Z",
+        "fingerprint": "00000000000000aa",
+    }
+    return Scenario(
+        name="silent-db",
+        topology=graph,
+        alert_payloads=[{"version": "4", "status": "firing", "alerts": [alert]}],
+        metrics=metrics,
+    )
+
+
+def test_a_silent_database_its_callers_wait_on_is_named_with_the_path() -> None:
+    _, [inv] = run_offline(_silent_db_world())
+    top = inv.hypotheses[0]
+    assert top.service == "db" and top.fault_type.value == "network"
+    assert top.path in (["web", "a", "db"], ["web", "b", "db"])
+    assert "web" in [h.service for h in inv.hypotheses]
+    assert all(h.why for h in inv.hypotheses)
+    cited = {i for h in inv.hypotheses for i in (*h.evidence_ids, *h.contradicting_ids)}
+    assert cited <= {e.id for e in inv.evidence}
+    assert top.confidence >= max(h.confidence for h in inv.hypotheses)
+    shown = "\n".join(hypotheses_text(inv))
+    assert "why:" in shown and "path: web ->" in shown
+
+
+def test_a_tie_is_reported_as_a_tie_not_settled_by_name() -> None:
+    world = _silent_db_world()
+    # web waits on x and y alike; nothing else tells them apart.
+    graph = ServiceGraph(
+        services=[Service(name="web", depends_on=["x", "y"]), Service(name="x"), Service(name="y")]
+    )
+    calm = [0.020, 0.021, 0.019, 0.020, 0.022, 0.020, 0.018, 0.021, 0.020, 0.019] * 3
+    tied = world.model_copy(
+        update={
+            "topology": graph,
+            "metrics": [series("web", "client_latency_p99_seconds", [*calm, 0.9, 0.9, 0.9])],
+        }
+    )
+    _, [inv] = run_offline(tied)
+    first, second = inv.hypotheses[:2]
+    assert {first.service, second.service} == {"x", "y"}
+    assert first.confidence == second.confidence
+    assert first.why.startswith(f"tied with {second.service}")
+    assert second.why.startswith(f"tied with {first.service}")
