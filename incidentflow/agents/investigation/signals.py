@@ -39,6 +39,9 @@ DEPENDENCY_FAILURE = re.compile(
 _HEX_ID = re.compile(r"\b[0-9a-f]{8,}\b", re.IGNORECASE)
 _NUMBER = re.compile(r"\d+")
 LOG_SIGNATURES_PER_SERVICE = 2
+# Values a metric evidence carries for the incident page's sparkline: enough for a shape, a
+# few hundred bytes of payload.
+SPARKLINE_POINTS = 48
 # What a series measures, from its name: decides which direction hurts and the fault it hints.
 SIGNALS: tuple[tuple[str, re.Pattern[str]], ...] = (
     ("availability", re.compile(r"(^|_)up$|availability|success_ratio", re.I)),
@@ -145,6 +148,18 @@ def change_point(values: list[float], mean: float, sigma: float) -> int | None:
     return None
 
 
+def sparkline_points(series: MetricSeries, window: Window) -> dict[str, str]:
+    """The series over the window, at most SPARKLINE_POINTS values, for the incident page to
+    draw: `points` (space separated) and `points_cut` (the index where the incident begins)."""
+    shown = [p for p in series.points if window.start <= p.at <= window.end]
+    if len(shown) < 2:
+        return {}
+    stride = max(1, math.ceil(len(shown) / SPARKLINE_POINTS))
+    kept = shown[::stride]
+    cut = next((i for i, p in enumerate(kept) if p.at >= window.cut), len(kept))
+    return {"points": " ".join(f"{p.value:.4g}" for p in kept), "points_cut": str(cut)}
+
+
 def metric_finding(series: MetricSeries, window: Window, source: str) -> MetricFinding | None:
     """Find the change point of a series after `cut` against its own baseline."""
     base = [p.value for p in series.points if window.start <= p.at < window.cut]
@@ -200,6 +215,7 @@ def metric_finding(series: MetricSeries, window: Window, source: str) -> MetricF
             "incident_mean": f"{after_mean:.6g}",
             "z": f"{z:.1f}",
             **({"onset": jump_at.isoformat()} if jump_at else {}),
+            **sparkline_points(series, window),
         },
     )
     return MetricFinding(series, mean, after_mean, z, jump_at, evidence, signal)
