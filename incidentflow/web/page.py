@@ -197,6 +197,14 @@ def investigation_section(record: IncidentRecord) -> str:
             f"{text(h.fault_type.value)} · confidence {h.confidence:.2f}</p><ul>{cited}</ul></li>"
         )
     parts.append("</ol>")
+    cited_ids = {i for h in inv.hypotheses for i in h.evidence_ids}
+    others = [e for e in inv.evidence if e.id not in cited_ids]
+    if others:
+        parts.append(
+            f"<details><summary>Evidence no hypothesis cites ({len(others)})</summary><ul>"
+            + "".join(_evidence(e) for e in others)
+            + "</ul></details>"
+        )
     if inv.rejected:
         parts.append(
             "<h3>Rejected candidates</h3>"

@@ -87,7 +87,7 @@ def test_every_agents_section_in_order_with_pictures_and_the_postmortem() -> Non
     metrics = [e for e in inv.evidence if e.kind is EvidenceKind.METRIC]
     drawn = [e for e in metrics if "points" in e.attributes]
     assert drawn, "the demo investigation's metric evidence carries no points"
-    assert page.count('<svg class="spark"') == len(drawn)
+    assert page.count('<svg class="spark"') >= len(drawn)
     # The blast radius: one box per service, the origin marked.
     assert page.count('<g class="node origin">') >= 2  # correlation's and the post-mortem's
     for down in record.incident.downstream:
