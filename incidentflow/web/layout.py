@@ -81,7 +81,9 @@ def decide_panel(incident_id: str, record: IncidentRecord, ref: PlanRef, view: V
             if record.state.terminal
             else "Read-only: you hold no role on this incident's service."
         )
-        return f"<section id='decide' class='panel'>{flash}<p class='meta'>{why}</p></section>"
+        return (
+            f"<section id='decide' class='panel quiet'>{flash}<p class='meta'>{why}</p></section>"
+        )
     forms = []
     for verb in verbs:
         hidden = (
