@@ -303,7 +303,7 @@ def postmortem_section(record: IncidentRecord) -> str:
     pm = record.postmortem
     if pm is None:
         return _section("postmortem", "Post-mortem", "<p>Drafted when the incident closes.</p>")
-    body = markdown(pm.markdown, diagram=lambda: svg.blast_radius(record.incident))
+    body = markdown(pm.markdown, diagram=svg.blast_radius(record.incident))
     return _section("postmortem", "Post-mortem", f"<article class='markdown'>{body}</article>")
 
 

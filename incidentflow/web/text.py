@@ -7,7 +7,8 @@ links limited to http(s) and relative ones, and its Mermaid fences shown as code
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
+from functools import lru_cache
 from html import escape
 from typing import Any
 
@@ -18,6 +19,8 @@ from incidentflow.visible import visible
 
 # Links a page may follow: the web and this page's own anchors; never javascript: or data:.
 SAFE_LINK_PREFIXES = ("http://", "https://", "#", "/")
+# Post-mortems whose HTML is kept (a few MB at most: the page's own size, times this).
+MARKDOWN_CACHE = 32
 
 
 def text(value: object) -> str:
@@ -44,13 +47,11 @@ def _markdown() -> MarkdownIt:
 
     def fence(tokens: Sequence[Token], idx: int, options: Any, env: Any, *rest: Any) -> str:
         token = tokens[idx]
-        diagram: Callable[[], str] | None = env.get("diagram") if isinstance(env, dict) else None
+        drawn = env.get("diagram", "") if isinstance(env, dict) else ""
         flowchart = token.content.lstrip().startswith(("flowchart", "graph"))
-        if token.info.strip().startswith("mermaid") and flowchart and diagram is not None:
-            drawn = diagram()
-            if drawn:
-                # The page draws the blast radius itself (no Mermaid, no script).
-                return f'<figure class="diagram">{drawn}</figure>\n'
+        if token.info.strip().startswith("mermaid") and flowchart and drawn:
+            # The page draws the blast radius itself (no Mermaid, no script).
+            return f'<figure class="diagram">{drawn}</figure>\n'
         html: str = default_fence(tokens, idx, options, env)
         return html
 
@@ -61,8 +62,12 @@ def _markdown() -> MarkdownIt:
 _MD = _markdown()
 
 
-def markdown(source: str, *, diagram: Callable[[], str] | None = None) -> str:
-    """Markdown as safe HTML; a Mermaid flowchart becomes `diagram()` (an inline SVG)."""
-    env: dict[str, Any] = {"diagram": diagram}
-    rendered: str = _MD.render(visible(source), env)
+@lru_cache(maxsize=MARKDOWN_CACHE)
+def markdown(source: str, *, diagram: str = "") -> str:
+    """Markdown as safe HTML; a Mermaid flowchart becomes `diagram` (an inline SVG).
+
+    Cached: a post-mortem is immutable once drafted, and a long one (a storm's timeline) takes
+    hundreds of milliseconds to parse; each later view of the page reuses the HTML.
+    """
+    rendered: str = _MD.render(visible(source), {"diagram": diagram})
     return rendered
