@@ -15,11 +15,13 @@ from pathlib import Path
 
 import httpx
 import pytest
-from conftest import Stack, app_stack
+from conftest import Stack, app_stack, make_settings
 from flow import DEMO_ORIGIN, demo_payloads, fingerprints_of, wait_for_incident, wait_for_state
 from remediation_flow import awaiting, fire
 from test_decision_api import signed_settings
+from test_decision_oidc import AUDIENCE, Issuer
 
+from incidentflow.identity.signing import new_key_pair
 from incidentflow.ingest.app import create_app
 from incidentflow.ingest.sink import TemporalSink
 from incidentflow.models import Decision, DecisionPath, IncidentState
@@ -164,3 +166,42 @@ async def test_a_hostile_alert_reaches_the_page_escaped(
     shown = await page(alice, f"/ui/incidents/{incident_id}")
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in shown and "\\x1b[31mred" in shown
     assert "<script" not in shown and "<img" not in shown and "\x1b" not in shown
+
+
+async def test_an_oidc_token_logs_in_and_the_owner_rejects_from_the_page(
+    dev_server: DevServer, tmp_path: Path
+) -> None:
+    issuer = Issuer()
+    try:
+        settings = make_settings(
+            dev_server.address,
+            tmp_path / "data",
+            decisions_allow_unsigned=False,
+            decision_signing_key=new_key_pair()[0],
+            approval_timeout_seconds=600,
+            oidc_issuer=issuer.url,
+            oidc_audience=AUDIENCE,
+            decision_roles={"team-payments": {"owners": ["carol@example.com"]}},
+        )
+        client = await connect(settings)
+        async with app_stack(settings, client) as stack:
+            incident_id, _ = await fire(stack)
+            await awaiting(stack, incident_id)
+            app = create_app(settings, TemporalSink(client, settings))
+            async with People(httpx.ASGITransport(app=app)) as people:
+                form = await people.browser().get("/ui/login")
+                assert "ID token from your OIDC issuer" in form.text
+                forged = await people.browser().post(
+                    "/ui/login", data={"token": issuer.token(email="carol@example.com", aud="x")}
+                )
+                assert forged.status_code == 401 and "invalid token" in forged.text
+                carol = await people.log_in(issuer.token(email="Carol@Example.com"))
+                assert "carol@example.com" in await page(carol, "/ui/")
+                done = await press(carol, incident_id, "reject", reason="not during the sale")
+                assert "reject: done by carol@example.com" in done
+            record = await wait_for_state(stack.client, incident_id, {IncidentState.REJECTED})
+            assert [(d.by, d.path) for d in record.decisions] == [
+                ("carol@example.com", DecisionPath.WEB)
+            ]
+    finally:
+        issuer.close()
