@@ -22,16 +22,9 @@ MAX_NODES = 40
 
 
 def evidence_points(evidence: Evidence) -> tuple[list[float], int | None]:
-    """The values a metric evidence carries (`points`), and where the incident window starts."""
-    raw = evidence.attributes.get("points", "")
-    values: list[float] = []
-    for part in raw.split():
-        try:
-            values.append(float(part))
-        except ValueError:
-            return [], None
-    cut = evidence.attributes.get("points_cut", "")
-    return values, int(cut) if cut.isdigit() and int(cut) < len(values) else None
+    """The values a metric evidence carries, and where the incident window starts in them."""
+    cut = evidence.points_cut
+    return evidence.points, cut if cut is not None and cut < len(evidence.points) else None
 
 
 def sparkline(values: list[float], *, cut: int | None, label: str) -> str:

@@ -14,6 +14,7 @@ import statistics
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from incidentflow.agents.common import ago, hhmm
 from incidentflow.agents.investigation.templates import mine
@@ -148,16 +149,16 @@ def change_point(values: list[float], mean: float, sigma: float) -> int | None:
     return None
 
 
-def sparkline_points(series: MetricSeries, window: Window) -> dict[str, str]:
+def sparkline_points(series: MetricSeries, window: Window) -> dict[str, Any]:
     """The series over the window, at most SPARKLINE_POINTS values, for the incident page to
-    draw: `points` (space separated) and `points_cut` (the index where the incident begins)."""
+    draw: Evidence's `points` and `points_cut` (the index where the incident begins)."""
     shown = [p for p in series.points if window.start <= p.at <= window.end]
     if len(shown) < 2:
         return {}
     stride = max(1, math.ceil(len(shown) / SPARKLINE_POINTS))
     kept = shown[::stride]
-    cut = next((i for i, p in enumerate(kept) if p.at >= window.cut), len(kept))
-    return {"points": " ".join(f"{p.value:.4g}" for p in kept), "points_cut": str(cut)}
+    cut = next((i for i, p in enumerate(kept) if p.at >= window.cut), None)
+    return {"points": [float(f"{p.value:.4g}") for p in kept], "points_cut": cut}
 
 
 def metric_finding(series: MetricSeries, window: Window, source: str) -> MetricFinding | None:
@@ -215,8 +216,8 @@ def metric_finding(series: MetricSeries, window: Window, source: str) -> MetricF
             "incident_mean": f"{after_mean:.6g}",
             "z": f"{z:.1f}",
             **({"onset": jump_at.isoformat()} if jump_at else {}),
-            **sparkline_points(series, window),
         },
+        **sparkline_points(series, window),
     )
     return MetricFinding(series, mean, after_mean, z, jump_at, evidence, signal)
 
