@@ -42,6 +42,10 @@ class Settings(BaseSettings):
 
     embedded_port: int = 7233
     embedded_ui_port: int = 8233
+    temporal_ui_url: str | None = Field(
+        default=None,
+        description="The Temporal UI the incident page links to; unset = the embedded one",
+    )
 
     webhook_host: str = "127.0.0.1"
     webhook_port: int = 8080

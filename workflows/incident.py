@@ -145,6 +145,7 @@ class IncidentWorkflow(MoveHandlers, ActingSteps):
         kept, counted = joins.take_detail(self._alerts, update.alerts)
         self._alerts.update((alert.fingerprint, alert) for alert in kept)
         self._digest = joins.add_to_digest(self._digest, counted)
+        self._show_details()
 
     # -- the run ---------------------------------------------------------------------------
 

@@ -133,6 +133,7 @@ class MoveHandlers(TakeoverHandlers):
         for alert in msg.alerts:
             self._alerts.setdefault(alert.fingerprint, alert)
         self._services += [s for s in msg.services if s not in self._services]
+        self._show_details()
         verb = "merged in from" if msg.kind == "merged_from" else "split out of"
         self._event(
             TimelineKind.CORRELATION,

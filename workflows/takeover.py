@@ -18,6 +18,8 @@ from temporalio.common import RawValue
 
 with workflow.unsafe.imports_passed_through():
     from incidentflow.models import (
+        Alert,
+        AlertDigest,
         Approval,
         Engine,
         Incident,
@@ -67,6 +69,9 @@ class TakeoverHandlers:
     _plan: RemediationPlan | None
     _postmortem: PostMortem | None
     _approval: Approval | None
+    _alerts: dict[str, Alert]
+    _digest: AlertDigest | None
+    _services: list[str]
 
     def _init_takeover(self) -> None:
         self._paused_by: str | None = None
@@ -304,10 +309,12 @@ class TakeoverHandlers:
 
     def _apply_pause(self, req: TakeoverRequest) -> TimelineEvent:
         self._paused_by = req.by
+        self._show_details()
         return self._event(TimelineKind.TAKEOVER, req.by, _with("paused", req.text))
 
     def _apply_resume(self, req: TakeoverRequest) -> TimelineEvent:
         self._paused_by = None
+        self._show_details()
         return self._event(TimelineKind.TAKEOVER, req.by, _with("resumed", req.text))
 
     def _apply_override(self, req: OverrideRequest) -> TimelineEvent:
@@ -341,6 +348,7 @@ class TakeoverHandlers:
 
     def _apply_assign(self, req: TakeoverRequest) -> TimelineEvent:
         self._owner = req.text.strip()
+        self._show_details()
         return self._event(TimelineKind.TAKEOVER, req.by, f"assigned to {self._owner}")
 
     def _apply_note(self, req: TakeoverRequest) -> TimelineEvent:
@@ -348,6 +356,7 @@ class TakeoverHandlers:
 
     def _apply_escalate(self, req: TakeoverRequest) -> TimelineEvent:
         self._escalated = True
+        self._show_details()
         event = self._event(TimelineKind.TAKEOVER, req.by, _with("escalated", req.text))
         self._notify(NotificationKind.ESCALATED, f"escalated by {req.by}: {req.text or '-'}")
         return event
@@ -373,9 +382,13 @@ class TakeoverHandlers:
         inc = self._incident
         paused = f" (paused by {self._paused_by})" if self._paused_by else ""
         owner = f" · owner {self._owner}" if self._owner else ""
+        escalated = " · escalated" if self._escalated else ""
+        # Kept current (issue 20): alerts and services as they are now, not as they opened.
+        alerts = len(self._alerts) + (self._digest.alerts if self._digest else 0)
         workflow.set_current_details(
             f"**{self._state.value}**{paused}: waiting for {self._waiting_for}\n\n"
-            f"{inc.severity.value} · {inc.origin_service or 'unknown service'} · {inc.title}{owner}"
+            f"{inc.severity.value} · {inc.origin_service or 'unknown service'} · {inc.title}"
+            f"{owner}{escalated}\n\n{alerts} alert(s) · services {', '.join(self._services)}"
         )
 
     def _notify(self, kind: NotificationKind, detail: str) -> None:

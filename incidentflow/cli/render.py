@@ -82,19 +82,14 @@ def hypotheses_text(inv: Investigation) -> list[str]:
         charts = [
             evidence[e]
             for e in h.evidence_ids
-            if e in evidence
-            and evidence[e].kind == "metric"
-            and evidence[e].attributes.get("values")
+            if e in evidence and evidence[e].kind == "metric" and len(evidence[e].points) > 1
         ]
         for item in sorted(charts, key=lambda e: -e.weight)[:2]:
-            try:
-                values = [float(v) for v in item.attributes["values"].split(";")]
-                cut = int(item.attributes.get("cut_index", "0"))
-            except ValueError:
-                continue
+            values = item.points
             name = safe(item.attributes.get("series", item.id))
             out.append(
-                f"     {name}: {sparkline(values, cut)} ({min(values):.3g}..{max(values):.3g})"
+                f"     {name}: {sparkline(values, item.points_cut)} "
+                f"({min(values):.3g}..{max(values):.3g})"
             )
     return out
 

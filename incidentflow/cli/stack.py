@@ -159,6 +159,7 @@ class Stack:
             await asyncio.sleep(0.05)
             waited += 0.05
         self.say(f"webhook:      {s.ingest_url}/v1/alerts/alertmanager")
+        self.say(f"incidents:    {s.ingest_url}/ui/ (log in with your API token)")
         tune_gc(s.gc_gen0_threshold)
 
     async def _connect(self) -> Client:

@@ -36,6 +36,7 @@ from incidentflow.metrics import IngestMetrics, process_meter
 from incidentflow.models import Alert, AlertBatch
 from incidentflow.partitions import PartitionLimit
 from incidentflow.settings import Settings
+from incidentflow.web import web_routes
 
 log = logging.getLogger("incidentflow.ingest")
 
@@ -265,5 +266,11 @@ def create_app(
             Route("/openapi.json", openapi, methods=["GET"]),
             *codec_routes(settings),
             *(people_routes(settings, desk) if desk is not None else []),
+            # The incident list and page (issue 20), on the same decision service.
+            *(
+                web_routes(settings, desk, sink.client if isinstance(sink, TemporalSink) else None)
+                if desk is not None
+                else []
+            ),
         ]
     )

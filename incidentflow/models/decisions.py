@@ -21,6 +21,8 @@ class DecisionPath(StrEnum):
 
     API = "api"
     SLACK = "slack"
+    # The incident page (incidentflow/web/): the same decision service as the API.
+    WEB = "web"
     # Unsigned, straight to Temporal: only where INCIDENTFLOW_DECISIONS_ALLOW_UNSIGNED allows.
     LOCAL = "local"
     SIGNAL = "signal"

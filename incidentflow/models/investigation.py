@@ -50,6 +50,14 @@ class Evidence(Artifact):
     attributes: dict[str, str] = Field(
         default_factory=dict, description="Structured facts, e.g. a change's before/after version"
     )
+    points: list[float] = Field(
+        default_factory=list,
+        max_length=64,
+        description="A metric's values over the window, evenly thinned (the page's sparkline)",
+    )
+    points_cut: int | None = Field(
+        default=None, ge=0, description="Index in `points` where the incident window begins"
+    )
 
 
 class Hypothesis(Artifact):

@@ -14,6 +14,7 @@ import re
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from incidentflow.agents.common import ago, hhmm
 from incidentflow.agents.investigation.anomaly import (
@@ -37,8 +38,9 @@ DEPENDENCY_FAILURE = re.compile(
 _HEX_ID = re.compile(r"\b[0-9a-f]{8,}\b", re.IGNORECASE)
 _NUMBER = re.compile(r"\d+")
 LOG_SIGNATURES_PER_SERVICE = 2
-# Points of a series kept in its evidence for a sparkline (a small, bounded artifact).
-SPARK_POINTS = 40
+# Values a metric evidence carries for a sparkline (`show`, the incident page): enough for a
+# shape, a few hundred bytes of payload.
+SPARKLINE_POINTS = 48
 # A template needs this many lines since the onset to be evidence at all.
 MIN_LOG_LINES = 3
 # What a series measures, from its name: decides which direction hurts and the fault it hints.
@@ -139,6 +141,18 @@ def change_finding(change: ChangeRecord, window: Window, source: str) -> ChangeF
     return ChangeFinding(change=change, lead=lead, evidence=evidence)
 
 
+def sparkline_points(series: MetricSeries, window: Window) -> dict[str, Any]:
+    """The series over the window, at most SPARKLINE_POINTS values, for the incident page to
+    draw: Evidence's `points` and `points_cut` (the index where the incident begins)."""
+    shown = [p for p in series.points if window.start <= p.at <= window.end]
+    if len(shown) < 2:
+        return {}
+    stride = max(1, math.ceil(len(shown) / SPARKLINE_POINTS))
+    kept = shown[::stride]
+    cut = next((i for i, p in enumerate(kept) if p.at >= window.cut), None)
+    return {"points": [float(f"{p.value:.4g}") for p in kept], "points_cut": cut}
+
+
 def metric_finding(series: MetricSeries, window: Window, source: str) -> MetricFinding | None:
     """The series' robust deviation after `cut` from its own history (see `anomaly`)."""
     signal = signal_of(series.name)
@@ -189,10 +203,8 @@ def metric_finding(series: MetricSeries, window: Window, source: str) -> MetricF
             "incident_peak": f"{found.peak:.6g}",
             "z": f"{z:.1f}",
             **({"onset": found.at.isoformat()} if found.at else {}),
-            # For a sparkline in `show`: the last points, and where the incident begins.
-            "values": ";".join(f"{p.value:.4g}" for p in series.points[-SPARK_POINTS:]),
-            "cut_index": str(sum(1 for p in series.points[-SPARK_POINTS:] if p.at < window.cut)),
         },
+        **sparkline_points(series, window),
     )
     return MetricFinding(
         series, found.median, found.peak, z, found.at, evidence, signal, found.status
