@@ -197,8 +197,8 @@ async def run(n: int, show: bool) -> None:
         try:
             settings = make_settings(server.address, Path(tmp) / "data")
             client = await connect(settings)
-            bare_q = f"{settings.task_queue_prefix}bare"
-            noop_q = f"{settings.task_queue_prefix}bare-activities"
+            bare_q = f"{settings.temporal.task_queue_prefix}bare"
+            noop_q = f"{settings.temporal.task_queue_prefix}bare-activities"
             bare_worker = Worker(client, task_queue=bare_q, workflows=[BareWorkflow])
             noop_worker = Worker(client, task_queue=noop_q, activities=[noop])
             same_worker = Worker(

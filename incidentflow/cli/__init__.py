@@ -128,8 +128,8 @@ async def up(insecure: bool) -> None:
 
     s = settings()
     if insecure:
-        s = s.model_copy(update={"webhook_insecure": True})
-    configure_logging(s.log_format, s.log_level)
+        s = s.replace({"webhook_insecure": True})
+    configure_logging(s.process.log_format, s.process.log_level)
     stack = Stack(s, say=echo)
     async with stack.running():
         echo("ready; Ctrl-C stops everything")
@@ -159,17 +159,21 @@ async def serve_webhook(insecure: bool) -> None:
 
     s = settings()
     if insecure:
-        s = s.model_copy(update={"webhook_insecure": True})
-    exposed = exposure_problem(s)
+        s = s.replace({"webhook_insecure": True})
+    exposed = exposure_problem(s.ingest)
     if exposed:
         raise ConfigError(exposed)
-    configure_logging(s.log_format, s.log_level)
-    configure_tracing(s, "incidentflow-ingest")
+    configure_logging(s.process.log_format, s.process.log_level)
+    configure_tracing(s.process, "incidentflow-ingest")
     client = await connect(s, serve_metrics=True, lazy=True)
     app = traced(create_app(s, TemporalSink(client, s)))
-    tune_gc(s.gc_gen0_threshold)
-    echo(f"webhook: {s.ingest_url}/v1/alerts/alertmanager -> Temporal at {s.target}")
-    server = uvicorn.Server(uvicorn.Config(app, host=s.webhook_host, port=s.webhook_port))
+    tune_gc(s.process.gc_gen0_threshold)
+    echo(
+        f"webhook: {s.ingest.ingest_url}/v1/alerts/alertmanager -> Temporal at {s.temporal.target}"
+    )
+    server = uvicorn.Server(
+        uvicorn.Config(app, host=s.ingest.webhook_host, port=s.ingest.webhook_port)
+    )
     await server.serve()
 
 
@@ -180,7 +184,7 @@ async def setup_temporal() -> None:
     from incidentflow.temporal import ensure_search_attributes
 
     s = settings()
-    added = await ensure_search_attributes(await connect(s), s.temporal_namespace)
+    added = await ensure_search_attributes(await connect(s), s.temporal.temporal_namespace)
     echo(f"added {', '.join(added)}" if added else "search attributes already registered")
 
 

@@ -129,8 +129,8 @@ def _with_engine(base: Settings, engine: str) -> Settings:
     from incidentflow.llm import llm_config
 
     if engine == "rules":
-        return base.model_copy(update={"llm_agents": ""})
-    if not base.llm_agents.strip():
-        base = base.model_copy(update={"llm_agents": "all"})
-    llm_config(base)  # a missing model or a bad URL is one line now, not a failed case later
+        return base.replace({"llm_agents": ""})
+    if not base.llm.llm_agents.strip():
+        base = base.replace({"llm_agents": "all"})
+    llm_config(base.llm)  # a missing model or a bad URL is one line now, not a failed case later
     return base

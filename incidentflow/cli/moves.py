@@ -130,14 +130,14 @@ async def split(client: Client, settings: Settings, req: SplitRequest) -> SplitD
         detections=made.detections,
         correlation=CorrelationResult(new_incidents=[made.incident]),
         stream_workflow_id=stream_workflow_id(environment),
-        approval_timeout_seconds=settings.approval_timeout_seconds,
-        agent_queue=settings.agent_queue,
-        remediation_queue=settings.remediation_queue,
+        approval_timeout_seconds=settings.approval.approval_timeout_seconds,
+        agent_queue=settings.temporal.agent_queue,
+        remediation_queue=settings.temporal.remediation_queue,
         # The alerts ride in `incident` once; the record of the move needs only who and why.
         split_from=arrived.model_copy(update={"alerts": []}),
     )
     try:
-        opened = await _start_split(client, inp, settings.workflow_queue)
+        opened = await _start_split(client, inp, settings.temporal.workflow_queue)
         # After the start: the stream may signal the new incident as soon as it knows it. A
         # repeat whose incident has already ended tells the stream nothing: it forgot that
         # incident when it closed and must not route alerts to it again.

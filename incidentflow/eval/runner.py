@@ -234,7 +234,7 @@ async def run_eval(
         tempfile.TemporaryDirectory(prefix="incidentflow-eval-") as tmp,
         private_server(Path(tmp)) as server,
     ):
-        base = base.model_copy(update={"temporal_address": server.address})
+        base = base.replace({"temporal_address": server.address})
         client = await _connect_new(base)
         results: list[CaseScore | None] = [None] * len(bundles)
         queue: asyncio.Queue[int] = asyncio.Queue()
@@ -246,7 +246,7 @@ async def run_eval(
         async def one(path: Path) -> CaseScore:
             scenario = load_scenario(path)
             overrides = case_overrides(base, path, Path(tmp), speed=speed)
-            settings = base.model_copy(update=overrides)
+            settings = base.replace(overrides)
             t0 = time.monotonic()
             try:
                 case = await run_case(client, settings, scenario, speed=speed, overrides=overrides)

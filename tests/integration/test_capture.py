@@ -80,7 +80,7 @@ async def test_capture_writes_alerts_prometheus_series_and_the_approved_plan(
                 )
                 record = await ops.get_record(client, incident_id)
                 # A second source that is down: reported, and the rest still written.
-                down = settings.model_copy(update={"loki_url": f"http://127.0.0.1:{free_port()}"})
+                down = settings.replace({"loki_url": f"http://127.0.0.1:{free_port()}"})
                 out = tmp_path / "captured"
                 captured = await capture_incident(client, down, incident_id, out, margin_s=120)
     finally:

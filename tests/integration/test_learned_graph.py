@@ -110,7 +110,7 @@ async def test_alerts_a_minute_apart_form_one_incident_over_the_learned_graph(
     settings = make_settings(
         dev_server.address, tmp_path / "data", evidence_bundle=None, prometheus_url=prometheus
     )
-    assert settings.catalog_path is None
+    assert settings.graph.catalog_path is None
     client = await connect(settings)
     now = datetime.now(UTC)
     async with app_stack(settings, client) as stack:
@@ -146,7 +146,7 @@ async def test_alerts_a_minute_apart_form_one_incident_over_the_learned_graph(
 
 async def test_a_prometheus_that_goes_down_keeps_the_edges_it_gave(tmp_path: Path) -> None:
     with serving_edges(tmp_path / "prometheus") as url:
-        ctx = build_context(Settings(prometheus_url=url, data_dir=tmp_path))
+        ctx = build_context(Settings().replace(dict(prometheus_url=url, data_dir=tmp_path)))
         assert ctx.graph_line().startswith("empty until learned")  # nothing contacted yet
         graph = await ctx.graph_for()
     edges = sorted((s.name, d) for s in graph.services for d in s.depends_on)

@@ -58,11 +58,11 @@ async def test_agents_worker_cannot_execute(settings: Settings, client: Client) 
         rogue = inp.model_copy(
             update={
                 "incident": inp.incident.model_copy(update={"id": rogue_id}),
-                "remediation_queue": settings.agent_queue,
+                "remediation_queue": settings.temporal.agent_queue,
             }
         )
         handle = await client.start_workflow(
-            IncidentWorkflow.run, rogue, id=rogue_id, task_queue=settings.workflow_queue
+            IncidentWorkflow.run, rogue, id=rogue_id, task_queue=settings.temporal.workflow_queue
         )
         await awaiting(stack, rogue_id)
         await ops.decide(client, rogue_id, approve=True, request=DecisionRequest(by="x"))

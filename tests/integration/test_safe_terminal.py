@@ -58,8 +58,8 @@ async def test_an_ansi_annotation_reaches_no_terminal_and_no_file_raw(
 
     s = stack.settings
     env = {k: v for k, v in os.environ.items() if not k.startswith("INCIDENTFLOW_")} | {
-        "INCIDENTFLOW_TEMPORAL_ADDRESS": s.target,
-        "INCIDENTFLOW_TASK_QUEUE_PREFIX": s.task_queue_prefix,
+        "INCIDENTFLOW_TEMPORAL_ADDRESS": s.temporal.target,
+        "INCIDENTFLOW_TASK_QUEUE_PREFIX": s.temporal.task_queue_prefix,
         "INCIDENTFLOW_DATA_DIR": str(s.data_dir),
     }
     out = tmp_path / "pm.md"

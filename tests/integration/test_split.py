@@ -35,8 +35,8 @@ async def run_cli(stack: Stack, *args: str) -> tuple[int, str, str]:
     """`incidentflow ARGS` in its own process, without blocking this loop's workers."""
     s = stack.settings
     env = cli_env(
-        INCIDENTFLOW_TEMPORAL_ADDRESS=s.target,
-        INCIDENTFLOW_TASK_QUEUE_PREFIX=s.task_queue_prefix,
+        INCIDENTFLOW_TEMPORAL_ADDRESS=s.temporal.target,
+        INCIDENTFLOW_TASK_QUEUE_PREFIX=s.temporal.task_queue_prefix,
         INCIDENTFLOW_ENVIRONMENT=s.environment,
         INCIDENTFLOW_DATA_DIR=str(s.data_dir),
     )

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 from conftest import Stack, app_stack, make_settings
+from drills import slow_investigation
 from remediation_flow import until
 from temporalio.api.common.v1 import WorkflowExecution
 from temporalio.api.enums.v1 import EventType
@@ -20,6 +21,7 @@ from temporalio.api.workflowservice.v1 import ResetWorkflowExecutionRequest
 from temporalio.client import WorkflowExecutionStatus
 from test_ingest_sources import am_alert, am_payload, stream_stats, wait_processed
 
+import worker
 from incidentflow.cli import ops
 from incidentflow.models import GoneIncident, IncidentState, OpenIncident, TakeoverRequest
 from incidentflow.temporal import DevServer, connect
@@ -75,11 +77,12 @@ async def record_alerts(stack: Stack, incident_id: str) -> set[str]:
 
 
 @pytest.fixture
-async def slow_stack(dev_server: DevServer, tmp_path: Path) -> AsyncIterator[Stack]:
+async def slow_stack(
+    dev_server: DevServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> AsyncIterator[Stack]:
     """Workers whose investigation stays open 30 s: a stop lands while an agent works."""
-    settings = make_settings(
-        dev_server.address, tmp_path / "data", drill_investigation_delay_seconds=30.0
-    )
+    monkeypatch.setattr(worker, "InvestigationActivities", slow_investigation(30.0))
+    settings = make_settings(dev_server.address, tmp_path / "data")
     async with app_stack(settings, await connect(settings)) as running:
         yield running
 

@@ -129,7 +129,7 @@ async def test_an_agent_that_cannot_process_an_alert_quarantines_it(
         cwd=ROOT,
         env={
             "PATH": "/usr/bin:/bin",
-            "INCIDENTFLOW_TEMPORAL_ADDRESS": stack.settings.temporal_address,
+            "INCIDENTFLOW_TEMPORAL_ADDRESS": stack.settings.temporal.temporal_address,
         },
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,

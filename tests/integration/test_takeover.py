@@ -8,9 +8,11 @@ from pathlib import Path
 
 import pytest
 from conftest import Stack, app_stack, make_settings
+from drills import slow_investigation
 from flow import wait_for_state
 from remediation_flow import awaiting, fire
 
+import worker
 from incidentflow.cli import ops
 from incidentflow.errors import DecisionRefused
 from incidentflow.models import (
@@ -111,11 +113,10 @@ async def test_override_investigation_then_pipeline_continues_from_it(stack: Sta
 
 
 async def test_pause_holds_the_gate_and_skip_note_assign_resolve(
-    dev_server: DevServer, tmp_path: Path
+    dev_server: DevServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    settings = make_settings(
-        dev_server.address, tmp_path / "data", drill_investigation_delay_seconds=2
-    )
+    monkeypatch.setattr(worker, "InvestigationActivities", slow_investigation(2))
+    settings = make_settings(dev_server.address, tmp_path / "data")
     client = await connect(settings)
     async with app_stack(settings, client) as stack:
         incident_id, _ = await fire(stack)
