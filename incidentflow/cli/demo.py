@@ -17,9 +17,10 @@ from typing import Any
 import httpx
 from temporalio.client import Client
 
-from incidentflow.cli import ops, render
+from incidentflow.cli import render
 from incidentflow.cli.demo_bundle import demo_scenario_path
 from incidentflow.cli.output import echo
+from incidentflow.client import IncidentClient
 from incidentflow.errors import BadInput, IncidentFlowError, TemporalUnavailable
 from incidentflow.ingest.auth import signed_headers
 from incidentflow.models import DecisionRequest, IncidentRecord, IncidentState
@@ -115,7 +116,7 @@ async def find_incident(
     """The id of the open incident that took the demo's alerts."""
     loop = asyncio.get_running_loop()
     while loop.time() < deadline:
-        for inc in await ops.open_incidents(client, settings.environment):
+        for inc in await IncidentClient(client).open_incidents(settings.environment):
             if fingerprints & set(inc.fingerprints):
                 return inc.id
         await asyncio.sleep(FOLLOW_EVERY_S)
@@ -132,7 +133,7 @@ async def follow_incident(
     loop = asyncio.get_running_loop()
     last: IncidentState | None = None
     while True:
-        record = await ops.get_record(client, incident_id)
+        record = await IncidentClient(client).record(incident_id)
         if record.state is not last:
             echo(f"  {incident_id}: {record.state.value} (waiting for {record.waiting_for})")
             last = record.state
@@ -177,8 +178,7 @@ async def run_demo(
         echo(f'  incidentflow approve {incident_id} --reason "rollback"')
         echo(f'or reject it: incidentflow reject {incident_id} --reason "why not"')
         if approve_as:
-            await ops.decide(
-                client,
+            await IncidentClient(client).decide(
                 incident_id,
                 approve=True,
                 request=DecisionRequest(by=approve_as, reason="approved by `demo --approve-as`"),

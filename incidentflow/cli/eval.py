@@ -54,7 +54,7 @@ def eval_command(
     Starts a private Temporal dev server and in-process workers; replays each bundle's
     deliveries in recorded time; exit code 0 whenever it ran, whatever the scores.
     """
-    from incidentflow.cli import fail, run_async, settings
+    from incidentflow.cli.common import fail, run_async, settings
     from incidentflow.eval import find_bundles
     from incidentflow.eval.report import disagreements, spread, spread_lines, table, totals
     from incidentflow.eval.runner import run_eval

@@ -19,7 +19,7 @@ from typing import Any
 import yaml
 from temporalio.client import Client
 
-from incidentflow.cli import ops
+from incidentflow.client import IncidentClient
 from incidentflow.errors import BadInput, ConfigError
 from incidentflow.evidence import EvidenceSource, LogLevel, RunbookSource, SpanSource
 from incidentflow.models import (
@@ -59,7 +59,7 @@ async def capture_incident(
     client: Client, settings: Settings, incident_id: str, out: Path, *, margin_s: int = 900
 ) -> Captured:
     """Write the incident as a bundle in the new folder `out`."""
-    record = await ops.get_record(client, incident_id)
+    record = await IncidentClient(client).record(incident_id)
     sources = evidence_sources(settings.sources)
     if not sources:
         raise ConfigError(

@@ -20,7 +20,7 @@ from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client
 
 from incidentflow.agents.investigation import investigate
-from incidentflow.cli import ops
+from incidentflow.client import IncidentClient
 from incidentflow.codec import DATA_CONVERTER
 from incidentflow.context import build_context
 from incidentflow.errors import TemporalUnavailable
@@ -206,8 +206,8 @@ async def _approve_when_back(client: Client, incident_id: str) -> Approval:
     """Approve, retrying while the restarted server is still coming up."""
     while True:
         try:
-            return await ops.decide(
-                client, incident_id, approve=True, request=DecisionRequest(by="dana")
+            return await IncidentClient(client).decide(
+                incident_id, approve=True, request=DecisionRequest(by="dana")
             )
         except TemporalUnavailable:
             await asyncio.sleep(0.5)
@@ -225,7 +225,9 @@ async def test_remediation_worker_crash_after_acting_does_not_act_twice(
     async with app_stack(settings, client, queues=("default",)):
         incident_id = await post_demo(settings, client)
         await wait_for_state(client, incident_id, {IncidentState.AWAITING_APPROVAL})
-        await ops.decide(client, incident_id, approve=True, request=DecisionRequest(by="erin"))
+        await IncidentClient(client).decide(
+            incident_id, approve=True, request=DecisionRequest(by="erin")
+        )
         # The drill: the process acts, records it, and dies before telling Temporal.
         returncode = await asyncio.to_thread(crashing.wait, 60)
         assert returncode != 0

@@ -21,7 +21,7 @@ from conftest import app_stack, make_settings
 from prometheus_peer import running_prometheus
 from remediation_flow import until
 
-from incidentflow.cli import ops
+from incidentflow.client import IncidentClient
 from incidentflow.context import build_context
 from incidentflow.graphs.book import LearnerState
 from incidentflow.models import OpenIncident
@@ -120,14 +120,14 @@ async def test_alerts_a_minute_apart_form_one_incident_over_the_learned_graph(
 
         async def holding(fp: str) -> bool:
             nonlocal opened
-            opened = await ops.open_incidents(client, settings.environment)
+            opened = await IncidentClient(client).open_incidents(settings.environment)
             return any(fp in inc.fingerprints for inc in opened)
 
         await until(lambda: holding("fp-payments"))
         second = payload(alert("fp-frontend", "frontend", now))
         assert (await stack.post_alertmanager(second)).status_code == 202
         await until(lambda: holding("fp-frontend"))
-        record = await ops.get_record(client, opened[0].id)
+        record = await IncidentClient(client).record(opened[0].id)
     assert len(opened) == 1, [(i.id, i.services) for i in opened]
     # The agents' worker says what it learned, as `up` would have said what it learns from.
     said = [r.getMessage() for r in caplog.records if r.name == "incidentflow.graph"]

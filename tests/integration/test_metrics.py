@@ -17,7 +17,7 @@ from flow import DEMO_ORIGIN, demo_payloads, fingerprints_of, wait_for_incident,
 from prometheus_peer import eventually, running_prometheus, scalar
 from test_durability import Procs, worker_env
 
-from incidentflow.cli import ops
+from incidentflow.client import IncidentClient
 from incidentflow.errors import ConfigError
 from incidentflow.metrics import runtime, shifted_bind
 from incidentflow.models import DecisionRequest, IncidentState
@@ -65,8 +65,8 @@ async def test_prometheus_scrapes_ours_and_the_sdks_from_ingest_and_workers(
             client, settings, fingerprints_of(payloads, DEMO_ORIGIN)
         )
         await wait_for_state(client, incident_id, {IncidentState.AWAITING_APPROVAL})
-        await ops.decide(
-            client, incident_id, approve=True, request=DecisionRequest(by="alice", reason="ok")
+        await IncidentClient(client).decide(
+            incident_id, approve=True, request=DecisionRequest(by="alice", reason="ok")
         )
         record = await wait_for_state(client, incident_id, {IncidentState.CLOSED})
         queue = settings.temporal.workflow_queue
