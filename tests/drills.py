@@ -1,8 +1,10 @@
 """Chaos drills: activities that break on purpose, for the durability tests only.
 
 Production code has no drill switches. A test swaps a real activity class for a subclass here
-(in-process: `drill_investigation`; in a worker process: `python tests/drills.py`), so the
-worker, its queues and its settings are the real ones and only the drilled step misbehaves.
+(in-process: monkeypatch `worker.InvestigationActivities` with `slow_investigation(s)`; in a
+worker process: `python tests/drills.py --investigation-delay S | --crash-after-execute
+--queue ...`), so the worker, its queues and its settings are the real ones and only the
+drilled step misbehaves.
 """
 
 from __future__ import annotations
