@@ -75,17 +75,17 @@ def build_workers(
         ctx = build_context(settings)
     for scope in QUEUES[queue]:
         if scope == "workflows":
-            workers.append(Worker(client, task_queue=settings.workflow_queue, workflows=WORKFLOWS))
-        elif scope == "agents" and ctx is not None:
-            investigation = InvestigationActivities(
-                ctx, drill_delay_seconds=settings.drill_investigation_delay_seconds
+            workers.append(
+                Worker(client, task_queue=settings.temporal.workflow_queue, workflows=WORKFLOWS)
             )
+        elif scope == "agents" and ctx is not None:
+            investigation = InvestigationActivities(ctx)
             remediation = RemediationActivities(ctx, options_from(settings))
             postmortem = PostmortemActivities(ctx, out_dir=settings.postmortems_path)
             workers.append(
                 Worker(
                     client,
-                    task_queue=settings.agent_queue,
+                    task_queue=settings.temporal.agent_queue,
                     activities=[
                         DetectionActivities(ctx).detect,
                         CorrelationActivities(ctx).correlate,
@@ -94,22 +94,22 @@ def build_workers(
                         remediation.incident_config,
                         remediation.check_promql,
                         postmortem.draft_postmortem,
-                        NotifyActivities(build_notifiers(settings)).notify,
+                        NotifyActivities(build_notifiers(settings.notify)).notify,
                     ],
                 )
             )
         elif scope == "remediation":
             # The only place executor credentials are opened (issue 5: least privilege).
             execution = ExecutionActivities(
-                executors=build_executors(settings),
+                executors=build_executors(
+                    settings.executors, lock_dir=settings.remediation_dir / "script-locks"
+                ),
                 ledger=Ledger(settings.remediation_dir / "ledger.sqlite"),
-                drill_crash_after_execute=settings.drill_crash_after_execute,
-                drill_delay_seconds=settings.drill_execute_delay_seconds,
             )
             workers.append(
                 Worker(
                     client,
-                    task_queue=settings.remediation_queue,
+                    task_queue=settings.temporal.remediation_queue,
                     activities=[execution.execute_action],
                     max_concurrent_activities=REMEDIATION_MAX_CONCURRENT,
                 )
@@ -122,7 +122,7 @@ async def run_workers(settings: Settings, queue: str, *, stop: asyncio.Event | N
     ctx = agent_context(settings, queue)
     client = await connect(settings, serve_metrics=True)
     workers = build_workers(client, settings, queue, ctx)
-    tune_gc(settings.gc_gen0_threshold)
+    tune_gc(settings.process.gc_gen0_threshold)
     stop = stop or asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -131,12 +131,14 @@ async def run_workers(settings: Settings, queue: str, *, stop: asyncio.Event | N
         except (NotImplementedError, RuntimeError):
             break  # not the main thread: the caller owns shutdown
     names = ", ".join(w.task_queue for w in workers)
-    logging.getLogger("incidentflow.worker").info("serving %s on %s", names, settings.target)
+    logging.getLogger("incidentflow.worker").info(
+        "serving %s on %s", names, settings.temporal.target
+    )
     tasks = [asyncio.create_task(w.run()) for w in workers]
     # Incidents by state are counted where workflows are served, and only with metrics on.
     census = (
         asyncio.create_task(report_incident_states(client, settings))
-        if settings.metrics_bind and "workflows" in QUEUES[queue]
+        if settings.process.metrics_bind and "workflows" in QUEUES[queue]
         else None
     )
     stopper = asyncio.create_task(stop.wait())
@@ -166,9 +168,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         settings = Settings()
-        lower_priority(settings.worker_nice)
-        configure_logging(settings.log_format, settings.log_level)
-        provider = configure_tracing(settings, f"incidentflow-worker-{args.queue}")
+        lower_priority(settings.process.worker_nice)
+        configure_logging(settings.process.log_format, settings.process.log_level)
+        provider = configure_tracing(settings.process, f"incidentflow-worker-{args.queue}")
         asyncio.run(run_workers(settings, args.queue))
         if provider is not None:
             provider.shutdown()

@@ -7,7 +7,6 @@ imports it, so its task queue is the only place an action can run.
 from __future__ import annotations
 
 import asyncio
-import os
 from collections.abc import Coroutine
 from datetime import UTC, datetime
 from typing import Any
@@ -34,19 +33,9 @@ async def _heartbeating(work: Coroutine[Any, Any, str], key: str) -> str:
 
 
 class ExecutionActivities:
-    def __init__(
-        self,
-        *,
-        executors: Executors,
-        ledger: Ledger,
-        drill_crash_after_execute: bool = False,
-        drill_delay_seconds: float = 0.0,
-    ) -> None:
+    def __init__(self, *, executors: Executors, ledger: Ledger) -> None:
         self._executors = executors
         self._ledger = ledger
-        # Chaos drills: die right after acting, or hold the action open before acting.
-        self._crash_after = drill_crash_after_execute
-        self._delay = drill_delay_seconds
 
     @activity.defn(name="execute_action")
     async def execute_action(self, inp: ExecuteInput) -> ActionResult:
@@ -65,8 +54,6 @@ class ExecutionActivities:
         try:
             executor = self._executors.for_params(params)
             operations = executor.describe(params, key=key)
-            if self._delay:
-                await _heartbeating(asyncio.sleep(self._delay, "drill delay"), key)
             output = await _heartbeating(
                 asyncio.to_thread(executor.apply, params, key=key, attempt=attempt), key
             )
@@ -88,6 +75,4 @@ class ExecutionActivities:
             executed_at=datetime.now(UTC),
         )
         self._ledger.put(key, result)
-        if self._crash_after:
-            os._exit(137)
         return result

@@ -53,32 +53,38 @@ def options_from(settings: Settings) -> RemediationOptions:
     """Validate the approval policy and notifier settings into the workflow's config."""
     try:
         policy = ApprovalPolicy(
-            approvers={Risk(k): v for k, v in settings.approval_policy.items()},
-            two_person=[Risk(r) for r in settings.approval_two_person],
+            approvers={Risk(k): v for k, v in settings.approval.approval_policy.items()},
+            two_person=[Risk(r) for r in settings.approval.approval_two_person],
         )
     except ValueError as err:
         raise ConfigError(
             f"INCIDENTFLOW_APPROVAL_POLICY / _TWO_PERSON: risks are low, medium, high ({err})"
         ) from err
-    notify = settings.notify_slack_url is not None or bool(settings.notify_webhook_url)
+    notify = settings.notify.notify_slack_url is not None or bool(
+        settings.notify.notify_webhook_url
+    )
     return RemediationOptions(
         config=IncidentConfig(
             policy=policy,
-            trust=trust_from(settings),
+            trust=trust_from(settings.decisions, embedded=settings.temporal.embedded),
             notify=notify,
-            verify_poll_seconds=settings.verify_poll_seconds,
-            resolved_settle_seconds=settings.resolved_settle_seconds,
+            verify_poll_seconds=settings.verify.verify_poll_seconds,
+            resolved_settle_seconds=settings.approval.resolved_settle_seconds,
         ),
-        verify_window_seconds=settings.verify_window_seconds,
-        prometheus_url=settings.verify_prometheus_url,
+        verify_window_seconds=settings.verify.verify_window_seconds,
+        prometheus_url=settings.verify.verify_prometheus_url,
         executors=frozenset(enabled_executors(settings)),
-        http_kinds=frozenset(settings.executor_http_actions),
+        http_kinds=frozenset(settings.executors.executor_http_actions),
     )
 
 
 def enabled_executors(settings: Settings) -> list[str]:
     """The real executors INCIDENTFLOW_EXECUTOR names; empty for dry-run."""
-    return [n.strip() for n in settings.executor.split(",") if n.strip() not in ("", "dry-run")]
+    return [
+        n.strip()
+        for n in settings.executors.executor.split(",")
+        if n.strip() not in ("", "dry-run")
+    ]
 
 
 class RemediationActivities:

@@ -194,7 +194,7 @@ async def main(args: argparse.Namespace) -> None:
 
 
 async def run(args: argparse.Namespace, server: DevServer, tmp: Path) -> None:
-    settings = Settings.model_validate(
+    settings = Settings().replace(
         {
             "temporal_address": server.address,
             "data_dir": tmp / "data",

@@ -45,7 +45,7 @@ from temporalio.api.history.v1 import HistoryEvent
 from temporalio.client import Client, WorkflowHistory
 from temporalio.worker import Worker
 
-from incidentflow.cli import ops
+from incidentflow.client import IncidentClient
 from incidentflow.codec import DATA_CONVERTER
 from incidentflow.models import AlertBatch, IncidentState
 from incidentflow.temporal import DevServer, connect, free_port
@@ -130,7 +130,7 @@ async def wait_for_incident(client: Client, partition: str, fingerprints: set[st
     """The id of the incident that took one of `fingerprints`, polled at 20 Hz."""
     async with asyncio.timeout(60):
         while True:
-            for inc in await ops.open_incidents(client, partition):
+            for inc in await IncidentClient(client).open_incidents(partition):
                 if fingerprints & set(inc.fingerprints):
                     return inc.id
             await asyncio.sleep(0.05)
@@ -197,8 +197,8 @@ async def run(n: int, show: bool) -> None:
         try:
             settings = make_settings(server.address, Path(tmp) / "data")
             client = await connect(settings)
-            bare_q = f"{settings.task_queue_prefix}bare"
-            noop_q = f"{settings.task_queue_prefix}bare-activities"
+            bare_q = f"{settings.temporal.task_queue_prefix}bare"
+            noop_q = f"{settings.temporal.task_queue_prefix}bare-activities"
             bare_worker = Worker(client, task_queue=bare_q, workflows=[BareWorkflow])
             noop_worker = Worker(client, task_queue=noop_q, activities=[noop])
             same_worker = Worker(

@@ -126,8 +126,8 @@ async def main(args: argparse.Namespace) -> None:
             if port_open("127.0.0.1", port):
                 break
             await asyncio.sleep(0.1)
-        client = await connect(Settings(temporal_address=server.address))
-        await wait_for_pollers(client, Settings(task_queue_prefix="bench-"))
+        client = await connect(Settings().replace(dict(temporal_address=server.address)))
+        await wait_for_pollers(client, Settings().replace(dict(task_queue_prefix="bench-")))
         await asyncio.sleep(args.rest / 6)
         rest = rss_mb(worker.pid)
         print(f"worker resting RSS before the first storm: {rest:.0f} MiB")

@@ -20,42 +20,51 @@ def evidence_lines(settings: Settings) -> list[str]:
     """One line per configured evidence source, in the order investigation asks them."""
     s = settings
     out: list[str] = []
-    if s.evidence_bundle:
-        out.append(f"bundle {s.evidence_bundle} (recorded scenario)")
-    if s.prometheus_url:
-        queries = s.prometheus_queries or "built-in PromQL templates"
-        out.append(f"prometheus {s.prometheus_url} (queries: {queries})")
-    if s.loki_url:
-        out.append(f"loki {s.loki_url} (template: {s.loki_query_template})")
-    if s.changelog_file:
-        out.append(f"changelog file {s.changelog_file}")
-    if s.changelog_url:
-        out.append(f"changelog {s.changelog_url}" + (" (token set)" if s.changelog_token else ""))
-    if s.kubectl_changes:
-        where = s.kubectl_context or "current context"
-        out.append(f"kubectl rollout history ({where}, namespace {s.kubectl_namespace})")
-    if s.runbooks_dir:
-        out.append(f"runbooks {s.runbooks_dir}")
+    if s.sources.evidence_bundle:
+        out.append(f"bundle {s.sources.evidence_bundle} (recorded scenario)")
+    if s.sources.prometheus.prometheus_url:
+        queries = s.sources.prometheus.prometheus_queries or "built-in PromQL templates"
+        out.append(f"prometheus {s.sources.prometheus.prometheus_url} (queries: {queries})")
+    if s.sources.loki.loki_url:
+        out.append(
+            f"loki {s.sources.loki.loki_url} (template: {s.sources.loki.loki_query_template})"
+        )
+    if s.sources.changelog.changelog_file:
+        out.append(f"changelog file {s.sources.changelog.changelog_file}")
+    if s.sources.changelog.changelog_url:
+        out.append(
+            f"changelog {s.sources.changelog.changelog_url}"
+            + (" (token set)" if s.sources.changelog.changelog_token else "")
+        )
+    if s.sources.kubectl.kubectl_changes:
+        where = s.sources.kubectl.kubectl_context or "current context"
+        out.append(
+            f"kubectl rollout history ({where}, namespace {s.sources.kubectl.kubectl_namespace})"
+        )
+    if s.sources.runbooks.runbooks_dir:
+        out.append(f"runbooks {s.sources.runbooks.runbooks_dir}")
     return out
 
 
 def executor_line(settings: Settings) -> str:
     """What an approved action really does."""
-    names = [n.strip() for n in settings.executor.split(",") if n.strip()]
+    names = [n.strip() for n in settings.executors.executor.split(",") if n.strip()]
     if names in ([], ["dry-run"]):
         return "dry-run (approved actions are recorded, nothing is changed)"
     parts = []
     for name in names:
         if name == "http":
-            where = settings.executor_http_url or "no INCIDENTFLOW_EXECUTOR_HTTP_URL"
-            routes = settings.executor_http_actions
+            where = settings.executors.executor_http_url or "no INCIDENTFLOW_EXECUTOR_HTTP_URL"
+            routes = settings.executors.executor_http_actions
             if routes:
                 where += f"; per kind: {', '.join(sorted(routes))}"
             parts.append(f"http ({where})")
         elif name == "kubectl":
-            parts.append(f"kubectl ({settings.executor_kubeconfig or 'default kubeconfig'})")
+            parts.append(
+                f"kubectl ({settings.executors.executor_kubeconfig or 'default kubeconfig'})"
+            )
         elif name == "script":
-            parts.append(f"script ({settings.executor_script_dir})")
+            parts.append(f"script ({settings.executors.executor_script_dir})")
         else:
             parts.append(name)
     return ", ".join(parts) + "; actions needing another executor are refused"
@@ -64,24 +73,30 @@ def executor_line(settings: Settings) -> str:
 def active_lines(settings: Settings, ctx: AgentContext | None = None) -> list[tuple[str, str]]:
     """(label, value) pairs of everything that decides what IncidentFlow does and says."""
     s = settings
-    temporal = s.temporal_address or f"{s.target} (embedded dev server)"
+    temporal = s.temporal.temporal_address or f"{s.temporal.target} (embedded dev server)"
     graph = ctx.graph_line() if ctx is not None else "(built by the agents' worker)"
     sources = evidence_lines(s) or [NO_SOURCES]
-    policy = "; ".join(f"{risk}: {', '.join(who)}" for risk, who in s.approval_policy.items())
-    two = ", ".join(s.approval_two_person) or "none"
+    policy = "; ".join(
+        f"{risk}: {', '.join(who)}" for risk, who in s.approval.approval_policy.items()
+    )
+    two = ", ".join(s.approval.approval_two_person) or "none"
     notify = [
-        *(["slack (webhook URL set)"] if s.notify_slack_url is not None else []),
-        *([f"webhook {_origin(s.notify_webhook_url)}"] if s.notify_webhook_url else []),
+        *(["slack (webhook URL set)"] if s.notify.notify_slack_url is not None else []),
+        *(
+            [f"webhook {_origin(s.notify.notify_webhook_url)}"]
+            if s.notify.notify_webhook_url
+            else []
+        ),
     ]
-    cfg = llm_config(s)
+    cfg = llm_config(s.llm)
     llm = (
         f"{cfg.model} at {cfg.base_url} for {', '.join(sorted(cfg.agents))}"
         if cfg is not None
         else "off: rules engines only"
     )
-    metrics = f"http://{s.metrics_bind}/metrics" if s.metrics_bind else "off"
+    metrics = f"http://{s.process.metrics_bind}/metrics" if s.process.metrics_bind else "off"
     return [
-        ("temporal", f"{temporal}, namespace {s.temporal_namespace}"),
+        ("temporal", f"{temporal}, namespace {s.temporal.temporal_namespace}"),
         ("service graph", graph),
         *(("evidence", line) for line in sources),
         ("executor", executor_line(s)),

@@ -85,17 +85,17 @@ def load_catalog(path: Path) -> ServiceGraph:
 
 def build_context(settings: Settings) -> AgentContext:
     """The graph and evidence sources the settings enable; none when none are configured."""
-    live = evidence_sources(settings)
-    bundle = settings.evidence_bundle
+    live = evidence_sources(settings.sources)
+    bundle = settings.sources.evidence_bundle
     if bundle is not None and not bundle.is_dir():
         raise ConfigError(f"INCIDENTFLOW_EVIDENCE_BUNDLE={bundle} is not a scenario directory")
     scenario = load_scenario(bundle) if bundle is not None else None
     members: list[EvidenceSource] = [BundleEvidenceSource(scenario)] if scenario else []
     members += live
     evidence: EvidenceSource = members[0] if len(members) == 1 else CompositeSource(members)
-    if settings.catalog_path:
-        graph = load_catalog(settings.catalog_path)
-        origin = f"catalog {settings.catalog_path}"
+    if settings.graph.catalog_path:
+        graph = load_catalog(settings.graph.catalog_path)
+        origin = f"catalog {settings.graph.catalog_path}"
     elif scenario is not None:
         graph, origin = scenario.topology, f"bundle {bundle} (its topology)"
     else:
@@ -103,15 +103,15 @@ def build_context(settings: Settings) -> AgentContext:
         origin = "empty: no INCIDENTFLOW_CATALOG_PATH; services are known from alert labels only"
     book = GraphBook(graph_plan(settings, graph, origin if graph.services else None, members))
     window = InvestigationConfig(
-        baseline=timedelta(seconds=settings.investigation_baseline_seconds),
-        pre_onset=timedelta(seconds=settings.investigation_pre_onset_seconds),
+        baseline=timedelta(seconds=settings.agents.investigation_baseline_seconds),
+        pre_onset=timedelta(seconds=settings.agents.investigation_pre_onset_seconds),
     )
     return AgentContext(
         graph=graph,
         evidence=evidence,
-        rules=load_rules(settings.rules_path),
+        rules=load_rules(settings.agents.rules_path),
         investigation=window,
-        llm=build_engine(settings),
+        llm=build_engine(settings.llm),
         sources=tuple(members),
         graph_origin=origin,
         graphs=book,
@@ -125,26 +125,36 @@ def graph_plan(
     sources: Sequence[EvidenceSource],
 ) -> GraphPlan:
     """What the graph is learned from (INCIDENTFLOW_GRAPH_LEARN); queries are checked here."""
-    learn = {x.strip() for x in settings.graph_learn if x.strip()}
+    learn = {x.strip() for x in settings.graph.graph_learn if x.strip()}
     unknown = sorted(learn - {"prometheus", "spans", "alert_labels"})
     if unknown:
         raise ConfigError(
             f"INCIDENTFLOW_GRAPH_LEARN: unknown {unknown[0]!r}; use prometheus, spans, alert_labels"
         )
-    ignore = tuple(settings.graph_ignore_services)
+    ignore = tuple(settings.graph.graph_ignore_services)
     learners: list[EdgeLearner] = []
-    if "prometheus" in learn and settings.prometheus_url and settings.graph_prometheus_queries:
+    if (
+        "prometheus" in learn
+        and settings.sources.prometheus.prometheus_url
+        and settings.graph.graph_prometheus_queries
+    ):
         try:
-            queries = [GraphQuery.model_validate(q) for q in settings.graph_prometheus_queries]
+            queries = [
+                GraphQuery.model_validate(q) for q in settings.graph.graph_prometheus_queries
+            ]
         except ValueError as err:
             first = str(err).splitlines()[0]
             raise ConfigError(
                 "INCIDENTFLOW_GRAPH_PROMETHEUS_QUERIES: each entry needs query, caller and "
                 f"callee ({first})"
             ) from err
-        learners.append(PrometheusEdgeLearner(settings.prometheus_url, queries, ignore=ignore))
+        learners.append(
+            PrometheusEdgeLearner(
+                settings.sources.prometheus.prometheus_url, queries, ignore=ignore
+            )
+        )
     if "spans" in learn:
-        lookback = timedelta(seconds=settings.graph_window_seconds)
+        lookback = timedelta(seconds=settings.graph.graph_window_seconds)
         for source in sources:
             if not isinstance(source, SpanSource):
                 continue
@@ -157,8 +167,8 @@ def graph_plan(
     labels = None
     if "alert_labels" in learn:
         labels = PeerLabels(
-            callee=tuple(settings.graph_callee_labels),
-            caller=tuple(settings.graph_caller_labels),
+            callee=tuple(settings.graph.graph_callee_labels),
+            caller=tuple(settings.graph.graph_caller_labels),
             ignore=ignore,
         )
     return GraphPlan(
@@ -166,8 +176,8 @@ def graph_plan(
         declared_origin=origin,
         learners=learners,
         labels=labels,
-        refresh=timedelta(seconds=settings.graph_refresh_seconds),
-        label_ttl=timedelta(seconds=settings.graph_label_ttl_seconds),
+        refresh=timedelta(seconds=settings.graph.graph_refresh_seconds),
+        label_ttl=timedelta(seconds=settings.graph.graph_label_ttl_seconds),
     )
 
 

@@ -45,7 +45,7 @@ from incidentflow.models import (
     PlanInput,
     RemediationPlan,
 )
-from incidentflow.settings import Settings
+from incidentflow.settings import ProcessSettings, Settings
 
 log = logging.getLogger("incidentflow.metrics")
 
@@ -78,9 +78,9 @@ def _split_bind(bind: str) -> tuple[str, int]:
     return host, int(port)
 
 
-def runtime(settings: Settings) -> Runtime | None:
+def runtime(process: ProcessSettings) -> Runtime | None:
     """The Temporal runtime serving /metrics on INCIDENTFLOW_METRICS_BIND; None when unset."""
-    bind = settings.metrics_bind
+    bind = process.metrics_bind
     if not bind:
         return None
     found = _RUNTIMES.get(bind)
@@ -109,9 +109,9 @@ def shifted_bind(bind: str, offset: int) -> str:
     return f"{host}:{port + offset}"
 
 
-def process_meter(settings: Settings) -> MetricMeter:
+def process_meter(process: ProcessSettings) -> MetricMeter:
     """This process's meter: the metrics runtime's, or one that records nothing."""
-    rt = runtime(settings)
+    rt = runtime(process)
     return rt.metric_meter if rt is not None else MetricMeter.noop
 
 
@@ -271,7 +271,7 @@ async def count_incidents_by_state(client: Client, settings: Settings) -> dict[I
     Live states count running workflows only (a terminated one keeps its last state);
     terminal states count every incident the namespace still retains.
     """
-    base = f"WorkflowType = 'IncidentWorkflow' AND TaskQueue = '{settings.workflow_queue}'"
+    base = f"WorkflowType = 'IncidentWorkflow' AND TaskQueue = '{settings.temporal.workflow_queue}'"
 
     async def count(state: IncidentState) -> int:
         query = f"{base} AND IncidentState = '{state.value}'"
@@ -291,8 +291,8 @@ async def report_incident_states(client: Client, settings: Settings) -> None:
     incidents of every worker, where a count kept by workflows would be lost with a process
     (and replay, which records no metrics, could not rebuild it). Runs until cancelled.
     """
-    gauge = process_meter(settings).create_gauge(INCIDENTS, "Incidents by IncidentState")
-    labels = {"task_queue": settings.workflow_queue}
+    gauge = process_meter(settings.process).create_gauge(INCIDENTS, "Incidents by IncidentState")
+    labels = {"task_queue": settings.temporal.workflow_queue}
     while True:
         try:
             counts = await count_incidents_by_state(client, settings)
@@ -301,4 +301,4 @@ async def report_incident_states(client: Client, settings: Settings) -> None:
         else:
             for state, count in counts.items():
                 gauge.set(count, {**labels, "state": state.value})
-        await asyncio.sleep(settings.metrics_state_interval_seconds)
+        await asyncio.sleep(settings.process.metrics_state_interval_seconds)

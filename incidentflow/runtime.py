@@ -4,7 +4,9 @@ garbage collector of the webhook and the workers.
 **Worker priority.** On one host (`incidentflow up`, a small VM) the webhook, Temporal and the
 workers share the cores, and during a storm the workers are busy for as long as alerts wait.
 Senders time out and retry; an alert correlated a moment later costs nothing. So a worker
-process lowers its own priority at start (`INCIDENTFLOW_WORKER_NICE`, default 10): its nice
+process lowers its own priority at start (`INCIDENTFLOW_WORKER_NICE`; `incidentflow up` and the
+benchmark start their workers at 10, and the default is 0, for production runs each worker in its
+own container): its nice
 value, and, when it leads its own session (as `incidentflow up`, systemd and the benchmark start
 it), the nice value of that session's scheduling group, for Linux schedules sessions against
 each other as groups (autogroup) and a process's own nice then only ranks it inside its group.

@@ -24,7 +24,7 @@ from temporalio.contrib.opentelemetry import TracingInterceptor
 
 from incidentflow.logs import incident_id
 from incidentflow.metrics import MetricsInterceptor
-from incidentflow.settings import Settings
+from incidentflow.settings import ProcessSettings
 
 TRACER_NAME = "incidentflow"
 # Attributes of an evidence query's span.
@@ -33,9 +33,9 @@ EVIDENCE_QUERY = "incidentflow.evidence.query"
 INCIDENT_ID = "incidentflow.incident_id"
 
 
-def configure_tracing(settings: Settings, service_name: str) -> TracerProvider | None:
+def configure_tracing(process: ProcessSettings, service_name: str) -> TracerProvider | None:
     """Install an OTLP-exporting tracer provider when an endpoint is configured."""
-    if not settings.otlp_endpoint:
+    if not process.otlp_endpoint:
         return None
     from opentelemetry.exporter.otlp.proto.http.trace_exporter import (
         OTLPSpanExporter,
@@ -43,7 +43,7 @@ def configure_tracing(settings: Settings, service_name: str) -> TracerProvider |
 
     provider = TracerProvider(resource=Resource.create({"service.name": service_name}))
     provider.add_span_processor(
-        BatchSpanProcessor(OTLPSpanExporter(endpoint=settings.otlp_endpoint))
+        BatchSpanProcessor(OTLPSpanExporter(endpoint=process.otlp_endpoint))
     )
     trace.set_tracer_provider(provider)
     return provider

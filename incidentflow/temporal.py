@@ -160,10 +160,10 @@ def embedded_server(settings: Settings) -> DevServer:
     data = settings.data_dir
     return DevServer(
         db_file=data / "temporal.sqlite",
-        port=settings.embedded_port,
-        ui_port=settings.embedded_ui_port,
+        port=settings.temporal.embedded_port,
+        ui_port=settings.temporal.embedded_ui_port,
         log_file=data / "temporal-server.log",
-        ui_codec_endpoint=f"{settings.ingest_url}/codec",
+        ui_codec_endpoint=f"{settings.ingest.ingest_url}/codec",
     )
 
 
@@ -185,36 +185,44 @@ async def connect(settings: Settings, *, serve_metrics: bool = False, lazy: bool
     `lazy` connects on first use, and again on each use until Temporal answers (the webhook
     starts before Temporal and answers 503 meanwhile).
     """
-    tls: TLSConfig | bool = settings.temporal_tls
-    if settings.temporal_tls_cert or settings.temporal_tls_key or settings.temporal_tls_ca:
-        if bool(settings.temporal_tls_cert) != bool(settings.temporal_tls_key):
+    tls: TLSConfig | bool = settings.temporal.temporal_tls
+    if (
+        settings.temporal.temporal_tls_cert
+        or settings.temporal.temporal_tls_key
+        or settings.temporal.temporal_tls_ca
+    ):
+        if bool(settings.temporal.temporal_tls_cert) != bool(settings.temporal.temporal_tls_key):
             raise ConfigError(
                 "set both INCIDENTFLOW_TEMPORAL_TLS_CERT and INCIDENTFLOW_TEMPORAL_TLS_KEY"
             )
         # mTLS to a self-run Temporal: our client certificate, and the private CA (and the
         # name in its certificate) that the server's certificate is checked against.
         tls = TLSConfig(
-            client_cert=_read(settings.temporal_tls_cert),
-            client_private_key=_read(settings.temporal_tls_key),
-            server_root_ca_cert=_read(settings.temporal_tls_ca),
-            domain=settings.temporal_tls_server_name,
+            client_cert=_read(settings.temporal.temporal_tls_cert),
+            client_private_key=_read(settings.temporal.temporal_tls_key),
+            server_root_ca_cert=_read(settings.temporal.temporal_tls_ca),
+            domain=settings.temporal.temporal_tls_server_name,
         )
-    api_key = settings.temporal_api_key.get_secret_value() if settings.temporal_api_key else None
+    api_key = (
+        settings.temporal.temporal_api_key.get_secret_value()
+        if settings.temporal.temporal_api_key
+        else None
+    )
     try:
         return await Client.connect(
-            settings.target,
-            namespace=settings.temporal_namespace,
+            settings.temporal.target,
+            namespace=settings.temporal.temporal_namespace,
             data_converter=DATA_CONVERTER,
             interceptors=temporal_interceptors(),
-            runtime=metrics.runtime(settings) if serve_metrics else None,
+            runtime=metrics.runtime(settings.process) if serve_metrics else None,
             tls=tls or bool(api_key),
             api_key=api_key,
             lazy=lazy,
         )
     except RuntimeError as err:
         raise TemporalUnavailable(
-            f"cannot reach Temporal at {settings.target} ({str(err)[:160]}): start it with "
-            "`incidentflow up`, or set INCIDENTFLOW_TEMPORAL_ADDRESS"
+            f"cannot reach Temporal at {settings.temporal.target} ({str(err)[:160]}): start it "
+            "with `incidentflow up`, or set INCIDENTFLOW_TEMPORAL_ADDRESS"
         ) from err
 
 

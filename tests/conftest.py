@@ -59,7 +59,7 @@ def make_settings(address: str, data_dir: Path, **overrides: object) -> Settings
         "decisions_allow_unsigned": True,
     }
     values.update(overrides)
-    return Settings.model_validate(values)
+    return Settings().replace(values)
 
 
 @pytest.fixture

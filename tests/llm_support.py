@@ -38,7 +38,7 @@ def llm_values(fake: FakeOpenAI, **overrides: Any) -> dict[str, Any]:
 
 def llm_context(fake: FakeOpenAI, **overrides: Any) -> AgentContext:
     """The agents' context of a worker configured for `fake` (demo bundle as evidence)."""
-    return build_context(Settings.model_validate(llm_values(fake, **overrides)))
+    return build_context(Settings().replace(llm_values(fake, **overrides)))
 
 
 def activity_env(

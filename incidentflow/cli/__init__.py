@@ -3,78 +3,23 @@
 from __future__ import annotations
 
 import asyncio
-import functools
 import json
 import os
-import signal
 import sys
-from collections.abc import Callable, Coroutine
 from pathlib import Path
-from typing import Any, ParamSpec
 
 import click
-from pydantic import ValidationError
 
-from incidentflow.cli import ops, render
+from incidentflow.cli import render
+from incidentflow.cli.common import run_async, settings
 from incidentflow.cli.identity import BY_HELP, who
 from incidentflow.cli.output import echo, echo_json
+from incidentflow.client import IncidentClient
 from incidentflow.errors import BadInput, ConfigError, IncidentFlowError
 from incidentflow.logs import configure_logging
 from incidentflow.runtime import tune_gc
-from incidentflow.settings import Settings
 from incidentflow.temporal import connect
-from incidentflow.visible import one_line, visible
-
-P = ParamSpec("P")
-
-
-def fail(message: str) -> None:
-    """Print one line to stderr and exit 1."""
-    echo(f"incidentflow: {one_line(message)}", err=True)
-    sys.exit(1)
-
-
-async def _interruptible(work: Coroutine[Any, Any, None]) -> None:
-    """Run `work`; SIGINT or SIGTERM cancels it, so `finally` blocks stop what it started.
-
-    Without this, SIGTERM (systemd, docker, kill) would end `up` at once and orphan the dev
-    server and the worker processes, which run in their own sessions.
-    """
-    task = asyncio.current_task()
-    loop = asyncio.get_running_loop()
-    if task is not None:
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, task.cancel)
-    await work
-
-
-def run_async(fn: Callable[P, Coroutine[Any, Any, None]]) -> Callable[P, None]:
-    """Run an async command; IncidentFlowError becomes one line and exit code 1."""
-
-    @functools.wraps(fn)
-    def wrapper(*args: P.args, **kwargs: P.kwargs) -> None:
-        try:
-            asyncio.run(_interruptible(fn(*args, **kwargs)))
-        except (KeyboardInterrupt, asyncio.CancelledError):
-            echo("stopped", err=True)
-            sys.exit(130)
-        except IncidentFlowError as err:
-            fail(str(err))
-        except ValidationError as err:
-            first = err.errors()[0]
-            where = ".".join(str(p) for p in first["loc"]) or "input"
-            fail(f"{where}: {first['msg']}")
-
-    return wrapper
-
-
-def settings() -> Settings:
-    """Settings from the environment, or one line naming the bad variable."""
-    try:
-        return Settings()
-    except ValueError as err:
-        fail(f"bad configuration: {err}".replace("\n", " "))
-        raise
+from incidentflow.visible import visible
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -128,8 +73,8 @@ async def up(insecure: bool) -> None:
 
     s = settings()
     if insecure:
-        s = s.model_copy(update={"webhook_insecure": True})
-    configure_logging(s.log_format, s.log_level)
+        s = s.replace({"webhook_insecure": True})
+    configure_logging(s.process.log_format, s.process.log_level)
     stack = Stack(s, say=echo)
     async with stack.running():
         echo("ready; Ctrl-C stops everything")
@@ -159,17 +104,21 @@ async def serve_webhook(insecure: bool) -> None:
 
     s = settings()
     if insecure:
-        s = s.model_copy(update={"webhook_insecure": True})
-    exposed = exposure_problem(s)
+        s = s.replace({"webhook_insecure": True})
+    exposed = exposure_problem(s.ingest)
     if exposed:
         raise ConfigError(exposed)
-    configure_logging(s.log_format, s.log_level)
-    configure_tracing(s, "incidentflow-ingest")
+    configure_logging(s.process.log_format, s.process.log_level)
+    configure_tracing(s.process, "incidentflow-ingest")
     client = await connect(s, serve_metrics=True, lazy=True)
     app = traced(create_app(s, TemporalSink(client, s)))
-    tune_gc(s.gc_gen0_threshold)
-    echo(f"webhook: {s.ingest_url}/v1/alerts/alertmanager -> Temporal at {s.target}")
-    server = uvicorn.Server(uvicorn.Config(app, host=s.webhook_host, port=s.webhook_port))
+    tune_gc(s.process.gc_gen0_threshold)
+    echo(
+        f"webhook: {s.ingest.ingest_url}/v1/alerts/alertmanager -> Temporal at {s.temporal.target}"
+    )
+    server = uvicorn.Server(
+        uvicorn.Config(app, host=s.ingest.webhook_host, port=s.ingest.webhook_port)
+    )
     await server.serve()
 
 
@@ -180,7 +129,7 @@ async def setup_temporal() -> None:
     from incidentflow.temporal import ensure_search_attributes
 
     s = settings()
-    added = await ensure_search_attributes(await connect(s), s.temporal_namespace)
+    added = await ensure_search_attributes(await connect(s), s.temporal.temporal_namespace)
     echo(f"added {', '.join(added)}" if added else "search attributes already registered")
 
 
@@ -282,7 +231,7 @@ async def split(
 @run_async
 async def incidents(as_json: bool, limit: int) -> None:
     """List incidents: id, state, severity, service, title, age."""
-    rows = await ops.list_incidents(await connect(settings()), limit=limit)
+    rows = await IncidentClient(await connect(settings())).list_incidents(limit=limit)
     if as_json:
         echo_json(
             json.dumps(
@@ -313,7 +262,7 @@ async def incidents(as_json: bool, limit: int) -> None:
 async def quarantine(partition: str | None, as_json: bool) -> None:
     """Alerts no agent could process (with the error), and incidents found ended."""
     where = partition or settings().environment
-    stats, held, gone = await ops.stream_record(await connect(settings()), where)
+    stats, held, gone = await IncidentClient(await connect(settings())).stream_record(where)
     if as_json:
         doc = {
             "stats": stats.model_dump(mode="json"),
@@ -331,7 +280,7 @@ async def quarantine(partition: str | None, as_json: bool) -> None:
 @run_async
 async def show(incident_id: str, as_json: bool) -> None:
     """Every artifact of one incident."""
-    record = await ops.get_record(await connect(settings()), incident_id)
+    record = await IncidentClient(await connect(settings())).record(incident_id)
     if as_json:
         echo_json(record.model_dump_json(indent=2))
     else:
@@ -344,7 +293,7 @@ async def show(incident_id: str, as_json: bool) -> None:
 @run_async
 async def postmortem(incident_id: str, out: Path | None) -> None:
     """Print (or write) the drafted post-mortem of an incident."""
-    record = await ops.get_record(await connect(settings()), incident_id)
+    record = await IncidentClient(await connect(settings())).record(incident_id)
     if record.postmortem is None:
         raise IncidentFlowError(
             f"{incident_id} has no post-mortem yet (state: {record.state.value}); it is drafted "

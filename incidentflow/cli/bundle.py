@@ -28,7 +28,7 @@ def import_nezha_command(source: Path, out: Path) -> None:
     SOURCE holds cases/ and controls/ (shared/data/nezha-online-boutique). OUT is replaced
     atomically: the bundles are written to OUT.tmp and renamed.
     """
-    from incidentflow.cli import fail
+    from incidentflow.cli.common import fail
     from incidentflow.errors import IncidentFlowError
     from incidentflow.eval.nezha import import_nezha
 
@@ -60,7 +60,7 @@ def capture_command(incident_id: str, out: Path, margin: int) -> None:
     The alerts as received, what the configured evidence sources return for the incident's
     window, and an expected.yaml filled from what people decided (approved plan, overrides).
     """
-    from incidentflow.cli import run_async, settings
+    from incidentflow.cli.common import run_async, settings
     from incidentflow.eval.capture import capture_incident
     from incidentflow.temporal import connect
 

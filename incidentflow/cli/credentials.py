@@ -79,16 +79,18 @@ def _run_token_command(command: object, path: Path) -> str:
 
 def load_credential(settings: Settings) -> Credential | None:
     """The person's credential, or None (then decisions go straight to Temporal, unsigned)."""
-    path = settings.credentials_file or default_file()
+    path = settings.cli.credentials_file or default_file()
     data = _read_file(path) or {}
-    token = settings.api_token.get_secret_value() if settings.api_token else None
+    token = settings.cli.api_token.get_secret_value() if settings.cli.api_token else None
     if token is None and "token" in data:
         token = str(data["token"])
     if token is None and "token_command" in data:
         token = _run_token_command(data["token_command"], path)
     if not token:
         return None
-    url = settings.api_url or (str(data["api_url"]) if "api_url" in data else settings.ingest_url)
+    url = settings.cli.api_url or (
+        str(data["api_url"]) if "api_url" in data else settings.ingest.ingest_url
+    )
     return Credential(api_url=url.rstrip("/"), token=token)
 
 

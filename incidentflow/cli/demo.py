@@ -17,9 +17,10 @@ from typing import Any
 import httpx
 from temporalio.client import Client
 
-from incidentflow.cli import ops, render
+from incidentflow.cli import render
 from incidentflow.cli.demo_bundle import demo_scenario_path
 from incidentflow.cli.output import echo
+from incidentflow.client import IncidentClient
 from incidentflow.errors import BadInput, IncidentFlowError, TemporalUnavailable
 from incidentflow.ingest.auth import signed_headers
 from incidentflow.models import DecisionRequest, IncidentRecord, IncidentState
@@ -34,12 +35,14 @@ HTTP_TIMEOUT_S = 30.0
 
 async def post_payload(settings: Settings, payload: Any, *, source: str) -> dict[str, Any]:
     """POST one webhook payload; the webhook's JSON answer, or one line saying what failed."""
-    url = f"{settings.ingest_url}/v1/alerts/{source}"
+    url = f"{settings.ingest.ingest_url}/v1/alerts/{source}"
     sent = json.dumps(payload).encode()
     headers = {"Content-Type": "application/json"}
     # The same credentials the webhook is configured with (when this machine holds them).
-    token = settings.ingest_tokens.get(source) or settings.ingest_tokens.get("*")
-    secret = settings.ingest_hmac_secrets.get(source) or settings.ingest_hmac_secrets.get("*")
+    token = settings.ingest.ingest_tokens.get(source) or settings.ingest.ingest_tokens.get("*")
+    secret = settings.ingest.ingest_hmac_secrets.get(
+        source
+    ) or settings.ingest.ingest_hmac_secrets.get("*")
     if token is not None:
         headers["Authorization"] = f"Bearer {token.get_secret_value()}"
     elif secret is not None:
@@ -49,7 +52,7 @@ async def post_payload(settings: Settings, payload: Any, *, source: str) -> dict
             resp = await http.post(url, content=sent, headers=headers)
     except httpx.ConnectError as err:
         raise TemporalUnavailable(
-            f"nothing listens on {settings.ingest_url}: start it with `incidentflow up` "
+            f"nothing listens on {settings.ingest.ingest_url}: start it with `incidentflow up` "
             "(or set INCIDENTFLOW_WEBHOOK_URL)"
         ) from err
     except httpx.HTTPError as err:
@@ -84,7 +87,7 @@ async def webhook_alive(settings: Settings) -> bool:
     """True when something answers the webhook's health endpoint."""
     try:
         async with httpx.AsyncClient(timeout=2.0) as http:
-            return (await http.get(f"{settings.ingest_url}/healthz")).status_code == 200
+            return (await http.get(f"{settings.ingest.ingest_url}/healthz")).status_code == 200
     except httpx.HTTPError:
         return False
 
@@ -113,7 +116,7 @@ async def find_incident(
     """The id of the open incident that took the demo's alerts."""
     loop = asyncio.get_running_loop()
     while loop.time() < deadline:
-        for inc in await ops.open_incidents(client, settings.environment):
+        for inc in await IncidentClient(client).open_incidents(settings.environment):
             if fingerprints & set(inc.fingerprints):
                 return inc.id
         await asyncio.sleep(FOLLOW_EVERY_S)
@@ -130,7 +133,7 @@ async def follow_incident(
     loop = asyncio.get_running_loop()
     last: IncidentState | None = None
     while True:
-        record = await ops.get_record(client, incident_id)
+        record = await IncidentClient(client).record(incident_id)
         if record.state is not last:
             echo(f"  {incident_id}: {record.state.value} (waiting for {record.waiting_for})")
             last = record.state
@@ -151,7 +154,7 @@ async def run_demo(
     bundle = demo_scenario_path()
     scenario = load_scenario(bundle)
     # The demo's workers read the demo's recorded world, and say so: configured, not defaulted.
-    settings = settings.model_copy(update={"evidence_bundle": settings.evidence_bundle or bundle})
+    settings = settings.replace({"evidence_bundle": settings.sources.evidence_bundle or bundle})
     payloads = rebase_payloads(scenario.alert_payloads, datetime.now(UTC))
     fingerprints = {a["fingerprint"] for p in payloads for a in p["alerts"] if a.get("fingerprint")}
     async with stack_if_needed(settings) as started:
@@ -175,8 +178,7 @@ async def run_demo(
         echo(f'  incidentflow approve {incident_id} --reason "rollback"')
         echo(f'or reject it: incidentflow reject {incident_id} --reason "why not"')
         if approve_as:
-            await ops.decide(
-                client,
+            await IncidentClient(client).decide(
                 incident_id,
                 approve=True,
                 request=DecisionRequest(by=approve_as, reason="approved by `demo --approve-as`"),
@@ -189,5 +191,5 @@ async def run_demo(
         echo(f"{incident_id} ended {record.state.value}; the post-mortem draft:")
         echo(f"  incidentflow postmortem {incident_id}")
         if started and not approve_as:
-            echo(f"the stack keeps running (UI {settings.ui_url}); Ctrl-C stops it")
+            echo(f"the stack keeps running (UI {settings.temporal.ui_url}); Ctrl-C stops it")
             await asyncio.Event().wait()

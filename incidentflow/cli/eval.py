@@ -54,7 +54,7 @@ def eval_command(
     Starts a private Temporal dev server and in-process workers; replays each bundle's
     deliveries in recorded time; exit code 0 whenever it ran, whatever the scores.
     """
-    from incidentflow.cli import fail, run_async, settings
+    from incidentflow.cli.common import fail, run_async, settings
     from incidentflow.eval import find_bundles
     from incidentflow.eval.report import disagreements, spread, spread_lines, table, totals
     from incidentflow.eval.runner import run_eval
@@ -129,8 +129,8 @@ def _with_engine(base: Settings, engine: str) -> Settings:
     from incidentflow.llm import llm_config
 
     if engine == "rules":
-        return base.model_copy(update={"llm_agents": ""})
-    if not base.llm_agents.strip():
-        base = base.model_copy(update={"llm_agents": "all"})
-    llm_config(base)  # a missing model or a bad URL is one line now, not a failed case later
+        return base.replace({"llm_agents": ""})
+    if not base.llm.llm_agents.strip():
+        base = base.replace({"llm_agents": "all"})
+    llm_config(base.llm)  # a missing model or a bad URL is one line now, not a failed case later
     return base

@@ -11,7 +11,7 @@ from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError
 
 from incidentflow.agents.splitting import split_incident, split_incident_id
-from incidentflow.cli.ops import RPC_TIMEOUT, _handle, get_record
+from incidentflow.client import RPC_TIMEOUT, IncidentClient
 from incidentflow.context import build_context
 from incidentflow.errors import DecisionRefused, TemporalUnavailable
 from incidentflow.models import (
@@ -30,9 +30,9 @@ from workflows.names import INCIDENT_MOVED_SIGNAL, stream_workflow_id
 
 async def merge(client: Client, req: MergeRequest) -> int:
     """Merge `req.source` into `req.target`; returns the target's alert count afterwards."""
-    record = await get_record(client, req.target)
-    source, _ = await _handle(client, req.source)
-    target, _ = await _handle(client, req.target)
+    record = await IncidentClient(client).record(req.target)
+    source, _ = await IncidentClient(client).handle(req.source)
+    target, _ = await IncidentClient(client).handle(req.target)
     ask = IncidentMoved(
         incident_id=req.source,
         other_id=req.target,
@@ -85,13 +85,13 @@ async def split(client: Client, settings: Settings, req: SplitRequest) -> SplitD
     start the same incident twice. So running the command again after a crash finishes the
     split, and running it after a success changes nothing.
     """
-    handle, status = await _handle(client, req.incident_id)
+    handle, status = await IncidentClient(client).handle(req.incident_id)
     if status != WorkflowExecutionStatus.RUNNING:
         raise DecisionRefused(
             f"{req.incident_id} has already ended; alerts are split off open incidents only "
             f"(`incidentflow incidents` lists them)"
         )
-    record = await get_record(client, req.incident_id)
+    record = await IncidentClient(client).record(req.incident_id)
     # Read the rules and the graph before anything moves: a bad setting changes nothing.
     ctx = await asyncio.to_thread(build_context, settings)
     fingerprints = sorted(set(req.fingerprints))
@@ -130,14 +130,14 @@ async def split(client: Client, settings: Settings, req: SplitRequest) -> SplitD
         detections=made.detections,
         correlation=CorrelationResult(new_incidents=[made.incident]),
         stream_workflow_id=stream_workflow_id(environment),
-        approval_timeout_seconds=settings.approval_timeout_seconds,
-        agent_queue=settings.agent_queue,
-        remediation_queue=settings.remediation_queue,
+        approval_timeout_seconds=settings.approval.approval_timeout_seconds,
+        agent_queue=settings.temporal.agent_queue,
+        remediation_queue=settings.temporal.remediation_queue,
         # The alerts ride in `incident` once; the record of the move needs only who and why.
         split_from=arrived.model_copy(update={"alerts": []}),
     )
     try:
-        opened = await _start_split(client, inp, settings.workflow_queue)
+        opened = await _start_split(client, inp, settings.temporal.workflow_queue)
         # After the start: the stream may signal the new incident as soon as it knows it. A
         # repeat whose incident has already ended tells the stream nothing: it forgot that
         # incident when it closed and must not route alerts to it again.

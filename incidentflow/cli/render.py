@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from incidentflow.cli.ops import IncidentRow
+from incidentflow.client import IncidentRow
 from incidentflow.identity.audit import attempt_line
 from incidentflow.llm.accounting import incident_usage
 from incidentflow.models import (

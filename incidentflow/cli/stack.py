@@ -39,6 +39,9 @@ from incidentflow.temporal import (
 
 # The worker processes `up` runs: the agents' worker and the only one that can act.
 WORKER_KINDS = ("default", "remediation")
+# `up` shares one host between the webhook and its workers: the workers yield the CPU so the
+# webhook's 202s go first (docs/ingest.md). INCIDENTFLOW_WORKER_NICE, when set, wins.
+SHARED_HOST_WORKER_NICE = 10
 # How long to wait for the webhook to listen before giving up.
 WEBHOOK_START_TIMEOUT_S = 15.0
 # A dev server just started: connect tries, half a second apart.
@@ -58,17 +61,20 @@ def spawn_worker(settings: Settings, kind: str, log_dir: Path) -> subprocess.Pop
     log = open(log_dir / f"worker-{kind}.log", "ab")  # noqa: SIM115 - lives as long as the child
     env = dict(os.environ)
     env.setdefault("INCIDENTFLOW_DATA_DIR", str(settings.data_dir.resolve()))
-    env["INCIDENTFLOW_TEMPORAL_ADDRESS"] = settings.target
-    if settings.evidence_bundle is not None:
+    env.setdefault("INCIDENTFLOW_WORKER_NICE", str(SHARED_HOST_WORKER_NICE))
+    env["INCIDENTFLOW_TEMPORAL_ADDRESS"] = settings.temporal.target
+    if settings.sources.evidence_bundle is not None:
         # `demo` configures its bundle in code: the workers must read the same one.
-        env["INCIDENTFLOW_EVIDENCE_BUNDLE"] = str(settings.evidence_bundle.resolve())
+        env["INCIDENTFLOW_EVIDENCE_BUNDLE"] = str(settings.sources.evidence_bundle.resolve())
     # The workers see an address now, so they are told what `up` decided about unsigned
     # decisions (allowed by default only for the embedded server: docs/decisions.md).
-    env["INCIDENTFLOW_DECISIONS_ALLOW_UNSIGNED"] = str(unsigned_allowed(settings)).lower()
-    if settings.metrics_bind:
+    env["INCIDENTFLOW_DECISIONS_ALLOW_UNSIGNED"] = str(
+        unsigned_allowed(settings.decisions, embedded=settings.temporal.embedded)
+    ).lower()
+    if settings.process.metrics_bind:
         # One metrics endpoint per process: the webhook keeps the bind, worker k takes port+k.
         offset = 1 + WORKER_KINDS.index(kind)
-        env["INCIDENTFLOW_METRICS_BIND"] = shifted_bind(settings.metrics_bind, offset)
+        env["INCIDENTFLOW_METRICS_BIND"] = shifted_bind(settings.process.metrics_bind, offset)
     return subprocess.Popen(
         [sys.executable, "-m", "worker", "--queue", kind],
         cwd=repo_root(),
@@ -111,30 +117,30 @@ class Stack:
 
     async def _start(self) -> None:
         s = self.settings
-        exposed = exposure_problem(s)
+        exposed = exposure_problem(s.ingest)
         if exposed:
             raise ConfigError(exposed)
-        if not s.temporal_address:
+        if not s.temporal.temporal_address:
             # The embedded UI decodes payloads through the webhook's codec from its own origin.
-            ui = [s.ui_url, f"http://localhost:{s.embedded_ui_port}"]
-            s = s.model_copy(update={"cors_origins": [*s.cors_origins, *ui]})
-        self._tracing = configure_tracing(s, "incidentflow-ingest")
+            ui = [s.temporal.ui_url, f"http://localhost:{s.temporal.embedded_ui_port}"]
+            s = s.replace({"cors_origins": [*s.ingest.cors_origins, *ui]})
+        self._tracing = configure_tracing(s.process, "incidentflow-ingest")
         # What is active, said before anything starts; building the agents' context checks
         # every template, catalog and bundle now rather than at the first incident.
         self.say(active_block(s, build_context(s)))
-        if port_open(s.webhook_host, s.webhook_port):
+        if port_open(s.ingest.webhook_host, s.ingest.webhook_port):
             raise ConfigError(
-                f"port {s.webhook_port} is in use (is `incidentflow up` already running?); "
+                f"port {s.ingest.webhook_port} is in use (is `incidentflow up` already running?); "
                 "stop it or set INCIDENTFLOW_WEBHOOK_PORT"
             )
-        if not s.temporal_address:
+        if not s.temporal.temporal_address:
             self.server = embedded_server(s)
             self.say(f"starting the Temporal dev server ({self.server.db_file})...")
             await asyncio.to_thread(self.server.start)
-            self.say(f"Temporal UI:  {s.ui_url}")
+            self.say(f"Temporal UI:  {s.temporal.ui_url}")
         client = await self._connect()
-        if s.temporal_address:
-            added = await ensure_search_attributes(client, s.temporal_namespace)
+        if s.temporal.temporal_address:
+            added = await ensure_search_attributes(client, s.temporal.temporal_namespace)
             if added:
                 self.say(f"registered search attributes: {', '.join(added)}")
         log_dir = s.data_dir / "logs"
@@ -143,8 +149,8 @@ class Stack:
         self.say(f"workers:      {', '.join(WORKER_KINDS)} (logs in {log_dir})")
         config = uvicorn.Config(
             traced(create_app(s, TemporalSink(client, s))),
-            host=s.webhook_host,
-            port=s.webhook_port,
+            host=s.ingest.webhook_host,
+            port=s.ingest.webhook_port,
             log_level="warning",
             lifespan="off",
         )
@@ -153,14 +159,14 @@ class Stack:
         waited = 0.0
         while not self._uvicorn.started:
             if self._serve_task.done():
-                raise ConfigError(f"the webhook could not listen on {s.ingest_url}")
+                raise ConfigError(f"the webhook could not listen on {s.ingest.ingest_url}")
             if waited > WEBHOOK_START_TIMEOUT_S:
                 raise TemporalUnavailable("the webhook did not start within 15 s")
             await asyncio.sleep(0.05)
             waited += 0.05
-        self.say(f"webhook:      {s.ingest_url}/v1/alerts/alertmanager")
-        self.say(f"incidents:    {s.ingest_url}/ui/ (log in with your API token)")
-        tune_gc(s.gc_gen0_threshold)
+        self.say(f"webhook:      {s.ingest.ingest_url}/v1/alerts/alertmanager")
+        self.say(f"incidents:    {s.ingest.ingest_url}/ui/ (log in with your API token)")
+        tune_gc(s.process.gc_gen0_threshold)
 
     async def _connect(self) -> Client:
         """The client; a dev server just started gets a few seconds to answer.
@@ -168,7 +174,7 @@ class Stack:
         Its frontend port opens before every service behind it is serving, so the first
         connect can fail once in a while (seen in a test run); a configured server gets one try.
         """
-        retries = 0 if self.settings.temporal_address else EMBEDDED_CONNECT_ATTEMPTS - 1
+        retries = 0 if self.settings.temporal.temporal_address else EMBEDDED_CONNECT_ATTEMPTS - 1
         for _ in range(retries):
             try:
                 return await connect(self.settings, serve_metrics=True)

@@ -20,6 +20,7 @@ from pydantic import BaseModel, ValidationError
 from incidentflow.cli.credentials import DecisionApi, credential_of
 from incidentflow.cli.identity import who as logged_in_or
 from incidentflow.cli.output import echo
+from incidentflow.client import IncidentClient
 from incidentflow.errors import BadInput, DecisionRefused
 from incidentflow.identity.canonical import canonical_or_none
 from incidentflow.identity.signing import new_key_pair, plan_digest
@@ -39,7 +40,6 @@ from incidentflow.models import (
 )
 from incidentflow.temporal import connect
 from incidentflow.visible import one_line as safe
-from workflows.incident import IncidentWorkflow
 
 BY_HELP = (
     "Who does it, without a decision credential (default: the logged-in user; recorded as "
@@ -83,12 +83,8 @@ def plan_text(record: IncidentRecord) -> str:
     return "\n".join(out)
 
 
-def _update_of(name: str) -> Any:
-    return getattr(IncidentWorkflow, name)
-
-
 async def _api() -> DecisionApi | None:
-    from incidentflow.cli import settings
+    from incidentflow.cli.common import settings
 
     cred = await credential_of(settings())
     return DecisionApi(cred) if cred is not None else None
@@ -106,7 +102,7 @@ async def _send(
     incident_id: str, name: str, model: type[Any], by: str | None, **fields: Any
 ) -> str:
     """Send one takeover verb: through the API with a credential, else straight to Temporal."""
-    from incidentflow.cli import ops, settings
+    from incidentflow.cli.common import settings
 
     api = await _api()
     if api is not None:
@@ -114,8 +110,8 @@ async def _send(
         event = await api.decide(incident_id, name, _jsonable(fields), TimelineEvent)
     else:
         request = model(by=logged_in_or(by), **fields)
-        event = await ops.take_over(
-            await connect(settings()), incident_id, _update_of(name), request
+        event = await IncidentClient(await connect(settings())).take_over(
+            incident_id, name, request
         )
     return f"{incident_id}: {event.summary} (by {event.actor})"
 
@@ -130,7 +126,7 @@ async def _decide(
     incident_id: str, verb: str, by: str | None, *, reason: str, confirm: bool
 ) -> None:
     """approve (after showing the plan) or reject, by whichever path the person has."""
-    from incidentflow.cli import ops, settings
+    from incidentflow.cli.common import settings
 
     api = await _api()
     send: Callable[[dict[str, Any]], Coroutine[Any, Any, Approval]]
@@ -144,11 +140,13 @@ async def _decide(
     else:
         who = logged_in_or(by)
         client = await connect(settings())
-        record = await ops.get_record(client, incident_id)
+        record = await IncidentClient(client).record(incident_id)
 
         async def send(fields: dict[str, Any]) -> Approval:
             request = DecisionRequest(by=who, **fields)
-            return await ops.decide(client, incident_id, approve=verb == "approve", request=request)
+            return await IncidentClient(client).decide(
+                incident_id, approve=verb == "approve", request=request
+            )
 
     if record.state is IncidentState.RESOLVED:
         raise DecisionRefused(

@@ -19,7 +19,7 @@ from typing import Any
 import yaml
 from temporalio.client import Client
 
-from incidentflow.cli import ops
+from incidentflow.client import IncidentClient
 from incidentflow.errors import BadInput, ConfigError
 from incidentflow.evidence import EvidenceSource, LogLevel, RunbookSource, SpanSource
 from incidentflow.models import (
@@ -59,8 +59,8 @@ async def capture_incident(
     client: Client, settings: Settings, incident_id: str, out: Path, *, margin_s: int = 900
 ) -> Captured:
     """Write the incident as a bundle in the new folder `out`."""
-    record = await ops.get_record(client, incident_id)
-    sources = evidence_sources(settings)
+    record = await IncidentClient(client).record(incident_id)
+    sources = evidence_sources(settings.sources)
     if not sources:
         raise ConfigError(
             "no evidence source is configured (INCIDENTFLOW_PROMETHEUS_URL, _LOKI_URL, "
@@ -260,10 +260,10 @@ def _payload(alert: Alert) -> dict[str, Any]:
 
 
 def _graph(settings: Settings, record: IncidentRecord) -> ServiceGraph:
-    if settings.catalog_path:
+    if settings.graph.catalog_path:
         from incidentflow.context import load_catalog
 
-        return load_catalog(settings.catalog_path)
+        return load_catalog(settings.graph.catalog_path)
     names = sorted({*record.incident.services, *(_hyp_services(record))})
     return ServiceGraph(services=[Service(name=n) for n in names])
 

@@ -36,7 +36,7 @@ def case_overrides(
         "evidence_bundle": bundle.resolve(),
         "catalog_path": None,
         "data_dir": (data_dir / tag).resolve(),
-        "settle_seconds": max(base.settle_seconds / speed, MIN_SETTLE_S),
+        "settle_seconds": max(base.ingest.settle_seconds / speed, MIN_SETTLE_S),
         "prometheus_url": None,
         "loki_url": None,
         "changelog_file": None,
@@ -51,14 +51,14 @@ def case_settings(
     base: Settings, bundle: Path, data_dir: Path, *, speed: float = DEFAULT_SPEED
 ) -> Settings:
     """The base settings isolated to one bundle (see `case_overrides`)."""
-    return base.model_copy(update=case_overrides(base, bundle, data_dir, speed=speed))
+    return base.replace(case_overrides(base, bundle, data_dir, speed=speed))
 
 
 def worker_env(settings: Settings, overrides: dict[str, Any]) -> dict[str, str]:
     """The environment of a case's worker process: this one's, with the case's settings."""
     env = dict(os.environ)
-    values = {**overrides, "temporal_address": settings.temporal_address}
-    values["llm_agents"] = settings.llm_agents
+    values = {**overrides, "temporal_address": settings.temporal.temporal_address}
+    values["llm_agents"] = settings.llm.llm_agents
     for key, value in values.items():
         name = f"INCIDENTFLOW_{key.upper()}"
         if value is None:

@@ -31,7 +31,7 @@ import httpx
 from temporalio.client import Client
 from temporalio.service import RPCError
 
-from incidentflow.cli import ops
+from incidentflow.client import IncidentClient
 from incidentflow.errors import BadInput, IncidentFlowError, TemporalUnavailable
 from incidentflow.eval.engines import engine_report
 from incidentflow.eval.isolation import case_overrides, case_worker
@@ -99,7 +99,7 @@ async def _quiet(client: Client, partition: str, incidents: list[str]) -> None:
 async def _record_with_plan(client: Client, incident_id: str) -> IncidentRecord:
     async with asyncio.timeout(PLAN_TIMEOUT_S):
         while True:
-            record = await ops.get_record(client, incident_id)
+            record = await IncidentClient(client).record(incident_id)
             if (
                 record.plan is not None
                 or record.state.terminal
@@ -164,7 +164,7 @@ async def _replay(
                 if resp.status_code >= 400:
                     raise BadInput(f"the webhook answered {resp.status_code}: {resp.text[:200]}")
             await _quiet(client, env, list(seen))
-            for inc in await ops.open_incidents(client, env):
+            for inc in await IncidentClient(client).open_incidents(env):
                 seen.setdefault(inc.id, posted)
             await _quiet(client, env, list(seen))
     observed: list[Observed] = []
@@ -234,7 +234,7 @@ async def run_eval(
         tempfile.TemporaryDirectory(prefix="incidentflow-eval-") as tmp,
         private_server(Path(tmp)) as server,
     ):
-        base = base.model_copy(update={"temporal_address": server.address})
+        base = base.replace({"temporal_address": server.address})
         client = await _connect_new(base)
         results: list[CaseScore | None] = [None] * len(bundles)
         queue: asyncio.Queue[int] = asyncio.Queue()
@@ -246,7 +246,7 @@ async def run_eval(
         async def one(path: Path) -> CaseScore:
             scenario = load_scenario(path)
             overrides = case_overrides(base, path, Path(tmp), speed=speed)
-            settings = base.model_copy(update=overrides)
+            settings = base.replace(overrides)
             t0 = time.monotonic()
             try:
                 case = await run_case(client, settings, scenario, speed=speed, overrides=overrides)

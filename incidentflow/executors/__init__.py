@@ -18,7 +18,7 @@ from incidentflow.executors.kubectl import KubectlExecutor
 from incidentflow.executors.ledger import Ledger
 from incidentflow.executors.script import ScriptExecutor, script_argv
 from incidentflow.models import ActionParams, NoopParams
-from incidentflow.settings import Settings
+from incidentflow.settings import ExecutorSettings
 
 __all__ = ["REAL_EXECUTORS", "DryRunExecutor", "Executor", "Executors", "Ledger", "build_executors"]
 
@@ -47,14 +47,14 @@ class DryRunExecutor:
     name = "dry-run"
     dry_run = True
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, cfg: ExecutorSettings) -> None:
         # Only names and paths: a dry run never opens a credential.
         self._kubectl = KubectlExecutor(
-            binary=settings.executor_kubectl, kubeconfig=settings.executor_kubeconfig, timeout=1
+            binary=cfg.executor_kubectl, kubeconfig=cfg.executor_kubeconfig, timeout=1
         )
-        self._url = settings.executor_http_url or "<INCIDENTFLOW_EXECUTOR_HTTP_URL>"
-        self._routes = parse_routes(settings.executor_http_actions)
-        self._script_dir = settings.executor_script_dir
+        self._url = cfg.executor_http_url or "<INCIDENTFLOW_EXECUTOR_HTTP_URL>"
+        self._routes = parse_routes(cfg.executor_http_actions)
+        self._script_dir = cfg.executor_script_dir
 
     def describe(self, params: ActionParams, *, key: str) -> list[str]:
         if isinstance(params, NoopParams):
@@ -102,63 +102,61 @@ class Executors:
         return found
 
 
-def _http_secret(settings: Settings) -> bytes:
-    if settings.executor_http_secret_file is not None:
+def _http_secret(cfg: ExecutorSettings) -> bytes:
+    if cfg.executor_http_secret_file is not None:
         try:
-            return settings.executor_http_secret_file.read_bytes().strip()
+            return cfg.executor_http_secret_file.read_bytes().strip()
         except OSError as err:
             raise ConfigError(
-                f"INCIDENTFLOW_EXECUTOR_HTTP_SECRET_FILE={settings.executor_http_secret_file} "
+                f"INCIDENTFLOW_EXECUTOR_HTTP_SECRET_FILE={cfg.executor_http_secret_file} "
                 f"cannot be read: {err.strerror}"
             ) from err
-    if settings.executor_http_secret is not None:
-        return settings.executor_http_secret.get_secret_value().encode()
+    if cfg.executor_http_secret is not None:
+        return cfg.executor_http_secret.get_secret_value().encode()
     raise ConfigError(
         "the http executor signs every request: set INCIDENTFLOW_EXECUTOR_HTTP_SECRET_FILE "
         "(or INCIDENTFLOW_EXECUTOR_HTTP_SECRET) on the remediation worker"
     )
 
 
-def build_executors(settings: Settings) -> Executors:
+def build_executors(cfg: ExecutorSettings, *, lock_dir: Path) -> Executors:
     """The executors INCIDENTFLOW_EXECUTOR enables, with their credentials (remediation only)."""
-    wanted = [n.strip() for n in settings.executor.split(",") if n.strip()]
+    wanted = [n.strip() for n in cfg.executor.split(",") if n.strip()]
     if wanted in ([], ["dry-run"]):
-        return Executors(dry_run=DryRunExecutor(settings), real={})
+        return Executors(dry_run=DryRunExecutor(cfg), real={})
     unknown = [n for n in wanted if n not in REAL_EXECUTORS]
     if unknown:
         raise ConfigError(
-            f"INCIDENTFLOW_EXECUTOR={settings.executor!r}: unknown {', '.join(unknown)}; use "
+            f"INCIDENTFLOW_EXECUTOR={cfg.executor!r}: unknown {', '.join(unknown)}; use "
             f"'dry-run' or a comma list of {', '.join(REAL_EXECUTORS)}"
         )
-    timeout = settings.executor_timeout_seconds
+    timeout = cfg.executor_timeout_seconds
     real: dict[str, Executor] = {}
     if "kubectl" in wanted:
         real["kubectl"] = KubectlExecutor(
-            binary=settings.executor_kubectl,
-            kubeconfig=settings.executor_kubeconfig,
+            binary=cfg.executor_kubectl,
+            kubeconfig=cfg.executor_kubeconfig,
             timeout=timeout,
         )
     if "http" in wanted:
-        routes = parse_routes(settings.executor_http_actions)
-        if not settings.executor_http_url and not routes:
+        routes = parse_routes(cfg.executor_http_actions)
+        if not cfg.executor_http_url and not routes:
             raise ConfigError(
                 "the http executor needs INCIDENTFLOW_EXECUTOR_HTTP_URL or routes per action "
                 "kind in INCIDENTFLOW_EXECUTOR_HTTP_ACTIONS"
             )
         real["http"] = HttpExecutor(
-            url=settings.executor_http_url,
-            secret=_http_secret(settings),
+            url=cfg.executor_http_url,
+            secret=_http_secret(cfg),
             timeout=timeout,
             routes=routes,
         )
     if "script" in wanted:
-        directory = settings.executor_script_dir
+        directory = cfg.executor_script_dir
         if directory is None or not directory.is_dir():
             raise ConfigError(
                 "the script executor needs INCIDENTFLOW_EXECUTOR_SCRIPT_DIR, a directory of "
                 f"runbook scripts (got {directory})"
             )
-        real["script"] = ScriptExecutor(
-            directory=directory, timeout=timeout, lock_dir=settings.remediation_dir / "script-locks"
-        )
-    return Executors(dry_run=DryRunExecutor(settings), real=real)
+        real["script"] = ScriptExecutor(directory=directory, timeout=timeout, lock_dir=lock_dir)
+    return Executors(dry_run=DryRunExecutor(cfg), real=real)

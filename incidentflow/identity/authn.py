@@ -17,7 +17,7 @@ import httpx
 import jwt
 
 from incidentflow.identity.canonical import NotAnIdentity, canonical
-from incidentflow.settings import Settings
+from incidentflow.settings import PeopleSettings
 
 # Seconds of clock skew tolerated on exp/iat/nbf.
 JWT_LEEWAY_S = 30
@@ -40,22 +40,22 @@ class Caller:
 class Authenticator:
     """Checks bearer credentials against configured tokens and the OIDC issuer."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, cfg: PeopleSettings) -> None:
         self._tokens: list[tuple[bytes, str]] = []
-        for name, token in settings.api_tokens.items():
+        for name, token in cfg.api_tokens.items():
             try:
                 who = canonical(name)
             except NotAnIdentity as err:
                 raise ValueError(f"INCIDENTFLOW_API_TOKENS: {err}") from err
             self._tokens.append((token.get_secret_value().encode(), who))
-        self._settings = settings
+        self._cfg = cfg
         self._jwks: jwt.PyJWKClient | None = None
         self._jwks_lock = asyncio.Lock()
 
     @property
     def configured(self) -> bool:
         """True when any person can authenticate at all."""
-        return bool(self._tokens) or self._settings.oidc_issuer is not None
+        return bool(self._tokens) or self._cfg.oidc_issuer is not None
 
     async def caller(self, authorization: str | None) -> Caller:
         """The person an `Authorization: Bearer ...` header proves, or Unauthenticated."""
@@ -67,19 +67,19 @@ class Authenticator:
         matched = [who for token, who in self._tokens if hmac.compare_digest(value.encode(), token)]
         if matched:
             return Caller(identity=matched[0], method="token")
-        if self._settings.oidc_issuer and value.count(".") == 2:
+        if self._cfg.oidc_issuer and value.count(".") == 2:
             return await self._oidc(value)
         raise Unauthenticated("unknown token")
 
     async def _jwks_client(self) -> jwt.PyJWKClient:
         async with self._jwks_lock:
             if self._jwks is None:
-                url = self._settings.oidc_jwks_url or await self._discover()
+                url = self._cfg.oidc_jwks_url or await self._discover()
                 self._jwks = jwt.PyJWKClient(url, cache_keys=True, timeout=int(FETCH_TIMEOUT_S))
             return self._jwks
 
     async def _discover(self) -> str:
-        issuer = (self._settings.oidc_issuer or "").rstrip("/")
+        issuer = (self._cfg.oidc_issuer or "").rstrip("/")
         url = f"{issuer}/.well-known/openid-configuration"
         try:
             async with httpx.AsyncClient(timeout=FETCH_TIMEOUT_S) as http:
@@ -93,7 +93,7 @@ class Authenticator:
         return jwks_uri
 
     async def _oidc(self, token: str) -> Caller:
-        s = self._settings
+        s = self._cfg
         client = await self._jwks_client()
         try:
             # PyJWKClient fetches with urllib (blocking): keep it off the event loop.

@@ -1,5 +1,5 @@
 """The decision settings read into what each process needs: the API's signer and role table,
-the workers' trust (public keys only). Built at the edge from `Settings`.
+the workers' trust (public keys only). Built at the edge from `Settings.decisions`.
 """
 
 from __future__ import annotations
@@ -8,21 +8,21 @@ from incidentflow.errors import ConfigError
 from incidentflow.identity.roles import RoleTable
 from incidentflow.identity.signing import DecisionSigner, KeyProblem, load_private_key
 from incidentflow.models.decisions import DecisionTrust
-from incidentflow.settings import Settings
+from incidentflow.settings import DecisionSettings
 
 
-def signer_from(settings: Settings) -> DecisionSigner | None:
+def signer_from(cfg: DecisionSettings) -> DecisionSigner | None:
     """The API's signer, or None when no decision key is configured."""
     text: str | None = None
-    if settings.decision_signing_key is not None:
-        text = settings.decision_signing_key.get_secret_value()
-    elif settings.decision_signing_key_file is not None:
+    if cfg.decision_signing_key is not None:
+        text = cfg.decision_signing_key.get_secret_value()
+    elif cfg.decision_signing_key_file is not None:
         try:
-            text = settings.decision_signing_key_file.read_text()
+            text = cfg.decision_signing_key_file.read_text()
         except OSError as err:
             raise ConfigError(
                 f"cannot read INCIDENTFLOW_DECISION_SIGNING_KEY_FILE "
-                f"{settings.decision_signing_key_file}: {err.strerror}"
+                f"{cfg.decision_signing_key_file}: {err.strerror}"
             ) from err
     if text is None:
         return None
@@ -34,34 +34,34 @@ def signer_from(settings: Settings) -> DecisionSigner | None:
         ) from err
 
 
-def unsigned_allowed(settings: Settings) -> bool:
-    """The setting, or by default: only the embedded dev server with no decision key at all."""
-    if settings.decisions_allow_unsigned is not None:
-        return settings.decisions_allow_unsigned
+def unsigned_allowed(cfg: DecisionSettings, *, embedded: bool) -> bool:
+    """The setting, or by default: only with the embedded dev server (`embedded`) and no key."""
+    if cfg.decisions_allow_unsigned is not None:
+        return cfg.decisions_allow_unsigned
     keyed = (
-        settings.decision_signing_key is not None
-        or settings.decision_signing_key_file is not None
-        or bool(settings.decision_verify_keys)
+        cfg.decision_signing_key is not None
+        or cfg.decision_signing_key_file is not None
+        or bool(cfg.decision_verify_keys)
     )
-    return settings.temporal_address is None and not keyed
+    return embedded and not keyed
 
 
-def trust_from(settings: Settings) -> DecisionTrust:
+def trust_from(cfg: DecisionSettings, *, embedded: bool) -> DecisionTrust:
     """What the incident workflow checks decisions with (recorded in its history: public)."""
-    keys = [k.strip() for k in settings.decision_verify_keys if k.strip()]
-    signer = signer_from(settings)
+    keys = [k.strip() for k in cfg.decision_verify_keys if k.strip()]
+    signer = signer_from(cfg)
     if signer is not None and signer.public not in keys:
         keys.append(signer.public)
     return DecisionTrust(
         verify_keys=keys,
-        allow_unsigned=unsigned_allowed(settings),
-        max_age_seconds=settings.decision_max_age_seconds,
+        allow_unsigned=unsigned_allowed(cfg, embedded=embedded),
+        max_age_seconds=cfg.decision_max_age_seconds,
     )
 
 
-def roles_from(settings: Settings) -> RoleTable:
+def roles_from(cfg: DecisionSettings) -> RoleTable:
     """The role table, or a one-line configuration error."""
     try:
-        return RoleTable(settings.decision_roles)
+        return RoleTable(cfg.decision_roles)
     except ValueError as err:
         raise ConfigError(str(err)) from err

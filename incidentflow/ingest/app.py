@@ -145,21 +145,21 @@ def create_app(
     The decision API and the Slack endpoint (incidentflow/ingest/decisions.py) read and
     decide incidents through `desk`, by default the Temporal sink's own client.
     """
-    counted = IngestMetrics(process_meter(settings))
+    counted = IngestMetrics(process_meter(settings.process))
     if desk is None and isinstance(sink, TemporalSink):
         desk = TemporalDesk(sink.client)
-    partitions = PartitionLimit(limit=settings.max_partitions, default=settings.environment)
+    partitions = PartitionLimit(limit=settings.ingest.max_partitions, default=settings.environment)
 
     async def read_body(request: Request) -> bytes | JSONResponse:
-        if not edge.origin_allowed(request, settings.cors_origins):
+        if not edge.origin_allowed(request, settings.ingest.cors_origins):
             return problem(403, "browser origins may not post alerts (INCIDENTFLOW_CORS_ORIGINS)")
         wrong_type = edge.media_type_problem(request)
         if wrong_type:
             return problem(415, wrong_type)
         try:
-            return await edge.read_limited(request, settings.max_body_bytes)
+            return await edge.read_limited(request, settings.ingest.max_body_bytes)
         except edge.TooLarge:
-            return problem(413, f"body over {settings.max_body_bytes} bytes")
+            return problem(413, f"body over {settings.ingest.max_body_bytes} bytes")
 
     async def receive(request: Request) -> JSONResponse:
         answer = await handle(request)
@@ -193,7 +193,7 @@ def create_app(
         body = await read_body(request)
         if isinstance(body, JSONResponse):
             return body
-        refused = auth.check(settings, fmt.source, dict(request.headers), body)
+        refused = auth.check(settings.ingest, fmt.source, dict(request.headers), body)
         if refused is not None:
             return problem(401, refused)
         try:
@@ -216,7 +216,7 @@ def create_app(
         by_partition: dict[str, list[Alert]] = {}
         for alert in alerts:
             part = partitions.route(
-                partition_of(alert, settings.partition_labels, settings.environment)
+                partition_of(alert, settings.ingest.partition_labels, settings.environment)
             )
             by_partition.setdefault(part, []).append(alert)
         accepted: list[dict[str, Any]] = []
@@ -250,8 +250,8 @@ def create_app(
     async def readyz(_: Request) -> JSONResponse:
         why = await sink.unready()
         if why is None:
-            return JSONResponse({"status": "ready", "temporal": settings.target})
-        return problem(503, f"not ready: {why}", temporal=settings.target)
+            return JSONResponse({"status": "ready", "temporal": settings.temporal.target})
+        return problem(503, f"not ready: {why}", temporal=settings.temporal.target)
 
     document = openapi_document()
 

@@ -21,7 +21,7 @@ import time
 
 from pydantic import SecretStr
 
-from incidentflow.settings import Settings
+from incidentflow.settings import IngestSettings
 
 # Our own signature header, and Grafana's default one.
 SIGNATURE_HEADERS = ("x-incidentflow-signature", "x-grafana-alerting-signature")
@@ -35,9 +35,9 @@ def _secret(table: dict[str, SecretStr], source: str) -> bytes | None:
     return value.get_secret_value().encode() if value else None
 
 
-def any_credentials(settings: Settings) -> bool:
+def any_credentials(cfg: IngestSettings) -> bool:
     """True when any source (or `*`) has a token or an HMAC secret."""
-    return bool(settings.ingest_tokens or settings.ingest_hmac_secrets)
+    return bool(cfg.ingest_tokens or cfg.ingest_hmac_secrets)
 
 
 def _mac(secret: bytes, timestamp: str, body: bytes) -> str:
@@ -76,7 +76,7 @@ def _signature_problem(
 
 
 def check(
-    settings: Settings,
+    cfg: IngestSettings,
     source: str,
     headers: dict[str, str],
     body: bytes,
@@ -84,10 +84,10 @@ def check(
     now: float | None = None,
 ) -> str | None:
     """None when the request may proceed, else why it may not (for the 401 body)."""
-    token = _secret(settings.ingest_tokens, source)
-    secret = _secret(settings.ingest_hmac_secrets, source)
+    token = _secret(cfg.ingest_tokens, source)
+    secret = _secret(cfg.ingest_hmac_secrets, source)
     if token is None and secret is None:
-        if not any_credentials(settings):
+        if not any_credentials(cfg):
             return None
         return (
             f"source {source} has no credentials configured while others do: add it (or '*') "
@@ -101,7 +101,7 @@ def check(
     why = ""
     if secret is not None:
         at = time.time() if now is None else now
-        problem = _signature_problem(secret, headers, body, settings.ingest_hmac_window_seconds, at)
+        problem = _signature_problem(secret, headers, body, cfg.ingest_hmac_window_seconds, at)
         if problem is None:
             return None
         why = f" ({problem})"
@@ -130,14 +130,14 @@ def is_loopback(host: str) -> bool:
         return False  # a host name: it may resolve to anything
 
 
-def exposure_problem(settings: Settings) -> str | None:
+def exposure_problem(cfg: IngestSettings) -> str | None:
     """Why the webhook must not start as configured: reachable from the network, unguarded."""
-    if is_loopback(settings.webhook_host) or any_credentials(settings):
+    if is_loopback(cfg.webhook_host) or any_credentials(cfg):
         return None
-    if settings.webhook_insecure:
+    if cfg.webhook_insecure:
         return None
     return (
-        f"the webhook would listen on {settings.webhook_host} with no credentials: anyone who "
+        f"the webhook would listen on {cfg.webhook_host} with no credentials: anyone who "
         "reaches it could open incidents. Set INCIDENTFLOW_INGEST_TOKENS (or "
         "INCIDENTFLOW_INGEST_HMAC_SECRETS), listen on 127.0.0.1, or pass --insecure "
         "(INCIDENTFLOW_WEBHOOK_INSECURE=true) to accept that"

@@ -70,7 +70,7 @@ def transform(body: bytes, *, decode: bool) -> str:
 
 def codec_routes(settings: Settings) -> list[Route]:
     """`/codec/decode` and `/codec/encode`, with their CORS preflights."""
-    origins = settings.cors_origins
+    origins = settings.ingest.cors_origins
 
     async def run(request: Request, decode: bool) -> Response:
         cors = edge.cors_headers(request, origins)
@@ -87,7 +87,7 @@ def codec_routes(settings: Settings) -> list[Route]:
                 body = await edge.read_limited(request, MAX_CODEC_BODY_BYTES)
             except edge.TooLarge:
                 raise _Refused(413, f"body over {MAX_CODEC_BODY_BYTES} bytes") from None
-            refused = auth.check(settings, auth.CODEC_SOURCE, dict(request.headers), body)
+            refused = auth.check(settings.ingest, auth.CODEC_SOURCE, dict(request.headers), body)
             if refused is not None:
                 raise _Refused(401, refused)
             text = transform(body, decode=decode)

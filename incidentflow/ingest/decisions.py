@@ -85,10 +85,10 @@ def team_lookup(settings: Settings) -> Callable[[str | None], str | None]:
 
             # The user's catalog, or the bundle an explicit demo/eval set-up configured; with
             # neither, no team is known and only per-service and `*` roles apply.
-            if settings.catalog_path:
-                graph = load_catalog(settings.catalog_path)
-            elif settings.evidence_bundle:
-                graph = load_scenario(settings.evidence_bundle).topology
+            if settings.graph.catalog_path:
+                graph = load_catalog(settings.graph.catalog_path)
+            elif settings.sources.evidence_bundle:
+                graph = load_scenario(settings.sources.evidence_bundle).topology
             else:
                 return None
             owners.update({s.name: s.owner for s in graph.services})
@@ -213,8 +213,8 @@ def build_service(settings: Settings, desk: IncidentDesk) -> DecisionService:
     """The decision service the settings configure (signer may be None: answers 503)."""
     return DecisionService(
         desk=desk,
-        signer=signer_from(settings),
-        roles=roles_from(settings),
+        signer=signer_from(settings.decisions),
+        roles=roles_from(settings.decisions),
         team_of=team_lookup(settings),
     )
 
@@ -265,9 +265,9 @@ def decision_routes(
         if isinstance(who, Outcome):
             return _answer(who)
         try:
-            raw = await edge.read_limited(request, settings.max_body_bytes)
+            raw = await edge.read_limited(request, settings.ingest.max_body_bytes)
         except edge.TooLarge:
-            return _answer(_error(413, f"body over {settings.max_body_bytes} bytes"))
+            return _answer(_error(413, f"body over {settings.ingest.max_body_bytes} bytes"))
         from incidentflow.ingest.app import parse_json
 
         try:
@@ -294,13 +294,13 @@ def decision_routes(
 
 def ensure_configured(settings: Settings) -> None:
     """Fail start-up with one line when the decision settings are present but unusable."""
-    signer_from(settings)
-    roles_from(settings)
+    signer_from(settings.decisions)
+    roles_from(settings.decisions)
     try:
-        Authenticator(settings)
+        Authenticator(settings.people)
     except ValueError as err:
         raise ConfigError(str(err)) from err
-    if settings.oidc_issuer and not settings.oidc_audience:
+    if settings.people.oidc_issuer and not settings.people.oidc_audience:
         raise ConfigError("INCIDENTFLOW_OIDC_ISSUER needs INCIDENTFLOW_OIDC_AUDIENCE too")
-    if settings.catalog_path is not None and not Path(settings.catalog_path).is_file():
-        raise ConfigError(f"INCIDENTFLOW_CATALOG_PATH={settings.catalog_path} is not a file")
+    if settings.graph.catalog_path is not None and not Path(settings.graph.catalog_path).is_file():
+        raise ConfigError(f"INCIDENTFLOW_CATALOG_PATH={settings.graph.catalog_path} is not a file")

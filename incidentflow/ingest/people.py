@@ -38,8 +38,8 @@ def people_routes(settings: Settings, desk: IncidentDesk) -> list[Route]:
     """Decision API routes, and the Slack interaction route when a signing secret is set."""
     ensure_configured(settings)  # a bad key, role table or token list: one line at start
     service = build_service(settings, desk)
-    routes = decision_routes(settings, service, Authenticator(settings))
-    if settings.slack_signing_secret is not None:
+    routes = decision_routes(settings, service, Authenticator(settings.people))
+    if settings.people.slack_signing_secret is not None:
         routes.append(slack_route(settings, service))
     return routes
 
@@ -47,9 +47,11 @@ def people_routes(settings: Settings, desk: IncidentDesk) -> list[Route]:
 def slack_route(settings: Settings, service: DecisionService) -> Route:
     """`POST /v1/slack/interactions`: Slack's Request URL for the decision buttons."""
     secret = (
-        settings.slack_signing_secret.get_secret_value() if settings.slack_signing_secret else ""
+        settings.people.slack_signing_secret.get_secret_value()
+        if settings.people.slack_signing_secret
+        else ""
     )
-    users = {user: canonical_or_none(name) for user, name in settings.slack_users.items()}
+    users = {user: canonical_or_none(name) for user, name in settings.people.slack_users.items()}
 
     async def interactions(request: Request) -> Response:
         try:
@@ -64,7 +66,7 @@ def slack_route(settings: Settings, service: DecisionService) -> Route:
             click = slack.parse_click(body)
         except slack.BadInteraction as err:
             return JSONResponse({"error": str(err)}, status_code=400)
-        if not click.response_url.startswith(settings.slack_response_url_prefix):
+        if not click.response_url.startswith(settings.people.slack_response_url_prefix):
             return JSONResponse({"error": "response_url is not Slack's"}, status_code=400)
         # Slack wants its answer within three seconds: decide and update after answering.
         return Response(status_code=200, background=BackgroundTask(decide, click))

@@ -133,20 +133,20 @@ class TemporalSink:
         stream_id = stream_workflow_id(batch.environment)
         waiting = self._refresh_backlog(stream_id)
         history = self._history.get(stream_id, 0)
-        if history > s.max_stream_history_mb * 1024 * 1024:
+        if history > s.ingest.max_stream_history_mb * 1024 * 1024:
             # The run must drain and hand over before it takes more: Temporal ends a run at
             # 50 MB of history, and the sender's retry costs nothing.
             raise TemporalUnavailable(
                 f"stream {stream_id}'s run holds {history / 1048576:.1f} MB of history; it hands "
                 "over to a new run once its backlog drains "
-                f"(limit INCIDENTFLOW_MAX_STREAM_HISTORY_MB={s.max_stream_history_mb:g})"
+                f"(limit INCIDENTFLOW_MAX_STREAM_HISTORY_MB={s.ingest.max_stream_history_mb:g})"
             )
-        if waiting + len(batch.alerts) > s.max_stream_backlog and waiting > 0:
+        if waiting + len(batch.alerts) > s.ingest.max_stream_backlog and waiting > 0:
             # Backpressure: the sender retries later; accepting more would only grow a
             # backlog the stream must carry across continue-as-new.
             raise TemporalUnavailable(
                 f"stream {stream_id} has {waiting} alerts waiting "
-                f"(limit INCIDENTFLOW_MAX_STREAM_BACKLOG={s.max_stream_backlog})"
+                f"(limit INCIDENTFLOW_MAX_STREAM_BACKLOG={s.ingest.max_stream_backlog})"
             )
         # Reserve before awaiting, so concurrent requests see each other's alerts.
         self._sent_since[stream_id] = self._sent_since.get(stream_id, 0) + len(batch.alerts)
@@ -212,7 +212,7 @@ class TemporalSink:
         """Signal-with-start the stream with `batches`; raises BadInput or TemporalUnavailable."""
         s = self._settings
         first = batches[0]
-        timeout = timedelta(seconds=s.accept_timeout_seconds)
+        timeout = timedelta(seconds=s.ingest.accept_timeout_seconds)
         signal, arg = (
             (ALERTS_SIGNAL, first)
             if len(batches) == 1
@@ -225,31 +225,31 @@ class TemporalSink:
                     AlertStreamWorkflow.run,
                     StreamInput(
                         environment=first.environment,
-                        approval_timeout_seconds=s.approval_timeout_seconds,
-                        agent_queue=s.agent_queue,
-                        remediation_queue=s.remediation_queue,
-                        workflow_queue=s.workflow_queue,
-                        settle_seconds=s.settle_seconds,
+                        approval_timeout_seconds=s.approval.approval_timeout_seconds,
+                        agent_queue=s.temporal.agent_queue,
+                        remediation_queue=s.temporal.remediation_queue,
+                        workflow_queue=s.temporal.workflow_queue,
+                        settle_seconds=s.ingest.settle_seconds,
                     ),
                     id=stream_id,
-                    task_queue=s.workflow_queue,
+                    task_queue=s.temporal.workflow_queue,
                     start_signal=signal,
                     start_signal_args=[signal_payload(arg)],
                     static_summary=f"alert stream for {first.environment}",
                     rpc_timeout=timeout,
                 ),
-                timeout=s.accept_timeout_seconds,
+                timeout=s.ingest.accept_timeout_seconds,
             )
         except RPCError as err:
             if err.status is RPCStatusCode.INVALID_ARGUMENT:
                 # Retrying cannot help (e.g. over Temporal's payload size limit): 4xx, not 503.
                 raise BadInput(f"Temporal refused batch {ids}: {err.message[:200]}") from err
             raise TemporalUnavailable(
-                f"Temporal at {s.target} did not accept batch {ids}: {err}"
+                f"Temporal at {s.temporal.target} did not accept batch {ids}: {err}"
             ) from err
         except (RuntimeError, TimeoutError) as err:
             raise TemporalUnavailable(
-                f"Temporal at {s.target} did not accept batch {ids}: {err}"
+                f"Temporal at {s.temporal.target} did not accept batch {ids}: {err}"
             ) from err
 
     async def unready(self) -> str | None:
@@ -260,13 +260,14 @@ class TemporalSink:
         """
         s = self._settings
         try:
-            timeout = timedelta(seconds=s.accept_timeout_seconds)
+            timeout = timedelta(seconds=s.ingest.accept_timeout_seconds)
             healthy = await asyncio.wait_for(
                 self._client.service_client.check_health(timeout=timeout),
-                timeout=s.accept_timeout_seconds,
+                timeout=s.ingest.accept_timeout_seconds,
             )
         except TimeoutError:
-            return f"Temporal at {s.target} did not answer within {s.accept_timeout_seconds:g} s"
+            waited = s.ingest.accept_timeout_seconds
+            return f"Temporal at {s.temporal.target} did not answer within {waited:g} s"
         except (RPCError, RuntimeError) as err:
-            return f"Temporal at {s.target} is not reachable: {str(err)[:300]}"
-        return None if healthy else f"Temporal at {s.target} reports itself not serving"
+            return f"Temporal at {s.temporal.target} is not reachable: {str(err)[:300]}"
+        return None if healthy else f"Temporal at {s.temporal.target} reports itself not serving"

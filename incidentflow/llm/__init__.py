@@ -15,15 +15,15 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from incidentflow.llm.config import LlmConfig, llm_config
-from incidentflow.settings import Settings
+from incidentflow.settings import LlmSettings
 
 if TYPE_CHECKING:
     from incidentflow.llm.engine import LlmEngine
 
 
-def build_engine(settings: Settings) -> LlmEngine | None:
+def build_engine(cfg: LlmSettings) -> LlmEngine | None:
     """The engine the settings enable, or None (rules only). Touches no network."""
-    config = llm_config(settings)
+    config = llm_config(cfg)
     if config is None:
         return None
     # Imported here: the `openai` package costs a second, and only the agents' worker needs it.

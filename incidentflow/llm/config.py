@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pydantic import SecretStr
 
 from incidentflow.errors import ConfigError
-from incidentflow.settings import Settings
+from incidentflow.settings import LlmSettings
 
 AGENTS = ("detection", "correlation", "investigation", "remediation", "postmortem")
 REDACTIONS = ("tokens", "emails", "ips")
@@ -73,24 +73,24 @@ def parse_redactions(raw: str) -> tuple[str, ...]:
     return tuple(n for n in REDACTIONS if n in names)
 
 
-def llm_config(settings: Settings) -> LlmConfig | None:
+def llm_config(cfg: LlmSettings) -> LlmConfig | None:
     """The LLM configuration, or None when no agent is enabled (the default)."""
-    agents = parse_agents(settings.llm_agents)
+    agents = parse_agents(cfg.llm_agents)
     if not agents:
         return None
-    if not settings.llm_model:
+    if not cfg.llm_model:
         raise ConfigError(
             "INCIDENTFLOW_LLM_MODEL is not set: name the model the endpoint serves "
             "(INCIDENTFLOW_LLM_AGENTS enables the LLM engines)"
         )
-    key = settings.llm_api_key
-    base_url = (settings.llm_base_url or OPENAI_BASE_URL).rstrip("/")
+    key = cfg.llm_api_key
+    base_url = (cfg.llm_base_url or OPENAI_BASE_URL).rstrip("/")
     if not re.match(r"^https?://[^/\s]+", base_url):
         raise ConfigError(
             f"INCIDENTFLOW_LLM_BASE_URL={base_url!r} is not an http(s) URL, e.g. "
             "http://127.0.0.1:11434/v1"
         )
-    for pattern in settings.llm_redact_patterns:
+    for pattern in cfg.llm_redact_patterns:
         try:
             re.compile(pattern)
         except re.error as err:
@@ -99,16 +99,16 @@ def llm_config(settings: Settings) -> LlmConfig | None:
             ) from err
     return LlmConfig(
         base_url=base_url,
-        model=settings.llm_model,
+        model=cfg.llm_model,
         api_key=key if key is not None and key.get_secret_value() else SecretStr(NO_KEY),
         agents=agents,
-        timeout_seconds=settings.llm_timeout_seconds,
-        max_output_tokens=settings.llm_max_output_tokens,
-        context_tokens=settings.llm_context_tokens,
-        tool_steps=settings.llm_tool_steps,
-        max_attempts=settings.llm_max_attempts,
-        temperature=settings.llm_temperature,
-        response_format=settings.llm_response_format,
-        redact=parse_redactions(settings.llm_redact),
-        redact_patterns=tuple(settings.llm_redact_patterns),
+        timeout_seconds=cfg.llm_timeout_seconds,
+        max_output_tokens=cfg.llm_max_output_tokens,
+        context_tokens=cfg.llm_context_tokens,
+        tool_steps=cfg.llm_tool_steps,
+        max_attempts=cfg.llm_max_attempts,
+        temperature=cfg.llm_temperature,
+        response_format=cfg.llm_response_format,
+        redact=parse_redactions(cfg.llm_redact),
+        redact_patterns=tuple(cfg.llm_redact_patterns),
     )

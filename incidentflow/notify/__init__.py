@@ -15,7 +15,7 @@ import httpx
 
 from incidentflow.models import Notification, NotificationKind
 from incidentflow.notify.slack import decision_buttons
-from incidentflow.settings import Settings
+from incidentflow.settings import NotifySettings
 
 # One attempt per call: the notify activity's retry policy owns retries.
 SEND_TIMEOUT_S = 10.0
@@ -102,15 +102,15 @@ class WebhookNotifier:
         return {**note.model_dump(mode="json"), "text": text_of(note)}
 
 
-def build_notifiers(settings: Settings) -> list[Notifier]:
+def build_notifiers(cfg: NotifySettings) -> list[Notifier]:
     """The notifiers the settings configure (none by default)."""
     found: list[Notifier] = []
-    if settings.notify_slack_url is not None:
+    if cfg.notify_slack_url is not None:
         # The worker needs no Slack secret to add buttons: the ingest verifies the clicks.
-        url = settings.notify_slack_url.get_secret_value()
-        found.append(SlackNotifier(url, buttons=settings.notify_slack_buttons))
-    if settings.notify_webhook_url:
-        found.append(WebhookNotifier(settings.notify_webhook_url))
+        url = cfg.notify_slack_url.get_secret_value()
+        found.append(SlackNotifier(url, buttons=cfg.notify_slack_buttons))
+    if cfg.notify_webhook_url:
+        found.append(WebhookNotifier(cfg.notify_webhook_url))
     return found
 
 

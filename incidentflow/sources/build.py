@@ -19,7 +19,7 @@ from incidentflow.evidence import (
     SpanSource,
 )
 from incidentflow.models import Alert
-from incidentflow.settings import Settings
+from incidentflow.settings import SourceSettings
 from incidentflow.sources.files import load_changes, load_runbooks, match_runbooks, read_yaml, utc
 from incidentflow.sources.live import LiveSource
 
@@ -136,55 +136,61 @@ class RunbookDir(LiveSource):
         return match_runbooks(books, alertnames=list(alertnames), services=list(services))
 
 
-def evidence_sources(settings: Settings) -> list[EvidenceSource]:
+def evidence_sources(cfg: SourceSettings) -> list[EvidenceSource]:
     """The live sources the settings enable, in a fixed order (none contacted here)."""
     from incidentflow.sources.prometheus import PrometheusSource
 
     out: list[EvidenceSource] = []
-    if settings.prometheus_url:
+    if cfg.prometheus.prometheus_url:
         queries = None
-        if settings.prometheus_queries:
-            raw = read_yaml(settings.prometheus_queries)
+        if cfg.prometheus.prometheus_queries:
+            raw = read_yaml(cfg.prometheus.prometheus_queries)
             if not raw:
                 raise ConfigError(
-                    f"INCIDENTFLOW_PROMETHEUS_QUERIES={settings.prometheus_queries} must map "
+                    f"INCIDENTFLOW_PROMETHEUS_QUERIES={cfg.prometheus.prometheus_queries} must map "
                     "signal names to PromQL templates"
                 )
             queries = {str(k): str(v) for k, v in raw.items()}
-        setting = f"INCIDENTFLOW_PROMETHEUS_QUERIES={settings.prometheus_queries}"
-        out.append(PrometheusSource(settings.prometheus_url, queries=queries, setting=setting))
-    if settings.loki_url:
+        setting = f"INCIDENTFLOW_PROMETHEUS_QUERIES={cfg.prometheus.prometheus_queries}"
+        out.append(
+            PrometheusSource(cfg.prometheus.prometheus_url, queries=queries, setting=setting)
+        )
+    if cfg.loki.loki_url:
         from incidentflow.sources.loki import LokiSource
 
         out.append(
             LokiSource(
-                settings.loki_url,
-                template=settings.loki_query_template,
-                tenant=settings.loki_tenant,
-                grafana_url=settings.loki_grafana_url,
-                datasource=settings.loki_grafana_datasource,
+                cfg.loki.loki_url,
+                template=cfg.loki.loki_query_template,
+                tenant=cfg.loki.loki_tenant,
+                grafana_url=cfg.loki.loki_grafana_url,
+                datasource=cfg.loki.loki_grafana_datasource,
             )
         )
-    if settings.changelog_file:
-        out.append(FileChangeLog(settings.changelog_file))
-    if settings.changelog_url:
+    if cfg.changelog.changelog_file:
+        out.append(FileChangeLog(cfg.changelog.changelog_file))
+    if cfg.changelog.changelog_url:
         from incidentflow.sources.changelog_http import HttpChangeLog
 
         # Each source is reported by name: two change logs must not share one.
-        name = "changelog-http" if settings.changelog_file else "changelog"
-        out.append(HttpChangeLog(settings.changelog_url, token=settings.changelog_token, name=name))
-    if settings.kubectl_changes:
+        name = "changelog-http" if cfg.changelog.changelog_file else "changelog"
+        out.append(
+            HttpChangeLog(
+                cfg.changelog.changelog_url, token=cfg.changelog.changelog_token, name=name
+            )
+        )
+    if cfg.kubectl.kubectl_changes:
         from incidentflow.sources.kubectl import KubectlChangeLog
 
         out.append(
             KubectlChangeLog(
-                binary=settings.kubectl_binary,
-                namespace=settings.kubectl_namespace,
-                kubeconfig=settings.kubectl_kubeconfig,
-                context=settings.kubectl_context,
-                app_label=settings.kubectl_app_label,
+                binary=cfg.kubectl.kubectl_binary,
+                namespace=cfg.kubectl.kubectl_namespace,
+                kubeconfig=cfg.kubectl.kubectl_kubeconfig,
+                context=cfg.kubectl.kubectl_context,
+                app_label=cfg.kubectl.kubectl_app_label,
             )
         )
-    if settings.runbooks_dir:
-        out.append(RunbookDir(settings.runbooks_dir))
+    if cfg.runbooks.runbooks_dir:
+        out.append(RunbookDir(cfg.runbooks.runbooks_dir))
     return out

@@ -83,12 +83,12 @@ def _body_for(verb: str, form: dict[str, str]) -> dict[str, Any]:
 
 def web_routes(settings: Settings, desk: IncidentDesk, client: Client | None) -> list[Route]:
     """The console's routes; `client` reads visibility for the list (None: list unavailable)."""
-    authn = Authenticator(settings)
+    authn = Authenticator(settings.people)
     service: DecisionService = build_service(settings, desk)
-    roles = roles_from(settings)
+    roles = roles_from(settings.decisions)
     team_of = team_lookup(settings)
     sessions = Sessions()
-    temporal_ui = settings.temporal_ui_url or settings.ui_url
+    temporal_ui = settings.temporal.temporal_ui_url or settings.temporal.ui_url
 
     def session_of(request: Request) -> Session | None:
         return sessions.get(request.cookies.get(COOKIE))
@@ -100,13 +100,13 @@ def web_routes(settings: Settings, desk: IncidentDesk, client: Client | None) ->
         return _html(
             login_page(
                 next_url=_safe_next(request.query_params.get("next", "/ui/")),
-                oidc=settings.oidc_issuer is not None,
+                oidc=settings.people.oidc_issuer is not None,
             )
         )
 
     async def login(request: Request) -> Response:
         form = await _form(request)
-        oidc = settings.oidc_issuer is not None
+        oidc = settings.people.oidc_issuer is not None
         if form is None:
             return _html(login_page(error="send the login form", oidc=oidc), 400)
         next_url = _safe_next(form.get("next", "/ui/"))
@@ -186,7 +186,7 @@ def web_routes(settings: Settings, desk: IncidentDesk, client: Client | None) ->
             verbs=list(PANEL_VERBS) if held else [],
             csrf=session.csrf,
             temporal_ui=temporal_ui,
-            namespace=settings.temporal_namespace,
+            namespace=settings.temporal.temporal_namespace,
             flash=flash,
             flash_ok=ok,
         )

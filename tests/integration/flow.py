@@ -8,9 +8,9 @@ from typing import Any
 
 from temporalio.client import Client
 
-from incidentflow.cli import ops
 from incidentflow.cli.demo import rebase_payloads
 from incidentflow.cli.demo_bundle import demo_scenario_path
+from incidentflow.client import IncidentClient
 from incidentflow.models import IncidentRecord, IncidentState
 from incidentflow.scenario import load_scenario
 from incidentflow.settings import Settings
@@ -40,7 +40,7 @@ async def wait_for_incident(
     """The id of the open incident holding one of `fingerprints`."""
     async with asyncio.timeout(timeout):
         while True:
-            for inc in await ops.open_incidents(client, settings.environment):
+            for inc in await IncidentClient(client).open_incidents(settings.environment):
                 if fingerprints & set(inc.fingerprints):
                     return inc.id
             await asyncio.sleep(0.2)
@@ -52,7 +52,7 @@ async def wait_for_state(
     """Poll the incident's record until it reaches one of `states`."""
     async with asyncio.timeout(timeout):
         while True:
-            record = await ops.get_record(client, incident_id)
+            record = await IncidentClient(client).record(incident_id)
             if record.state in states:
                 return record
             await asyncio.sleep(0.2)

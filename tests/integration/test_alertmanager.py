@@ -11,7 +11,7 @@ from alertmanager_peer import alertmanager, http_ingest, post_to_alertmanager
 from conftest import make_settings
 from test_ingest_sources import stream_stats
 
-from incidentflow.cli import ops
+from incidentflow.client import IncidentClient
 from incidentflow.models import IncidentRecord
 from incidentflow.temporal import DevServer, connect
 from worker import run_workers
@@ -72,7 +72,7 @@ async def test_real_alertmanager_forms_one_incident_and_resolves_it(
 async def _one_incident(client: object, environment: str, alerts: int) -> str:
     async with asyncio.timeout(60):
         while True:
-            found = await ops.open_incidents(client, environment)  # type: ignore[arg-type]
+            found = await IncidentClient(client).open_incidents(environment)  # type: ignore[arg-type]
             if found and len(found[0].fingerprints) >= alerts:
                 assert len(found) == 1, found
                 return found[0].id
@@ -82,7 +82,7 @@ async def _one_incident(client: object, environment: str, alerts: int) -> str:
 async def _resolved(client: object, incident_id: str) -> IncidentRecord:
     async with asyncio.timeout(60):
         while True:
-            record = await ops.get_record(client, incident_id)  # type: ignore[arg-type]
+            record = await IncidentClient(client).record(incident_id)  # type: ignore[arg-type]
             if record.incident.resolved_at is not None:
                 return record
             await asyncio.sleep(0.2)

@@ -15,8 +15,8 @@ from conftest import app_stack, make_settings
 from flow import DEMO_ORIGIN, demo_payloads, fingerprints_of, wait_for_incident, wait_for_state
 from prometheus_peer import eventually, running_prometheus
 
-from incidentflow.cli import ops
 from incidentflow.cli.demo_bundle import demo_scenario_path
+from incidentflow.client import IncidentClient
 from incidentflow.eval.capture import capture_incident
 from incidentflow.eval.offline import run_offline
 from incidentflow.models import DecisionRequest, IncidentState
@@ -75,12 +75,12 @@ async def test_capture_writes_alerts_prometheus_series_and_the_approved_plan(
                     client, settings, fingerprints_of(payloads, DEMO_ORIGIN)
                 )
                 await wait_for_state(client, incident_id, {IncidentState.AWAITING_APPROVAL})
-                await ops.decide(
-                    client, incident_id, approve=True, request=DecisionRequest(by="alice")
+                await IncidentClient(client).decide(
+                    incident_id, approve=True, request=DecisionRequest(by="alice")
                 )
-                record = await ops.get_record(client, incident_id)
+                record = await IncidentClient(client).record(incident_id)
                 # A second source that is down: reported, and the rest still written.
-                down = settings.model_copy(update={"loki_url": f"http://127.0.0.1:{free_port()}"})
+                down = settings.replace({"loki_url": f"http://127.0.0.1:{free_port()}"})
                 out = tmp_path / "captured"
                 captured = await capture_incident(client, down, incident_id, out, margin_s=120)
     finally:

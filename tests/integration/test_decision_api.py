@@ -19,8 +19,8 @@ from conftest import Stack, app_stack, make_settings
 from pydantic import BaseModel
 from remediation_flow import awaiting, fire
 
-from incidentflow.cli import ops
 from incidentflow.cli.render import record_text
+from incidentflow.client import IncidentClient
 from incidentflow.errors import DecisionRefused
 from incidentflow.identity.signing import new_key_pair
 from incidentflow.ingest.app import create_app
@@ -97,7 +97,7 @@ async def signed_stack(dev_server: DevServer, tmp_path: Path) -> AsyncIterator[t
 
 
 async def record_of(stack: Stack, incident_id: str) -> IncidentRecord:
-    return await ops.get_record(stack.client, incident_id)
+    return await IncidentClient(stack.client).record(incident_id)
 
 
 async def test_only_signed_decisions_by_people_with_the_role_count(
@@ -111,7 +111,9 @@ async def test_only_signed_decisions_by_people_with_the_role_count(
     # Bypass 1: a raw unsigned signal claiming to be bob, and the same as an update.
     await handle.signal(IncidentWorkflow.approve_signal, DecisionRequest(by="bob"))
     with pytest.raises(DecisionRefused, match="unsigned decision refused"):
-        await ops.decide(stack.client, incident_id, approve=True, request=DecisionRequest(by="bob"))
+        await IncidentClient(stack.client).decide(
+            incident_id, approve=True, request=DecisionRequest(by="bob")
+        )
 
     # No credential, a wrong one, and a body that names someone else.
     assert (await api.post(incident_id, "approve", None, {})).status_code == 401
@@ -213,7 +215,9 @@ async def test_local_unsigned_mode_compares_canonical_identities(
         await awaiting(stack, incident_id)
 
         async def approve(by: str) -> None:
-            await ops.decide(client, incident_id, approve=True, request=DecisionRequest(by=by))
+            await IncidentClient(client).decide(
+                incident_id, approve=True, request=DecisionRequest(by=by)
+            )
 
         await approve("alice")
         for same in ("Alice", "alice\u200b", " ALICE "):

@@ -20,7 +20,7 @@ from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client
 
 from incidentflow.agents.investigation import investigate
-from incidentflow.cli import ops
+from incidentflow.client import IncidentClient
 from incidentflow.codec import DATA_CONVERTER
 from incidentflow.context import build_context
 from incidentflow.errors import TemporalUnavailable
@@ -44,17 +44,17 @@ def worker_env(settings: Settings, **extra: str) -> dict[str, str]:
     """The environment a worker process of this test runs with."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("INCIDENTFLOW_")}
     env.update(
-        INCIDENTFLOW_TEMPORAL_ADDRESS=settings.target,
-        INCIDENTFLOW_TASK_QUEUE_PREFIX=settings.task_queue_prefix,
+        INCIDENTFLOW_TEMPORAL_ADDRESS=settings.temporal.target,
+        INCIDENTFLOW_TASK_QUEUE_PREFIX=settings.temporal.task_queue_prefix,
         INCIDENTFLOW_DATA_DIR=str(settings.data_dir),
         INCIDENTFLOW_ENVIRONMENT=settings.environment,
     )
-    if settings.evidence_bundle is not None:
-        env["INCIDENTFLOW_EVIDENCE_BUNDLE"] = str(settings.evidence_bundle)
-    if settings.decisions_allow_unsigned is not None:
+    if settings.sources.evidence_bundle is not None:
+        env["INCIDENTFLOW_EVIDENCE_BUNDLE"] = str(settings.sources.evidence_bundle)
+    if settings.decisions.decisions_allow_unsigned is not None:
         # As the test's settings say (conftest allows named unsigned decisions by default).
         env["INCIDENTFLOW_DECISIONS_ALLOW_UNSIGNED"] = str(
-            settings.decisions_allow_unsigned
+            settings.decisions.decisions_allow_unsigned
         ).lower()
     env.update(extra)
     return env
@@ -67,13 +67,17 @@ class Procs:
         self.log_dir = log_dir
         self.started: list[subprocess.Popen[bytes]] = []
 
-    def start(self, queue: str, env: dict[str, str], name: str) -> subprocess.Popen[bytes]:
+    def start(
+        self, queue: str, env: dict[str, str], name: str, *drill: str
+    ) -> subprocess.Popen[bytes]:
+        """A real worker process; with `drill` arguments, tests/drills.py breaks one step."""
         self.log_dir.mkdir(parents=True, exist_ok=True)
         log = open(self.log_dir / f"{name}.log", "wb")  # noqa: SIM115 - closed with the process
+        entry = [str(ROOT / "tests" / "drills.py"), *drill] if drill else ["-m", "worker"]
         proc = subprocess.Popen(
-            [sys.executable, "-m", "worker", "--queue", queue],
+            [sys.executable, *entry, "--queue", queue],
             cwd=ROOT,
-            env=env,
+            env={**env, "PYTHONPATH": str(ROOT)},
             stdout=log,
             stderr=subprocess.STDOUT,
         )
@@ -131,8 +135,9 @@ async def test_worker_killed_during_investigation_completes_with_same_artifacts(
 ) -> None:
     slow = procs.start(
         "default",
-        worker_env(settings, INCIDENTFLOW_DRILL_INVESTIGATION_DELAY_SECONDS="60"),
+        worker_env(settings),
         "slow-worker",
+        "--investigation-delay=60",
     )
     incident_id = await post_demo(settings, client)
     await wait_for_state(client, incident_id, {IncidentState.INVESTIGATING})
@@ -201,8 +206,8 @@ async def _approve_when_back(client: Client, incident_id: str) -> Approval:
     """Approve, retrying while the restarted server is still coming up."""
     while True:
         try:
-            return await ops.decide(
-                client, incident_id, approve=True, request=DecisionRequest(by="dana")
+            return await IncidentClient(client).decide(
+                incident_id, approve=True, request=DecisionRequest(by="dana")
             )
         except TemporalUnavailable:
             await asyncio.sleep(0.5)
@@ -213,13 +218,16 @@ async def test_remediation_worker_crash_after_acting_does_not_act_twice(
 ) -> None:
     crashing = procs.start(
         "remediation",
-        worker_env(settings, INCIDENTFLOW_DRILL_CRASH_AFTER_EXECUTE="true"),
+        worker_env(settings),
         "crashing-remediation",
+        "--crash-after-execute",
     )
     async with app_stack(settings, client, queues=("default",)):
         incident_id = await post_demo(settings, client)
         await wait_for_state(client, incident_id, {IncidentState.AWAITING_APPROVAL})
-        await ops.decide(client, incident_id, approve=True, request=DecisionRequest(by="erin"))
+        await IncidentClient(client).decide(
+            incident_id, approve=True, request=DecisionRequest(by="erin")
+        )
         # The drill: the process acts, records it, and dies before telling Temporal.
         returncode = await asyncio.to_thread(crashing.wait, 60)
         assert returncode != 0

@@ -14,7 +14,8 @@ from deploy_service import DeployService
 from flow import DEMO_ORIGIN, fingerprints_of, wait_for_incident, wait_for_state
 from remediation_flow import awaiting, fire, resolve_alerts, until
 
-from incidentflow.cli import ops, render
+from incidentflow.cli import render
+from incidentflow.client import IncidentClient
 from incidentflow.errors import DecisionRefused
 from incidentflow.models import (
     DecisionRequest,
@@ -44,11 +45,11 @@ async def test_with_no_sources_the_incident_says_so_and_waits_for_a_person(
         await handle.signal("approve", {"by": "alice"})
 
         async def recorded() -> bool:
-            rec = await ops.get_record(client, incident_id)
+            rec = await IncidentClient(client).record(incident_id)
             return sum("signal" in e.summary or "refused" in e.summary for e in rec.timeline) >= 3
 
         await until(recorded, timeout=30)
-        timeline = [e.summary for e in (await ops.get_record(client, incident_id)).timeline]
+        timeline = [e.summary for e in (await IncidentClient(client).record(incident_id)).timeline]
     malformed = [t for t in timeline if t.startswith("malformed ")]
     assert len(malformed) == 2, timeline
     assert malformed[0].startswith("malformed approve signal: ") and "by" in malformed[0]
@@ -88,12 +89,12 @@ async def test_alerts_that_resolve_before_approval_withdraw_the_plan(
         assert (await stack.post_alertmanager(again)).status_code == 202
 
         async def refired() -> bool:
-            rec = await ops.get_record(client, incident_id)
+            rec = await IncidentClient(client).record(incident_id)
             return any("fired again" in e.summary for e in rec.timeline)
 
         await until(refired, timeout=8)
         await asyncio.sleep(10)  # past the settle time of the first resolve
-        still = await ops.get_record(client, incident_id)
+        still = await IncidentClient(client).record(incident_id)
         assert still.state is IncidentState.AWAITING_APPROVAL, "\n".join(
             e.summary for e in still.timeline
         )
@@ -102,11 +103,13 @@ async def test_alerts_that_resolve_before_approval_withdraw_the_plan(
         handle = client.get_workflow_handle_for(IncidentWorkflow.run, incident_id)
         final = await asyncio.wait_for(handle.result(), timeout=60)
         with pytest.raises(DecisionRefused, match=r"resolved on its own.+plan was withdrawn"):
-            await ops.decide(client, incident_id, approve=True, request=DecisionRequest(by="bob"))
+            await IncidentClient(client).decide(
+                incident_id, approve=True, request=DecisionRequest(by="bob")
+            )
 
         # Once the stream has heard the incident ended, a re-fire opens a new incident.
         async def forgotten() -> bool:
-            return not await ops.open_incidents(client, settings.environment)
+            return not await IncidentClient(client).open_incidents(settings.environment)
 
         await until(forgotten, timeout=30)
         again["alerts"][0]["startsAt"] = datetime.now(UTC).isoformat()
@@ -147,7 +150,9 @@ async def test_a_rollback_through_an_http_deploy_api_changes_the_version(
             action = record.plan.action if record.plan else None
             assert action is not None and isinstance(action.params, RollbackParams)
             assert action.executor == "http"
-            await ops.decide(client, incident_id, approve=True, request=DecisionRequest(by="al"))
+            await IncidentClient(client).decide(
+                incident_id, approve=True, request=DecisionRequest(by="al")
+            )
             # The deploy service really rolls back; the alerts then resolve at their source.
             assert await asyncio.to_thread(deployer.changed.wait, 60)
             await resolve_alerts(stack, payloads)

@@ -10,7 +10,7 @@ from pathlib import Path
 from conftest import app_stack, make_settings
 from temporalio.client import Client
 
-from incidentflow.cli import ops
+from incidentflow.client import IncidentClient
 from incidentflow.ingest import auth
 from incidentflow.models import StreamStats
 from incidentflow.temporal import DevServer, connect
@@ -133,17 +133,17 @@ async def test_resolve_within_settle_window_opens_nothing_and_all_resolved_is_ma
         assert (await stack.post_alertmanager(am_payload(blip_resolved))).status_code == 202
         stats = await wait_processed(client, settings.environment, 2)
         assert stats.incidents_opened == 0
-        assert await ops.open_incidents(client, settings.environment) == []
+        assert await IncidentClient(client).open_incidents(settings.environment) == []
 
         # A real problem opens one incident; when both alerts resolve it is marked so.
         assert (await stack.post_alertmanager(am_payload(real, real2))).status_code == 202
         await wait_processed(client, settings.environment, 4)
-        (inc,) = await ops.open_incidents(client, settings.environment)
+        (inc,) = await IncidentClient(client).open_incidents(settings.environment)
         resolved = am_payload({**real, "status": "resolved"}, {**real2, "status": "resolved"})
         assert (await stack.post_alertmanager(resolved)).status_code == 202
         async with asyncio.timeout(60):
             while True:
-                record = await ops.get_record(client, inc.id)
+                record = await IncidentClient(client).record(inc.id)
                 if record.incident.resolved_at is not None:
                     break
                 await asyncio.sleep(0.2)
@@ -168,18 +168,19 @@ async def test_a_person_merges_two_incidents_recorded_in_both(
         assert (await stack.post_alertmanager(am_payload(*a, *b))).status_code == 202
         await wait_processed(client, settings.environment, 4)
         first, second = sorted(
-            await ops.open_incidents(client, settings.environment), key=lambda i: i.opened_at
+            await IncidentClient(client).open_incidents(settings.environment),
+            key=lambda i: i.opened_at,
         )
         count = await merge(
             client,
             MergeRequest(target=first.id, source=second.id, by="alice", reason="same deploy"),
         )
         assert count == 4
-        target = await ops.get_record(client, first.id)
-        source = await ops.get_record(client, second.id)
+        target = await IncidentClient(client).record(first.id)
+        source = await IncidentClient(client).record(second.id)
         async with asyncio.timeout(30):
             while True:
-                index = await ops.open_incidents(client, settings.environment)
+                index = await IncidentClient(client).open_incidents(settings.environment)
                 if len(index) == 1:
                     break
                 await asyncio.sleep(0.2)

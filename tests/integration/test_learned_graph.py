@@ -21,7 +21,7 @@ from conftest import app_stack, make_settings
 from prometheus_peer import running_prometheus
 from remediation_flow import until
 
-from incidentflow.cli import ops
+from incidentflow.client import IncidentClient
 from incidentflow.context import build_context
 from incidentflow.graphs.book import LearnerState
 from incidentflow.models import OpenIncident
@@ -110,7 +110,7 @@ async def test_alerts_a_minute_apart_form_one_incident_over_the_learned_graph(
     settings = make_settings(
         dev_server.address, tmp_path / "data", evidence_bundle=None, prometheus_url=prometheus
     )
-    assert settings.catalog_path is None
+    assert settings.graph.catalog_path is None
     client = await connect(settings)
     now = datetime.now(UTC)
     async with app_stack(settings, client) as stack:
@@ -120,14 +120,14 @@ async def test_alerts_a_minute_apart_form_one_incident_over_the_learned_graph(
 
         async def holding(fp: str) -> bool:
             nonlocal opened
-            opened = await ops.open_incidents(client, settings.environment)
+            opened = await IncidentClient(client).open_incidents(settings.environment)
             return any(fp in inc.fingerprints for inc in opened)
 
         await until(lambda: holding("fp-payments"))
         second = payload(alert("fp-frontend", "frontend", now))
         assert (await stack.post_alertmanager(second)).status_code == 202
         await until(lambda: holding("fp-frontend"))
-        record = await ops.get_record(client, opened[0].id)
+        record = await IncidentClient(client).record(opened[0].id)
     assert len(opened) == 1, [(i.id, i.services) for i in opened]
     # The agents' worker says what it learned, as `up` would have said what it learns from.
     said = [r.getMessage() for r in caplog.records if r.name == "incidentflow.graph"]
@@ -146,7 +146,7 @@ async def test_alerts_a_minute_apart_form_one_incident_over_the_learned_graph(
 
 async def test_a_prometheus_that_goes_down_keeps_the_edges_it_gave(tmp_path: Path) -> None:
     with serving_edges(tmp_path / "prometheus") as url:
-        ctx = build_context(Settings(prometheus_url=url, data_dir=tmp_path))
+        ctx = build_context(Settings().replace(dict(prometheus_url=url, data_dir=tmp_path)))
         assert ctx.graph_line().startswith("empty until learned")  # nothing contacted yet
         graph = await ctx.graph_for()
     edges = sorted((s.name, d) for s in graph.services for d in s.depends_on)

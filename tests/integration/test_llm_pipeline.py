@@ -17,7 +17,7 @@ from flow import DEMO_ORIGIN, demo_payloads, fingerprints_of, wait_for_incident,
 from llm_scripts import INJECTION, LOG_INJECTION, MADE_UP_ID, analyst, obedient
 from llm_support import injected_bundle, llm_values
 
-from incidentflow.cli import ops
+from incidentflow.client import IncidentClient
 from incidentflow.llm.accounting import incident_usage
 from incidentflow.models import (
     DecisionRequest,
@@ -62,7 +62,7 @@ async def fire(stack: Stack, annotation: str | None = None) -> str:
 
 async def reject(stack: Stack, incident_id: str) -> IncidentRecord:
     request = DecisionRequest(by="bob", reason="testing")
-    await ops.decide(stack.client, incident_id, approve=False, request=request)
+    await IncidentClient(stack.client).decide(incident_id, approve=False, request=request)
     handle = stack.client.get_workflow_handle_for(IncidentWorkflow.run, incident_id)
     return await handle.result()
 

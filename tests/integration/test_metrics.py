@@ -17,11 +17,11 @@ from flow import DEMO_ORIGIN, demo_payloads, fingerprints_of, wait_for_incident,
 from prometheus_peer import eventually, running_prometheus, scalar
 from test_durability import Procs, worker_env
 
-from incidentflow.cli import ops
+from incidentflow.client import IncidentClient
 from incidentflow.errors import ConfigError
 from incidentflow.metrics import runtime, shifted_bind
 from incidentflow.models import DecisionRequest, IncidentState
-from incidentflow.settings import Settings
+from incidentflow.settings import ProcessSettings
 from incidentflow.temporal import DevServer, connect, free_port
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -65,12 +65,13 @@ async def test_prometheus_scrapes_ours_and_the_sdks_from_ingest_and_workers(
             client, settings, fingerprints_of(payloads, DEMO_ORIGIN)
         )
         await wait_for_state(client, incident_id, {IncidentState.AWAITING_APPROVAL})
-        await ops.decide(
-            client, incident_id, approve=True, request=DecisionRequest(by="alice", reason="ok")
+        await IncidentClient(client).decide(
+            incident_id, approve=True, request=DecisionRequest(by="alice", reason="ok")
         )
         record = await wait_for_state(client, incident_id, {IncidentState.CLOSED})
+        queue = settings.temporal.workflow_queue
         opened = await client.count_workflows(
-            f"WorkflowType = 'IncidentWorkflow' AND TaskQueue = '{settings.workflow_queue}'"
+            f"WorkflowType = 'IncidentWorkflow' AND TaskQueue = '{queue}'"
         )
 
         alerts = sum(len(p["alerts"]) for p in payloads)
@@ -125,7 +126,7 @@ async def test_prometheus_scrapes_ours_and_the_sdks_from_ingest_and_workers(
         await eventually(
             prom,
             f'incidentflow_incidents{{job="worker",state="closed",'
-            f'task_queue="{settings.workflow_queue}"}}',
+            f'task_queue="{settings.temporal.workflow_queue}"}}',
             _equals(1),
         )
         await eventually(
@@ -155,7 +156,7 @@ def test_compose_gives_every_process_a_metrics_endpoint() -> None:
 
 def test_a_bad_or_taken_bind_names_the_setting(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="INCIDENTFLOW_METRICS_BIND='9464' must be host:port"):
-        runtime(Settings(metrics_bind="9464"))
+        runtime(ProcessSettings(metrics_bind="9464"))
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
         taken.listen()
@@ -163,6 +164,6 @@ def test_a_bad_or_taken_bind_names_the_setting(tmp_path: Path) -> None:
         with pytest.raises(
             ConfigError, match=f"cannot serve metrics on INCIDENTFLOW_METRICS_BIND={bind}"
         ):
-            runtime(Settings(metrics_bind=bind))
-    assert runtime(Settings()) is None
+            runtime(ProcessSettings(metrics_bind=bind))
+    assert runtime(ProcessSettings()) is None
     assert shifted_bind("0.0.0.0:9464", 2) == "0.0.0.0:9466"

@@ -9,7 +9,7 @@ import pytest
 from conftest import Stack, app_stack, make_settings
 from flow import DEMO_ORIGIN, demo_payloads, fingerprints_of, wait_for_incident, wait_for_state
 
-from incidentflow.cli import ops
+from incidentflow.client import IncidentClient
 from incidentflow.errors import DecisionRefused, IncidentNotFound
 from incidentflow.executors import Ledger
 from incidentflow.models import (
@@ -76,24 +76,23 @@ async def test_demo_incident_travels_all_five_agents(stack: Stack) -> None:
     assert attrs.get(STATE_KEY) == "awaiting_approval"
     assert attrs.get(SERVICE_KEY) == DEMO_ORIGIN
     assert attrs.get(SEVERITY_KEY) == inc.severity.value
-    rows = await ops.list_incidents(stack.client)
+    rows = await IncidentClient(stack.client).list_incidents()
     assert incident_id in {r.id for r in rows}
 
     # A reject without reason is refused; approve once; a second decision is refused.
     with pytest.raises(DecisionRefused, match="needs a reason"):
-        await ops.decide(
-            stack.client, incident_id, approve=False, request=DecisionRequest(by="bob")
+        await IncidentClient(stack.client).decide(
+            incident_id, approve=False, request=DecisionRequest(by="bob")
         )
-    approval = await ops.decide(
-        stack.client,
+    approval = await IncidentClient(stack.client).decide(
         incident_id,
         approve=True,
         request=DecisionRequest(by="alice", reason="deploy is the cause"),
     )
     assert approval.decision is Decision.APPROVED and approval.by == "alice"
     with pytest.raises(DecisionRefused, match="already approved by alice"):
-        await ops.decide(
-            stack.client, incident_id, approve=True, request=DecisionRequest(by="carol")
+        await IncidentClient(stack.client).decide(
+            incident_id, approve=True, request=DecisionRequest(by="carol")
         )
 
     handle = stack.client.get_workflow_handle_for(IncidentWorkflow.run, incident_id)
@@ -122,8 +121,7 @@ async def test_demo_incident_travels_all_five_agents(stack: Stack) -> None:
 async def test_rejected_plan_executes_nothing(stack: Stack) -> None:
     incident_id = await fire_demo(stack)
     await wait_for_state(stack.client, incident_id, WAITING)
-    await ops.decide(
-        stack.client,
+    await IncidentClient(stack.client).decide(
         incident_id,
         approve=False,
         request=DecisionRequest(by="bob", reason="freeze in force"),
@@ -139,8 +137,8 @@ async def test_rejected_plan_executes_nothing(stack: Stack) -> None:
 
 async def test_unknown_incident_is_refused(stack: Stack) -> None:
     with pytest.raises(IncidentNotFound, match="incidentflow incidents"):
-        await ops.decide(
-            stack.client, "INC-20000101-000000", approve=True, request=DecisionRequest(by="x")
+        await IncidentClient(stack.client).decide(
+            "INC-20000101-000000", approve=True, request=DecisionRequest(by="x")
         )
 
 
@@ -158,4 +156,6 @@ async def test_approval_window_expires_and_nothing_executes(
     assert final.approval.by == "system"
     assert final.results == []
     with pytest.raises(DecisionRefused, match="already ended"):
-        await ops.decide(client, incident_id, approve=True, request=DecisionRequest(by="late"))
+        await IncidentClient(client).decide(
+            incident_id, approve=True, request=DecisionRequest(by="late")
+        )

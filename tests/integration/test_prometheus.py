@@ -130,12 +130,14 @@ async def test_investigation_cites_promql_read_from_a_real_prometheus(
     )
     queries = tmp_path / "queries.yaml"
     queries.write_text('app_error_ratio: max(app_error_ratio{{service="{service}"}})\n')
-    settings = Settings(
-        catalog_path=catalog,
-        prometheus_url=prometheus,
-        prometheus_queries=queries,
-        investigation_baseline_seconds=NORMAL_S + FAULT_S,
-        investigation_pre_onset_seconds=0,
+    settings = Settings().replace(
+        dict(
+            catalog_path=catalog,
+            prometheus_url=prometheus,
+            prometheus_queries=queries,
+            investigation_baseline_seconds=NORMAL_S + FAULT_S,
+            investigation_pre_onset_seconds=0,
+        )
     )
     await asyncio.sleep(NORMAL_S)
     _Exporter.broken = True

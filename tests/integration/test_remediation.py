@@ -19,7 +19,7 @@ from remediation_flow import awaiting, fire, resolve_alerts
 from temporalio.client import Client
 
 from incidentflow.catalog import CATALOG
-from incidentflow.cli import ops
+from incidentflow.client import IncidentClient
 from incidentflow.errors import DecisionRefused
 from incidentflow.models import (
     ActionStatus,
@@ -56,7 +56,9 @@ async def test_approve_then_verify_ok_closes(dev_server: DevServer, tmp_path: Pa
     async with app_stack(settings, client) as stack:
         incident_id, payloads = await fire(stack)
         await awaiting(stack, incident_id)
-        await ops.decide(client, incident_id, approve=True, request=DecisionRequest(by="alice"))
+        await IncidentClient(client).decide(
+            incident_id, approve=True, request=DecisionRequest(by="alice")
+        )
         await wait_for_state(client, incident_id, {IncidentState.VERIFYING})
         await resolve_alerts(stack, payloads)
         handle = client.get_workflow_handle_for(IncidentWorkflow.run, incident_id)
@@ -84,11 +86,13 @@ async def test_verify_fails_then_undo_runs_and_parks(dev_server: DevServer, tmp_
     async with app_stack(settings, client) as stack:
         incident_id, _ = await fire(stack)
         await awaiting(stack, incident_id)
-        await ops.decide(client, incident_id, approve=True, request=DecisionRequest(by="alice"))
+        await IncidentClient(client).decide(
+            incident_id, approve=True, request=DecisionRequest(by="alice")
+        )
         parked = await wait_for_state(client, incident_id, {IncidentState.NEEDS_ATTENTION})
         # Parked, not looping: still parked a moment later, with exactly one do and one undo.
         await asyncio.sleep(2)
-        again = await ops.get_record(client, incident_id)
+        again = await IncidentClient(client).record(incident_id)
         assert again.state is IncidentState.NEEDS_ATTENTION
         assert [r.undo for r in again.results] == [False, True]
         assert parked.verification is not None
@@ -97,14 +101,13 @@ async def test_verify_fails_then_undo_runs_and_parks(dev_server: DevServer, tmp_
         images = kubectl_state(kubectl)["deployments"]["payments"]["images"]
         assert images[-2:] == ["payments:v2.14.0", "payments:v2.15.0"]  # rolled back, then undone
         with pytest.raises(DecisionRefused, match="already ran"):
-            await ops.take_over(
-                client,
+            await IncidentClient(client).take_over(
                 incident_id,
-                IncidentWorkflow.retry,
+                "retry",
                 StageRequest(by="bob", stage=Stage.EXECUTION),
             )
-        await ops.take_over(
-            client, incident_id, IncidentWorkflow.resolve, TakeoverRequest(by="bob", text="fixed")
+        await IncidentClient(client).take_over(
+            incident_id, "resolve", TakeoverRequest(by="bob", text="fixed")
         )
         final = await client.get_workflow_handle_for(IncidentWorkflow.run, incident_id).result()
     assert final.state is IncidentState.CLOSED
@@ -153,25 +156,28 @@ async def test_high_risk_needs_two_allowed_approvers(dev_server: DevServer, tmp_
             record = await awaiting(stack, incident_id)
             assert record.plan is not None
             plan = _failover_plan(record.plan, incident_id)
-            await ops.take_over(
-                client,
+            await IncidentClient(client).take_over(
                 incident_id,
-                IncidentWorkflow.override,
+                "override",
                 OverrideRequest(by="carol", stage=Stage.PLANNING, plan=plan, reason="region"),
             )
             record = await _until(client, incident_id, lambda r: r.plan.action.risk is Risk.HIGH)
             assert record.state is IncidentState.AWAITING_APPROVAL
-            first = await ops.decide(client, incident_id, approve=True, request=_by("alice"))
+            first = await IncidentClient(client).decide(
+                incident_id, approve=True, request=_by("alice")
+            )
             assert first.decision is Decision.APPROVED and first.approvers == ["alice"]
             for who, why in (("alice", "already approved"), ("mallory", "may not approve high")):
                 with pytest.raises(DecisionRefused, match=why):
-                    await ops.decide(client, incident_id, approve=True, request=_by(who))
+                    await IncidentClient(client).decide(incident_id, approve=True, request=_by(who))
             assert receiver.requests == []  # nothing ran on one approval
-            final_ok = await ops.decide(client, incident_id, approve=True, request=_by("bob"))
+            final_ok = await IncidentClient(client).decide(
+                incident_id, approve=True, request=_by("bob")
+            )
             assert final_ok.approvers == ["alice", "bob"]
             parked = await wait_for_state(client, incident_id, {IncidentState.NEEDS_ATTENTION})
-            await ops.take_over(
-                client, incident_id, IncidentWorkflow.resolve, TakeoverRequest(by="bob")
+            await IncidentClient(client).take_over(
+                incident_id, "resolve", TakeoverRequest(by="bob")
             )
             final = await client.get_workflow_handle_for(IncidentWorkflow.run, incident_id).result()
     refused = [(d.by, d.decision) for d in final.decisions if d.decision is Decision.REFUSED]
@@ -194,7 +200,7 @@ async def _until(
 ) -> IncidentRecord:
     async with asyncio.timeout(timeout):
         while True:
-            record = await ops.get_record(client, incident_id)
+            record = await IncidentClient(client).record(incident_id)
             try:
                 if ok(record):
                     return record

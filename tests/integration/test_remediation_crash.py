@@ -17,7 +17,7 @@ from remediation_flow import awaiting, fire, until, workers  # noqa: F401  (a fi
 from temporalio.client import Client
 from test_durability import Procs, attempts_of, worker_env
 
-from incidentflow.cli import ops
+from incidentflow.client import IncidentClient
 from incidentflow.models import DecisionRequest, IncidentState, TakeoverRequest
 from incidentflow.settings import Settings
 from workflows.incident import IncidentWorkflow
@@ -52,7 +52,9 @@ async def test_remediation_worker_killed_mid_execution_acts_once(
     async with app_stack(settings, client, queues=("default",)) as stack:
         incident_id, _ = await fire(stack)
         await awaiting(stack, incident_id)
-        await ops.decide(client, incident_id, approve=True, request=DecisionRequest(by="erin"))
+        await IncidentClient(client).decide(
+            incident_id, approve=True, request=DecisionRequest(by="erin")
+        )
         await until(
             async_true(lambda: any(c.startswith("rollout status") for c in kubectl_calls(kubectl)))
         )
@@ -63,12 +65,12 @@ async def test_remediation_worker_killed_mid_execution_acts_once(
         workers.start("remediation", env, "remediation-2")
 
         async def verifying() -> bool:
-            record = await ops.get_record(client, incident_id)
+            record = await IncidentClient(client).record(incident_id)
             return record.state is IncidentState.VERIFYING
 
         await until(verifying, timeout=90)
-        await ops.take_over(
-            client, incident_id, IncidentWorkflow.resolve, TakeoverRequest(by="erin", text="ok")
+        await IncidentClient(client).take_over(
+            incident_id, "resolve", TakeoverRequest(by="erin", text="ok")
         )
         final = await client.get_workflow_handle_for(IncidentWorkflow.run, incident_id).result()
     assert final.state is IncidentState.CLOSED

@@ -12,7 +12,7 @@ from remediation_flow import awaiting, fire, until, workers  # noqa: F401  (a fi
 from temporalio.client import Client
 from test_durability import Procs, incident_input, worker_env
 
-from incidentflow.cli import ops
+from incidentflow.client import IncidentClient
 from incidentflow.models import DecisionRequest, IncidentInput
 from incidentflow.settings import Settings
 from workflows.incident import IncidentWorkflow
@@ -58,14 +58,14 @@ async def test_agents_worker_cannot_execute(settings: Settings, client: Client) 
         rogue = inp.model_copy(
             update={
                 "incident": inp.incident.model_copy(update={"id": rogue_id}),
-                "remediation_queue": settings.agent_queue,
+                "remediation_queue": settings.temporal.agent_queue,
             }
         )
         handle = await client.start_workflow(
-            IncidentWorkflow.run, rogue, id=rogue_id, task_queue=settings.workflow_queue
+            IncidentWorkflow.run, rogue, id=rogue_id, task_queue=settings.temporal.workflow_queue
         )
         await awaiting(stack, rogue_id)
-        await ops.decide(client, rogue_id, approve=True, request=DecisionRequest(by="x"))
+        await IncidentClient(client).decide(rogue_id, approve=True, request=DecisionRequest(by="x"))
         async with asyncio.timeout(30):
             while True:
                 desc = await handle.describe()

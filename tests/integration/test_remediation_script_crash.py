@@ -15,7 +15,7 @@ from temporalio.client import Client
 from test_durability import Procs, attempts_of, worker_env
 
 from incidentflow.catalog import CATALOG
-from incidentflow.cli import ops
+from incidentflow.client import IncidentClient
 from incidentflow.models import (
     DecisionRequest,
     IncidentState,
@@ -86,24 +86,25 @@ async def test_worker_killed_after_the_script_acted_acts_once(
         incident_id, _ = await fire(stack)
         record = await awaiting(stack, incident_id)
         assert record.plan is not None
-        await ops.take_over(
-            client,
+        await IncidentClient(client).take_over(
             incident_id,
-            IncidentWorkflow.override,
+            "override",
             OverrideRequest(
                 by="erin", stage=Stage.PLANNING, plan=_script_plan(record.plan), reason="flush"
             ),
         )
 
         async def script_planned() -> bool:
-            rec = await ops.get_record(client, incident_id)
+            rec = await IncidentClient(client).record(incident_id)
             action = rec.plan.action if rec.plan else None
             return rec.state is IncidentState.AWAITING_APPROVAL and (
                 action is not None and action.id == "act-person-flush-1"
             )
 
         await until(script_planned)
-        await ops.decide(client, incident_id, approve=True, request=DecisionRequest(by="erin"))
+        await IncidentClient(client).decide(
+            incident_id, approve=True, request=DecisionRequest(by="erin")
+        )
 
         async def acted() -> bool:
             return effects.exists()
@@ -115,12 +116,12 @@ async def test_worker_killed_after_the_script_acted_acts_once(
         slow.unlink()  # the first run's script finishes; only then may the retry run
 
         async def verifying() -> bool:
-            rec = await ops.get_record(client, incident_id)
+            rec = await IncidentClient(client).record(incident_id)
             return rec.state is IncidentState.VERIFYING
 
         await until(verifying, timeout=120)
-        await ops.take_over(
-            client, incident_id, IncidentWorkflow.resolve, TakeoverRequest(by="erin", text="ok")
+        await IncidentClient(client).take_over(
+            incident_id, "resolve", TakeoverRequest(by="erin", text="ok")
         )
         final = await client.get_workflow_handle_for(IncidentWorkflow.run, incident_id).result()
     assert final.state is IncidentState.CLOSED

@@ -15,7 +15,7 @@ from pathlib import Path
 from conftest import Stack
 from flow import DEMO_ORIGIN, demo_payloads, fingerprints_of, wait_for_incident, wait_for_state
 
-from incidentflow.cli import ops
+from incidentflow.client import IncidentClient
 from incidentflow.models import DecisionRequest, IncidentRecord, IncidentState
 from workflows.incident import IncidentWorkflow
 
@@ -50,7 +50,9 @@ async def test_an_ansi_annotation_reaches_no_terminal_and_no_file_raw(
     )
     waiting = {IncidentState.AWAITING_APPROVAL, IncidentState.NEEDS_ATTENTION}
     await wait_for_state(stack.client, incident_id, waiting)
-    await ops.decide(stack.client, incident_id, approve=True, request=DecisionRequest(by="erin"))
+    await IncidentClient(stack.client).decide(
+        incident_id, approve=True, request=DecisionRequest(by="erin")
+    )
     handle = stack.client.get_workflow_handle_for(IncidentWorkflow.run, incident_id)
     final: IncidentRecord = await asyncio.wait_for(handle.result(), timeout=120)
     assert final.postmortem is not None
@@ -58,8 +60,8 @@ async def test_an_ansi_annotation_reaches_no_terminal_and_no_file_raw(
 
     s = stack.settings
     env = {k: v for k, v in os.environ.items() if not k.startswith("INCIDENTFLOW_")} | {
-        "INCIDENTFLOW_TEMPORAL_ADDRESS": s.target,
-        "INCIDENTFLOW_TASK_QUEUE_PREFIX": s.task_queue_prefix,
+        "INCIDENTFLOW_TEMPORAL_ADDRESS": s.temporal.target,
+        "INCIDENTFLOW_TASK_QUEUE_PREFIX": s.temporal.task_queue_prefix,
         "INCIDENTFLOW_DATA_DIR": str(s.data_dir),
     }
     out = tmp_path / "pm.md"

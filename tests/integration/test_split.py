@@ -20,7 +20,7 @@ from test_cli import ROOT, cli_env
 from test_ingest_sources import wait_processed
 
 from incidentflow.agents.splitting import split_incident_id
-from incidentflow.cli import ops
+from incidentflow.client import IncidentClient
 from incidentflow.codec import DATA_CONVERTER
 from incidentflow.models import IncidentState, SplitRequest
 from worker import WORKFLOWS
@@ -35,8 +35,8 @@ async def run_cli(stack: Stack, *args: str) -> tuple[int, str, str]:
     """`incidentflow ARGS` in its own process, without blocking this loop's workers."""
     s = stack.settings
     env = cli_env(
-        INCIDENTFLOW_TEMPORAL_ADDRESS=s.target,
-        INCIDENTFLOW_TASK_QUEUE_PREFIX=s.task_queue_prefix,
+        INCIDENTFLOW_TEMPORAL_ADDRESS=s.temporal.target,
+        INCIDENTFLOW_TASK_QUEUE_PREFIX=s.temporal.task_queue_prefix,
         INCIDENTFLOW_ENVIRONMENT=s.environment,
         INCIDENTFLOW_DATA_DIR=str(s.data_dir),
     )
@@ -76,7 +76,7 @@ async def test_split_opens_its_own_incident_recorded_in_both(stack: Stack) -> No
     await wait_processed(client, env, delivered(payloads))
     moving = fingerprints_named(payloads, SPLIT_NAMES)
     assert len(moving) == 2
-    before = await ops.get_record(client, source_id)
+    before = await IncidentClient(client).record(source_id)
     new_id = split_incident_id(source_id, before.incident.opened_at, moving)
 
     # An earlier run of the command moved the alerts out, then died before it opened the new
@@ -109,7 +109,7 @@ async def test_split_opens_its_own_incident_recorded_in_both(stack: Stack) -> No
     assert first.actor == "alice" and first.summary == f"split from {source_id} by alice: {REASON}"
 
     # The source no longer lists them, and says once where they went, who moved them and why.
-    after = await ops.get_record(client, source_id)
+    after = await IncidentClient(client).record(source_id)
     assert not set(moving) & {a.fingerprint for a in after.incident.alerts}
     assert after.incident.alerts
     moves = [e for e in after.timeline if e.summary.startswith("split 2 alert(s) out")]
@@ -119,7 +119,7 @@ async def test_split_opens_its_own_incident_recorded_in_both(stack: Stack) -> No
 
     # The stream's index moved the fingerprints, so later alerts join the right incident.
     async def index_moved() -> bool:
-        index = {i.id: i for i in await ops.open_incidents(client, env)}
+        index = {i.id: i for i in await IncidentClient(client).open_incidents(env)}
         return (
             new_id in index
             and sorted(index[new_id].fingerprints) == moving
@@ -136,9 +136,9 @@ async def test_split_opens_its_own_incident_recorded_in_both(stack: Stack) -> No
     assert code == 0, err
     assert f"{new_id} was already split off {source_id}" in out and "nothing changed" in out
     assert (await client.get_workflow_handle(new_id).describe()).run_id == run_id
-    again = await ops.get_record(client, source_id)
+    again = await IncidentClient(client).record(source_id)
     assert len([e for e in again.timeline if e.summary.startswith("split 2 alert(s)")]) == 1
-    assert len(await ops.open_incidents(client, env)) == 2
+    assert len(await IncidentClient(client).open_incidents(env)) == 2
 
     # Later news of a moved alert (it resolved) goes to the new incident, not the source.
     (payload,) = [p for p in payloads if p["alerts"][0]["fingerprint"] == moving[0]]
@@ -148,13 +148,13 @@ async def test_split_opens_its_own_incident_recorded_in_both(stack: Stack) -> No
     assert (await stack.post_alertmanager(resolved)).status_code == 202
 
     async def resolved_in_new() -> bool:
-        rec = await ops.get_record(client, new_id)
+        rec = await IncidentClient(client).record(new_id)
         return any(
             a.fingerprint == moving[0] and a.status.value == "resolved" for a in rec.incident.alerts
         )
 
     await until(resolved_in_new)
-    last = await ops.get_record(client, source_id)
+    last = await IncidentClient(client).record(source_id)
     assert not set(moving) & {a.fingerprint for a in last.incident.alerts}
 
     # Both histories, with the split, its repeat and the crash-recovery in them, replay.
@@ -168,7 +168,7 @@ async def test_split_mistakes_are_one_line(stack: Stack) -> None:
     client, env = stack.client, stack.settings.environment
     source_id, payloads = await fire(stack)
     await wait_processed(client, env, delivered(payloads))
-    record = await ops.get_record(client, source_id)
+    record = await IncidentClient(client).record(source_id)
     every = [arg for a in record.incident.alerts for arg in ("--alert", a.fingerprint)]
     (unknown, everything) = await asyncio.gather(
         run_cli(stack, "split", source_id, "--alert", "fp-nope", "--by", "alice"),
@@ -182,8 +182,8 @@ async def test_split_mistakes_are_one_line(stack: Stack) -> None:
     assert "must leave at least one alert" in everything[2]
     assert "name fewer --alert" in everything[2]
     # Refused before anything moved: the same incident, the same alerts, no new incident.
-    still = await ops.get_record(client, source_id)
+    still = await IncidentClient(client).record(source_id)
     assert {a.fingerprint for a in still.incident.alerts} == {
         a.fingerprint for a in record.incident.alerts
     }
-    assert [i.id for i in await ops.open_incidents(client, env)] == [source_id]
+    assert [i.id for i in await IncidentClient(client).open_incidents(env)] == [source_id]

@@ -9,7 +9,7 @@ from pathlib import Path
 from conftest import app_stack, make_settings
 from test_ingest_sources import am_alert, am_payload, wait_processed
 
-from incidentflow.cli import ops
+from incidentflow.client import IncidentClient
 from incidentflow.temporal import DevServer, connect, free_port
 from workflows.names import stream_workflow_id
 
@@ -52,7 +52,7 @@ async def test_continue_as_new_carries_the_index_and_counts_every_alert(tmp_path
                 await wait_processed(client, settings.environment, (b + 8) * PER_BATCH)
             total = BATCHES * PER_BATCH
             stats = await wait_processed(client, settings.environment, total)
-            (inc,) = await ops.open_incidents(client, settings.environment)
+            (inc,) = await IncidentClient(client).open_incidents(settings.environment)
         assert stats.alerts_received == stats.alerts_processed == total
         assert stats.runs >= 3, "the lowered limits must force several hand-overs"
         # One incident holds every alert: the index crossed every hand-over.

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 from conftest import Stack, app_stack, make_settings
+from drills import slow_investigation
 from remediation_flow import until
 from temporalio.api.common.v1 import WorkflowExecution
 from temporalio.api.enums.v1 import EventType
@@ -20,7 +21,8 @@ from temporalio.api.workflowservice.v1 import ResetWorkflowExecutionRequest
 from temporalio.client import WorkflowExecutionStatus
 from test_ingest_sources import am_alert, am_payload, stream_stats, wait_processed
 
-from incidentflow.cli import ops
+import worker
+from incidentflow.client import IncidentClient
 from incidentflow.models import GoneIncident, IncidentState, OpenIncident, TakeoverRequest
 from incidentflow.temporal import DevServer, connect
 from workflows.incident import IncidentWorkflow
@@ -43,7 +45,7 @@ async def open_with(stack: Stack, fp: str, *, other_than: str = "") -> OpenIncid
     async def ready() -> bool:
         found[:] = [
             o
-            for o in await ops.open_incidents(stack.client, stack.settings.environment)
+            for o in await IncidentClient(stack.client).open_incidents(stack.settings.environment)
             if fp in o.fingerprints and o.id != other_than
         ]
         return bool(found)
@@ -70,16 +72,17 @@ async def check_stream_whole(stack: Stack, alerts: int) -> None:
 
 
 async def record_alerts(stack: Stack, incident_id: str) -> set[str]:
-    record = await ops.get_record(stack.client, incident_id)
+    record = await IncidentClient(stack.client).record(incident_id)
     return {a.fingerprint for a in record.incident.alerts}
 
 
 @pytest.fixture
-async def slow_stack(dev_server: DevServer, tmp_path: Path) -> AsyncIterator[Stack]:
+async def slow_stack(
+    dev_server: DevServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> AsyncIterator[Stack]:
     """Workers whose investigation stays open 30 s: a stop lands while an agent works."""
-    settings = make_settings(
-        dev_server.address, tmp_path / "data", drill_investigation_delay_seconds=30.0
-    )
+    monkeypatch.setattr(worker, "InvestigationActivities", slow_investigation(30.0))
+    settings = make_settings(dev_server.address, tmp_path / "data")
     async with app_stack(settings, await connect(settings)) as running:
         yield running
 
@@ -92,7 +95,7 @@ async def test_alerts_for_an_ended_incident_open_a_new_one(slow_stack: Stack, fa
     handle = stack.client.get_workflow_handle(first.id)
 
     async def investigating() -> bool:
-        rec = await ops.get_record(stack.client, first.id)
+        rec = await IncidentClient(stack.client).record(first.id)
         return rec.state is IncidentState.INVESTIGATING
 
     await until(investigating)
@@ -117,10 +120,12 @@ async def test_alerts_for_an_ended_incident_open_a_new_one(slow_stack: Stack, fa
     stats = await stream_stats(stack.client, stack.settings.environment)
     assert stats.alerts_after_end == 1 and stats.incidents_gone == 1
     assert [g.incident_id for g in await gone(stack)] == [first.id]
-    open_ids = {o.id for o in await ops.open_incidents(stack.client, stack.settings.environment)}
+    open_ids = {
+        o.id for o in await IncidentClient(stack.client).open_incidents(stack.settings.environment)
+    }
     assert first.id not in open_ids
     # `incidents` says what happened to it, not the state it was in when it was stopped.
-    rows = {r.id: r for r in await ops.list_incidents(stack.client)}
+    rows = {r.id: r for r in await IncidentClient(stack.client).list_incidents()}
     assert rows[first.id].state == ("cancelled" if fate == "cancel" else "terminated")
 
 
@@ -159,14 +164,14 @@ async def test_a_reset_incident_keeps_receiving_alerts(stack: Stack) -> None:
 async def test_a_recurrence_after_close_opens_a_new_incident(stack: Stack) -> None:
     await send(stack, "PaymentsDown", "fp-a")
     first = await open_with(stack, "fp-a")
-    await ops.take_over(
-        stack.client, first.id, IncidentWorkflow.resolve, TakeoverRequest(by="erin", text="ok")
+    await IncidentClient(stack.client).take_over(
+        first.id, "resolve", TakeoverRequest(by="erin", text="ok")
     )
     final = await stack.client.get_workflow_handle_for(IncidentWorkflow.run, first.id).result()
     assert final.state is IncidentState.CLOSED
 
     async def forgotten() -> bool:
-        open_now = await ops.open_incidents(stack.client, stack.settings.environment)
+        open_now = await IncidentClient(stack.client).open_incidents(stack.settings.environment)
         return all(o.id != first.id for o in open_now)
 
     await until(forgotten)

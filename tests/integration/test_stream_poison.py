@@ -21,7 +21,7 @@ from test_ingest_sources import am_alert, am_payload, wait_processed
 
 from activities import correlation as correlation_activity
 from activities import detection as detection_activity
-from incidentflow.cli import ops
+from incidentflow.client import IncidentClient
 from incidentflow.models import AlertBatch, CorrelationInput, ServiceGraph
 from incidentflow.models.alerts import MAX_ANNOTATION_VALUE
 
@@ -114,10 +114,10 @@ async def test_an_agent_that_cannot_process_an_alert_quarantines_it(
     stats = await wait_processed(stack.client, env, 5)
     assert stats.alerts_received == stats.alerts_processed == 5
     assert stats.alerts_quarantined == 1
-    _, held, _ = await ops.stream_record(stack.client, env)
+    _, held, _ = await IncidentClient(stack.client).stream_record(env)
     assert [[a.fingerprint for a in q.alerts] for q in held] == [["poison-1"]]
     assert held[0].stage == stage and "date value out of range" in held[0].error
-    (incident,) = await ops.open_incidents(stack.client, env)
+    (incident,) = await IncidentClient(stack.client).open_incidents(env)
     assert set(incident.fingerprints) == {f"good-{n}" for n in range(1, 5)}
     # What a person runs to see it.
     cli = await asyncio.create_subprocess_exec(
@@ -129,7 +129,7 @@ async def test_an_agent_that_cannot_process_an_alert_quarantines_it(
         cwd=ROOT,
         env={
             "PATH": "/usr/bin:/bin",
-            "INCIDENTFLOW_TEMPORAL_ADDRESS": stack.settings.temporal_address,
+            "INCIDENTFLOW_TEMPORAL_ADDRESS": stack.settings.temporal.temporal_address,
         },
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,

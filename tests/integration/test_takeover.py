@@ -8,10 +8,12 @@ from pathlib import Path
 
 import pytest
 from conftest import Stack, app_stack, make_settings
+from drills import slow_investigation
 from flow import wait_for_state
 from remediation_flow import awaiting, fire
 
-from incidentflow.cli import ops
+import worker
+from incidentflow.client import IncidentClient
 from incidentflow.errors import DecisionRefused
 from incidentflow.models import (
     DecisionRequest,
@@ -70,22 +72,20 @@ async def test_override_investigation_then_pipeline_continues_from_it(stack: Sta
     client = stack.client
     bad = person_investigation("INC-20000101-000000", record.incident.opened_at)
     with pytest.raises(DecisionRefused, match="is for INC-20000101-000000"):
-        await ops.take_over(
-            client,
+        await IncidentClient(client).take_over(
             incident_id,
-            IncidentWorkflow.override,
+            "override",
             OverrideRequest(by="dana", stage=Stage.INVESTIGATION, investigation=bad),
         )
     mine = person_investigation(incident_id, record.incident.opened_at)
-    await ops.take_over(
-        client,
+    await IncidentClient(client).take_over(
         incident_id,
-        IncidentWorkflow.override,
+        "override",
         OverrideRequest(by="dana", stage=Stage.INVESTIGATION, investigation=mine, reason="pool"),
     )
     async with asyncio.timeout(30):
         while True:
-            record = await ops.get_record(client, incident_id)
+            record = await IncidentClient(client).record(incident_id)
             action = record.plan.action if record.plan else None
             if (
                 record.state is IncidentState.AWAITING_APPROVAL
@@ -99,8 +99,7 @@ async def test_override_investigation_then_pipeline_continues_from_it(stack: Sta
     assert record.investigation.top is not None
     assert record.investigation.top.service == "checkout"
     assert record.plan is not None and "ev-person-1" in record.plan.evidence_ids
-    await ops.decide(
-        client,
+    await IncidentClient(client).decide(
         incident_id,
         approve=False,
         request=DecisionRequest(by="dana", reason="restarting by hand"),
@@ -111,43 +110,36 @@ async def test_override_investigation_then_pipeline_continues_from_it(stack: Sta
 
 
 async def test_pause_holds_the_gate_and_skip_note_assign_resolve(
-    dev_server: DevServer, tmp_path: Path
+    dev_server: DevServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    settings = make_settings(
-        dev_server.address, tmp_path / "data", drill_investigation_delay_seconds=2
-    )
+    monkeypatch.setattr(worker, "InvestigationActivities", slow_investigation(2))
+    settings = make_settings(dev_server.address, tmp_path / "data")
     client = await connect(settings)
     async with app_stack(settings, client) as stack:
         incident_id, _ = await fire(stack)
         # Pause while investigating: the gate before planning holds.
         await wait_for_state(client, incident_id, {IncidentState.INVESTIGATING})
-        await ops.take_over(client, incident_id, IncidentWorkflow.pause, _req("erin", "look"))
+        await IncidentClient(client).take_over(incident_id, "pause", _req("erin", "look"))
         with pytest.raises(DecisionRefused, match="already paused"):
-            await ops.take_over(client, incident_id, IncidentWorkflow.pause, _req("x"))
+            await IncidentClient(client).take_over(incident_id, "pause", _req("x"))
         await asyncio.sleep(4)
-        held = await ops.get_record(client, incident_id)
+        held = await IncidentClient(client).record(incident_id)
         assert held.paused and held.investigation is not None and held.plan is None
         assert "paused by erin before planning" in held.waiting_for
-        await ops.take_over(
-            client, incident_id, IncidentWorkflow.assign, _req("erin", "team-payments")
-        )
-        await ops.take_over(
-            client, incident_id, IncidentWorkflow.note, _req("erin", "DB team looking")
-        )
-        await ops.take_over(
-            client,
+        await IncidentClient(client).take_over(incident_id, "assign", _req("erin", "team-payments"))
+        await IncidentClient(client).take_over(incident_id, "note", _req("erin", "DB team looking"))
+        await IncidentClient(client).take_over(
             incident_id,
-            IncidentWorkflow.skip,
+            "skip",
             StageRequest(by="erin", stage=Stage.PLANNING, reason="fixing by hand"),
         )
         with pytest.raises(DecisionRefused, match="only a failed stage"):
-            await ops.take_over(
-                client,
+            await IncidentClient(client).take_over(
                 incident_id,
-                IncidentWorkflow.retry,
+                "retry",
                 StageRequest(by="erin", stage=Stage.INVESTIGATION),
             )
-        await ops.take_over(client, incident_id, IncidentWorkflow.resume, _req("erin"))
+        await IncidentClient(client).take_over(incident_id, "resume", _req("erin"))
         final = await client.get_workflow_handle_for(IncidentWorkflow.run, incident_id).result()
     assert final.state is IncidentState.CLOSED
     assert final.plan is None and final.results == []

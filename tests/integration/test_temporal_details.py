@@ -11,9 +11,8 @@ from conftest import Stack
 from remediation_flow import awaiting, fire
 from temporalio.api.sdk.v1 import WorkflowMetadata
 
-from incidentflow.cli import ops
+from incidentflow.client import IncidentClient
 from incidentflow.models import TakeoverRequest
-from workflows.incident import IncidentWorkflow
 
 
 async def details(stack: Stack, incident_id: str) -> str:
@@ -32,15 +31,11 @@ async def test_details_follow_alerts_owner_and_pause(stack: Stack) -> None:
     assert f"{alerts} alert(s) · services {', '.join(record.incident.services)}" in shown, shown
     assert "owner" not in shown
 
-    await ops.take_over(
-        stack.client, incident_id, IncidentWorkflow.assign, TakeoverRequest(by="dana", text="erin")
+    await IncidentClient(stack.client).take_over(
+        incident_id, "assign", TakeoverRequest(by="dana", text="erin")
     )
-    await ops.take_over(
-        stack.client, incident_id, IncidentWorkflow.pause, TakeoverRequest(by="erin")
-    )
+    await IncidentClient(stack.client).take_over(incident_id, "pause", TakeoverRequest(by="erin"))
     shown = await details(stack, incident_id)
     assert "(paused by erin)" in shown and "owner erin" in shown, shown
-    await ops.take_over(
-        stack.client, incident_id, IncidentWorkflow.resume, TakeoverRequest(by="erin")
-    )
+    await IncidentClient(stack.client).take_over(incident_id, "resume", TakeoverRequest(by="erin"))
     assert "paused" not in await details(stack, incident_id)

@@ -71,8 +71,8 @@ async def test_workers_and_cli_reach_temporal_only_with_a_client_certificate(
 ) -> None:
     async with terminator(certs, dev_server.address) as port:
         base = make_settings(f"127.0.0.1:{port}", tmp_path / "data")
-        mtls = base.model_copy(
-            update={
+        mtls = base.replace(
+            {
                 "temporal_tls": True,
                 "temporal_tls_cert": certs / "client.pem",
                 "temporal_tls_key": certs / "client.key",
@@ -84,10 +84,10 @@ async def test_workers_and_cli_reach_temporal_only_with_a_client_certificate(
         info = await client.workflow_service.get_system_info(GetSystemInfoRequest())
         assert info.server_version
         # No client certificate: the handshake is refused.
-        no_cert = mtls.model_copy(update={"temporal_tls_cert": None, "temporal_tls_key": None})
+        no_cert = mtls.replace({"temporal_tls_cert": None, "temporal_tls_key": None})
         with pytest.raises(TemporalUnavailable):
             await connect(no_cert)
         # Trusting another CA (here: the client's own certificate): the server is not believed.
-        wrong_ca = mtls.model_copy(update={"temporal_tls_ca": certs / "client.pem"})
+        wrong_ca = mtls.replace({"temporal_tls_ca": certs / "client.pem"})
         with pytest.raises(TemporalUnavailable):
             await connect(wrong_ca)

@@ -44,7 +44,7 @@ def test_every_service_has_an_image_or_a_build_and_valid_ports() -> None:
 
 
 def test_incidentflow_variables_are_settings_the_code_reads() -> None:
-    known = {f"INCIDENTFLOW_{name.upper()}" for name in Settings.model_fields}
+    known = set(Settings.env_names())
     for name, svc in compose()["services"].items():
         for key in env_of(svc):
             if key.startswith("INCIDENTFLOW_"):

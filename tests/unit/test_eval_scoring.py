@@ -156,5 +156,8 @@ def test_a_case_worker_gets_the_cases_settings_and_no_live_source(
     # What the worker process builds from that environment is what the case asked for.
     monkeypatch.setattr(os, "environ", env)
     seen = Settings()
-    assert seen.environment == overrides["environment"] and seen.prometheus_url is None
-    assert seen.settle_seconds == overrides["settle_seconds"] == MIN_SETTLE_S
+    assert (
+        seen.environment == overrides["environment"]
+        and seen.sources.prometheus.prometheus_url is None
+    )
+    assert seen.ingest.settle_seconds == overrides["settle_seconds"] == MIN_SETTLE_S

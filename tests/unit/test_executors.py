@@ -23,7 +23,7 @@ from incidentflow.models import (
     RunbookScriptParams,
     ScaleParams,
 )
-from incidentflow.settings import Settings
+from incidentflow.settings import ExecutorSettings
 
 
 def test_kubectl_reads_state_first_so_a_repeat_is_harmless(tmp_path: Path) -> None:
@@ -104,18 +104,21 @@ def test_script_learns_it_resumes_and_runs_of_one_key_never_overlap(tmp_path: Pa
 
 
 def test_dry_run_is_default_and_config_errors_name_the_variable(tmp_path: Path) -> None:
-    ex = build_executors(Settings())
+    ex = build_executors(ExecutorSettings(), lock_dir=tmp_path)
     assert ex.names == []
     dry = ex.for_params(RollbackParams(service="p", from_version="v2", to_version="v1"))
     assert dry.dry_run and "rollout undo" in " ".join(
         dry.describe(RollbackParams(service="p", from_version="v2", to_version="v1"), key="k")
     )
     with pytest.raises(ConfigError, match="INCIDENTFLOW_EXECUTOR_HTTP_URL"):
-        build_executors(Settings(executor="http"))
+        build_executors(ExecutorSettings(executor="http"), lock_dir=tmp_path)
     with pytest.raises(ConfigError, match="HTTP_SECRET"):
-        build_executors(Settings(executor="http", executor_http_url="http://127.0.0.1:9"))
+        build_executors(
+            ExecutorSettings(executor="http", executor_http_url="http://127.0.0.1:9"),
+            lock_dir=tmp_path,
+        )
     with pytest.raises(ConfigError, match="unknown ssh"):
-        build_executors(Settings(executor="ssh"))
-    only_k = build_executors(Settings(executor="kubectl"))
+        build_executors(ExecutorSettings(executor="ssh"), lock_dir=tmp_path)
+    only_k = build_executors(ExecutorSettings(executor="kubectl"), lock_dir=tmp_path)
     with pytest.raises(ExecutorFailed, match="needs the http executor"):
         only_k.for_params(FeatureFlagParams(flag="f", from_value=True, to_value=False))

@@ -78,7 +78,7 @@ def test_a_child_span_on_another_service_is_a_call_from_its_parents_service() ->
 
 
 async def test_a_bundles_traces_are_learned_and_agree_with_its_topology() -> None:
-    ctx = build_context(Settings(evidence_bundle=TRACED))
+    ctx = build_context(Settings().replace(dict(evidence_bundle=TRACED)))
     declared = load_scenario(TRACED).topology
     assert ctx.graph_line().startswith(f"bundle {TRACED} (its topology): ")
     assert "also learning from spans (bundle)" in ctx.graph_line()
@@ -129,7 +129,9 @@ def test_the_peer_labels_are_a_setting() -> None:
         "api",
     )
     assert rules.edge(alert("fp", {"service": "edge", "peer_service": "api"})) is None
-    ctx = build_context(Settings(graph_callee_labels=["upstream_cluster"], graph_caller_labels=[]))
+    ctx = build_context(
+        Settings().replace(dict(graph_callee_labels=["upstream_cluster"], graph_caller_labels=[]))
+    )
     assert "alert labels (upstream_cluster)" in ctx.graph_line()
 
 
@@ -165,7 +167,7 @@ async def test_with_no_catalog_alert_labels_join_what_would_split(tmp_path: Path
     )
     assert len(split.new_incidents) == 2  # what happened before: one fault, two incidents
 
-    ctx = build_context(Settings(data_dir=tmp_path))
+    ctx = build_context(Settings().replace(dict(data_dir=tmp_path)))
     assert ctx.graph_line().startswith("empty until learned: no INCIDENTFLOW_CATALOG_PATH")
     graph = await ctx.graph_for(batch.alerts)
     assert edges(graph) == {("frontend", "payments")}
@@ -211,13 +213,15 @@ async def test_edges_from_labels_merge_into_a_catalog_and_expire(tmp_path: Path)
 
 
 def test_learning_can_be_turned_off_and_a_bad_setting_is_one_line() -> None:
-    off = build_context(Settings(graph_learn=[]))
+    off = build_context(Settings().replace(dict(graph_learn=[])))
     assert off.graph_line() == "empty: no INCIDENTFLOW_CATALOG_PATH and learning is off"
     with pytest.raises(ConfigError, match=r"^INCIDENTFLOW_GRAPH_LEARN: unknown 'traces'"):
-        build_context(Settings(graph_learn=["traces"]))
+        build_context(Settings().replace(dict(graph_learn=["traces"])))
     with pytest.raises(ConfigError, match=r"^INCIDENTFLOW_GRAPH_PROMETHEUS_QUERIES: each entry"):
         build_context(
-            Settings(prometheus_url="http://prom:9090", graph_prometheus_queries=[{"query": "x"}])
+            Settings().replace(
+                dict(prometheus_url="http://prom:9090", graph_prometheus_queries=[{"query": "x"}])
+            )
         )
 
 
@@ -241,13 +245,17 @@ def test_graph_queries_are_checked_at_start(
     # The same mistake stops a worker at start, before anything is contacted.
     bad = [{"query": query, "caller": caller, "callee": callee}]
     with pytest.raises(ConfigError, match=problem.replace("{", r"\{").replace("(", r"\(")):
-        build_context(Settings(prometheus_url="http://prom:9090", graph_prometheus_queries=bad))
+        build_context(
+            Settings().replace(
+                dict(prometheus_url="http://prom:9090", graph_prometheus_queries=bad)
+            )
+        )
 
 
 def test_the_default_graph_queries_pass_their_own_check_and_up_names_them() -> None:
-    for q in Settings().graph_prometheus_queries:
+    for q in Settings().graph.graph_prometheus_queries:
         check_query(GraphQuery.model_validate(q))
-    ctx = build_context(Settings(prometheus_url="http://prom:9090"))
+    ctx = build_context(Settings().replace(dict(prometheus_url="http://prom:9090")))
     line = ctx.graph_line()
     assert line.startswith("empty until learned: no INCIDENTFLOW_CATALOG_PATH; learning from ")
     assert "prometheus service-graph metrics (prometheus http://prom:9090) every 300 s" in line

@@ -47,7 +47,7 @@ def test_nothing_configured_means_no_evidence_and_an_empty_graph() -> None:
     assert ctx.sources == () and ctx.graph.services == []
     assert ctx.graph_origin.startswith("empty")
     # The bundle answers only when configured, and then its topology is the graph.
-    bundled = build_context(Settings(evidence_bundle=demo_scenario_path()))
+    bundled = build_context(Settings().replace(dict(evidence_bundle=demo_scenario_path())))
     assert [s.name for s in bundled.sources] == ["bundle"]
     assert bundled.graph == demo().topology and bundled.graph_origin.startswith("bundle ")
 
@@ -146,14 +146,20 @@ def test_templates_as_prometheus_users_write_them() -> None:
 def test_a_bad_template_stops_the_worker_at_start_naming_the_setting(tmp_path: Path) -> None:
     queries = tmp_path / "queries.yaml"
     queries.write_text('errors: rate(http_requests_total{service="{svc}"}[1m])\n')
-    settings = Settings(prometheus_url="http://127.0.0.1:9090", prometheus_queries=queries)
+    settings = Settings().replace(
+        dict(prometheus_url="http://127.0.0.1:9090", prometheus_queries=queries)
+    )
     with pytest.raises(ConfigError) as err:
         build_context(settings)
     message = str(err.value)
     assert f"INCIDENTFLOW_PROMETHEUS_QUERIES={queries} (errors)" in message
     assert "\n" not in message
     with pytest.raises(ConfigError, match="INCIDENTFLOW_LOKI_QUERY_TEMPLATE"):
-        build_context(Settings(loki_url="http://127.0.0.1:3100", loki_query_template='{app="x"}'))
+        build_context(
+            Settings().replace(
+                dict(loki_url="http://127.0.0.1:3100", loki_query_template='{app="x"}')
+            )
+        )
 
 
 def test_a_plan_may_only_touch_the_incident() -> None:
@@ -194,15 +200,17 @@ def test_a_plan_may_only_touch_the_incident() -> None:
 
 
 async def test_plans_name_the_executor_that_will_really_run_them() -> None:
-    ctx = build_context(Settings(evidence_bundle=demo_scenario_path()))
+    ctx = build_context(Settings().replace(dict(evidence_bundle=demo_scenario_path())))
     inp = PlanInput(incident=demo_incident(), investigation=demo_investigation())
     for settings, expected in [
         (Settings(), "dry-run"),
-        (Settings(executor="kubectl"), "kubectl"),
+        (Settings().replace(dict(executor="kubectl")), "kubectl"),
         (
-            Settings(
-                executor="http",
-                executor_http_actions={"rollback": {"url": "http://d/{service}/rollback"}},
+            Settings().replace(
+                dict(
+                    executor="http",
+                    executor_http_actions={"rollback": {"url": "http://d/{service}/rollback"}},
+                )
             ),
             "http",
         ),
@@ -218,17 +226,19 @@ def test_up_says_what_is_active() -> None:
     bare = active_block(Settings(), build_context(Settings()))
     assert "evidence:      none configured" in bare
     assert "service graph: empty" in bare and "executor:      dry-run" in bare
-    settings = Settings(
-        prometheus_url="http://prom:9090",
-        executor="http",
-        executor_http_url="http://deploy/act",
-        notify_webhook_url="http://hooks.example/T0KEN?secret=1",
-        llm_agents="investigation",
-        llm_model="m",
-        llm_base_url="http://llm/v1",
-        metrics_bind="127.0.0.1:9464",
-        temporal_address="temporal:7233",
-        temporal_namespace="ops",
+    settings = Settings().replace(
+        dict(
+            prometheus_url="http://prom:9090",
+            executor="http",
+            executor_http_url="http://deploy/act",
+            notify_webhook_url="http://hooks.example/T0KEN?secret=1",
+            llm_agents="investigation",
+            llm_model="m",
+            llm_base_url="http://llm/v1",
+            metrics_bind="127.0.0.1:9464",
+            temporal_address="temporal:7233",
+            temporal_namespace="ops",
+        )
     )
     block = active_block(settings, build_context(settings))
     labels = [line.split(":", 1)[0] for line in block.splitlines()]

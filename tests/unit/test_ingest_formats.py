@@ -13,7 +13,7 @@ from incidentflow.ingest.app import MAX_JSON_DEPTH, parse_json
 from incidentflow.ingest.formats import FORMATS
 from incidentflow.ingest.openapi import openapi_document
 from incidentflow.models import Alert, AlertStatus
-from incidentflow.settings import Settings
+from incidentflow.settings import IngestSettings, Settings
 
 NOW = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
 
@@ -127,62 +127,70 @@ def test_batch_identity_is_stable_per_delivery_and_partition() -> None:
 
 
 def test_auth_bearer_and_hmac_per_source() -> None:
-    s = Settings(
-        ingest_tokens={"alertmanager": SecretStr("t0ken")},
-        ingest_hmac_secrets={"grafana": SecretStr("k3y")},
+    s = Settings().replace(
+        dict(
+            ingest_tokens={"alertmanager": SecretStr("t0ken")},
+            ingest_hmac_secrets={"grafana": SecretStr("k3y")},
+        )
     )
     body = b'{"a": 1}'
-    assert auth.check(Settings(), "generic", {}, body) is None  # nothing configured: open
+    assert auth.check(IngestSettings(), "generic", {}, body) is None  # nothing configured: open
     # Credentials for some sources: one without any is refused, not open (finding 4).
-    refused = auth.check(s, "generic", {}, body)
+    refused = auth.check(s.ingest, "generic", {}, body)
     assert refused is not None and "no credentials configured" in refused
-    assert auth.check(s, "codec", {}, body) is not None
-    assert auth.check(s, "alertmanager", {}, body) is not None
-    assert auth.check(s, "alertmanager", {"authorization": "Bearer wrong"}, body) is not None
-    assert auth.check(s, "alertmanager", {"authorization": "Bearer t0ken"}, body) is None
+    assert auth.check(s.ingest, "codec", {}, body) is not None
+    assert auth.check(s.ingest, "alertmanager", {}, body) is not None
+    assert auth.check(s.ingest, "alertmanager", {"authorization": "Bearer wrong"}, body) is not None
+    assert auth.check(s.ingest, "alertmanager", {"authorization": "Bearer t0ken"}, body) is None
     now = 1_800_000_000.0
     signed = {k.lower(): v for k, v in auth.signed_headers("k3y", body, at=now).items()}
-    assert auth.check(s, "grafana", signed, body, now=now) is None
+    assert auth.check(s.ingest, "grafana", signed, body, now=now) is None
     # Grafana's own headers: the hex signature alone, its timestamp header named ours.
     grafana = {
         "x-grafana-alerting-signature": signed["x-incidentflow-signature"][7:],
         "x-grafana-alerting-timestamp": signed["x-incidentflow-timestamp"],
     }
-    assert auth.check(s, "grafana", grafana, body, now=now + 10) is None
-    assert auth.check(s, "grafana", signed, body + b" ", now=now) is not None
+    assert auth.check(s.ingest, "grafana", grafana, body, now=now + 10) is None
+    assert auth.check(s.ingest, "grafana", signed, body + b" ", now=now) is not None
     # The timestamp is signed: moving it breaks the signature.
     moved = signed | {"x-incidentflow-timestamp": str(int(now) + 1)}
-    assert "does not match" in (auth.check(s, "grafana", moved, body, now=now) or "")
+    assert "does not match" in (auth.check(s.ingest, "grafana", moved, body, now=now) or "")
 
 
 def test_a_signature_is_refused_outside_its_window_and_without_a_timestamp() -> None:
-    s = Settings(ingest_hmac_secrets={"*": SecretStr("k3y")}, ingest_hmac_window_seconds=300)
+    s = Settings().replace(
+        dict(ingest_hmac_secrets={"*": SecretStr("k3y")}, ingest_hmac_window_seconds=300)
+    )
     body = b'{"alerts": []}'
     at = 1_800_000_000.0
     signed = {k.lower(): v for k, v in auth.signed_headers("k3y", body, at=at).items()}
-    assert auth.check(s, "generic", signed, body, now=at + 299) is None
-    assert auth.check(s, "generic", signed, body, now=at - 299) is None
+    assert auth.check(s.ingest, "generic", signed, body, now=at + 299) is None
+    assert auth.check(s.ingest, "generic", signed, body, now=at - 299) is None
     # The same captured request replayed later, or signed far in the future: refused.
-    late = auth.check(s, "generic", signed, body, now=at + 301)
+    late = auth.check(s.ingest, "generic", signed, body, now=at + 301)
     assert late is not None and "300 s" in late
-    assert auth.check(s, "generic", signed, body, now=at - 301) is not None
+    assert auth.check(s.ingest, "generic", signed, body, now=at - 301) is not None
     # The old form (the body alone, no timestamp) no longer passes.
     bare = {"x-incidentflow-signature": signed["x-incidentflow-signature"]}
-    assert "X-IncidentFlow-Timestamp" in (auth.check(s, "generic", bare, body, now=at) or "")
+    assert "X-IncidentFlow-Timestamp" in (auth.check(s.ingest, "generic", bare, body, now=at) or "")
     odd = signed | {"x-incidentflow-timestamp": "\u00b2"}
-    assert auth.check(s, "generic", odd, body, now=at) is not None
+    assert auth.check(s.ingest, "generic", odd, body, now=at) is not None
 
 
 def test_a_non_loopback_webhook_without_credentials_needs_insecure() -> None:
-    assert auth.exposure_problem(Settings(webhook_host="127.0.0.1")) is None
-    assert auth.exposure_problem(Settings(webhook_host="::1")) is None
-    assert auth.exposure_problem(Settings(webhook_host="localhost")) is None
+    assert auth.exposure_problem(IngestSettings(webhook_host="127.0.0.1")) is None
+    assert auth.exposure_problem(IngestSettings(webhook_host="::1")) is None
+    assert auth.exposure_problem(IngestSettings(webhook_host="localhost")) is None
     for host in ("0.0.0.0", "::", "10.1.2.3", "ingest.internal"):
-        problem = auth.exposure_problem(Settings(webhook_host=host))
+        problem = auth.exposure_problem(IngestSettings(webhook_host=host))
         assert problem is not None and "--insecure" in problem, host
-    assert auth.exposure_problem(Settings(webhook_host="0.0.0.0", webhook_insecure=True)) is None
+    assert (
+        auth.exposure_problem(IngestSettings(webhook_host="0.0.0.0", webhook_insecure=True)) is None
+    )
     tokens = {"*": SecretStr("t")}
-    assert auth.exposure_problem(Settings(webhook_host="0.0.0.0", ingest_tokens=tokens)) is None
+    assert (
+        auth.exposure_problem(IngestSettings(webhook_host="0.0.0.0", ingest_tokens=tokens)) is None
+    )
 
 
 @pytest.mark.parametrize(

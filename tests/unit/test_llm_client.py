@@ -22,13 +22,13 @@ from incidentflow.llm.client import LlmClient, LlmRequestRejected, ToolCall
 from incidentflow.llm.config import LlmConfig, llm_config
 from incidentflow.llm.redact import Redactor
 from incidentflow.llm.tools import EvidenceTools
-from incidentflow.settings import Settings
+from incidentflow.settings import LlmSettings, Settings
 
 HELLO = [{"role": "user", "content": "hello"}]
 
 
 def config(fake: FakeOpenAI, **overrides: object) -> LlmConfig:
-    cfg = llm_config(Settings.model_validate(llm_values(fake, **overrides)))
+    cfg = llm_config(LlmSettings.model_validate(llm_values(fake, **overrides)))
     assert cfg is not None
     return cfg
 
@@ -148,7 +148,7 @@ async def test_an_unreachable_endpoint_and_a_timeout_are_retryable() -> None:
 
 async def test_a_tool_call_is_a_span_and_becomes_evidence() -> None:
     spans, provider = local_spans()
-    ctx = build_context(Settings(evidence_bundle=demo_scenario_path()))
+    ctx = build_context(Settings().replace(dict(evidence_bundle=demo_scenario_path())))
     incident = demo_incident(ctx)
     tools = EvidenceTools(
         incident=incident,

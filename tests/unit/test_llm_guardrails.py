@@ -17,14 +17,14 @@ from incidentflow.llm.guard import commands_in, parse
 from incidentflow.llm.investigation import InvestigationAnswer
 from incidentflow.llm.redact import Redactor
 from incidentflow.llm.remediation import RemediationAnswer, catalog_text
-from incidentflow.settings import Settings
+from incidentflow.settings import LlmSettings, Settings
 
 
 def test_off_by_default_and_every_agent_named_by_all() -> None:
-    assert build_engine(Settings()) is None
-    cfg = llm_config(Settings(llm_agents="all", llm_model="m"))
+    assert build_engine(LlmSettings()) is None
+    cfg = llm_config(LlmSettings(llm_agents="all", llm_model="m"))
     assert cfg is not None and cfg.agents == frozenset(AGENTS)
-    some = llm_config(Settings(llm_agents="investigation, remediation", llm_model="m"))
+    some = llm_config(LlmSettings(llm_agents="investigation, remediation", llm_model="m"))
     assert some is not None and some.enabled("remediation") and not some.enabled("detection")
 
 
@@ -40,14 +40,16 @@ def test_off_by_default_and_every_agent_named_by_all() -> None:
 )
 def test_a_bad_setting_is_named(values: dict[str, object], names: str) -> None:
     with pytest.raises(ConfigError, match=names):
-        llm_config(Settings.model_validate(values))
+        llm_config(LlmSettings.model_validate(values))
 
 
 def test_the_key_stays_secret_in_config_and_repr() -> None:
-    cfg = llm_config(Settings(llm_agents="all", llm_model="m", llm_api_key=SecretStr("sk-s3cr3t")))
+    cfg = llm_config(
+        LlmSettings(llm_agents="all", llm_model="m", llm_api_key=SecretStr("sk-s3cr3t"))
+    )
     assert cfg is not None
     assert "sk-s3cr3t" not in repr(cfg) and "sk-s3cr3t" not in str(
-        Settings(llm_api_key="sk-s3cr3t")
+        Settings().replace(dict(llm_api_key="sk-s3cr3t"))
     )
 
 
@@ -188,6 +190,6 @@ def test_only_the_agents_worker_gets_the_model_key_in_compose() -> None:
     }
     assert holders == {"agent-worker"}
     empty = {"llm_agents": "", "llm_base_url": "", "llm_model": "", "llm_api_key": ""}
-    assert build_engine(Settings.model_validate(empty)) is None
-    cfg = llm_config(Settings.model_validate({**empty, "llm_agents": "all", "llm_model": "m"}))
+    assert build_engine(LlmSettings.model_validate(empty)) is None
+    cfg = llm_config(LlmSettings.model_validate({**empty, "llm_agents": "all", "llm_model": "m"}))
     assert cfg is not None and cfg.api_key.get_secret_value() == "not-set"

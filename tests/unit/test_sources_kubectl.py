@@ -208,12 +208,14 @@ def test_investigation_cites_loki_and_kubectl_evidence(kubectl_dir: Path, tmp_pa
         "services:\n  - {name: checkout, depends_on: [payments]}\n  - {name: payments}\n"
     )
     with serve(Peer(lines=_loki_lines())) as loki:
-        settings = Settings(
-            catalog_path=catalog,
-            loki_url=loki.url,
-            loki_grafana_url="http://grafana.test",
-            kubectl_changes=True,
-            kubectl_namespace="shop",
+        settings = Settings().replace(
+            dict(
+                catalog_path=catalog,
+                loki_url=loki.url,
+                loki_grafana_url="http://grafana.test",
+                kubectl_changes=True,
+                kubectl_namespace="shop",
+            )
         )
         ctx = build_context(settings)  # no bundle: live sources only
         alert = Alert(

@@ -19,7 +19,7 @@ from pydantic import SecretStr
 
 from incidentflow.errors import ConfigError, EvidenceUnavailable
 from incidentflow.evidence import ChangeKind, LogLevel
-from incidentflow.settings import Settings
+from incidentflow.settings import SourceSettings
 from incidentflow.sources.build import evidence_sources
 from incidentflow.sources.changelog_http import HttpChangeLog
 from incidentflow.sources.kubectl import KubectlChangeLog
@@ -233,18 +233,20 @@ def test_http_changelog_failures_are_clear_errors(
 
 
 def test_nothing_is_enabled_by_default_and_each_setting_enables_one_source() -> None:
-    assert evidence_sources(Settings()) == []
+    assert evidence_sources(SourceSettings()) == []
     # Unreachable addresses: building the sources must not contact them.
     sources = evidence_sources(
-        Settings(
-            loki_url="http://127.0.0.1:9",
-            changelog_url="http://127.0.0.1:9/changes",
-            changelog_token=SecretStr("t"),
-            kubectl_changes=True,
-            kubectl_binary="/nonexistent/kubectl",
+        SourceSettings().replace(
+            dict(
+                loki_url="http://127.0.0.1:9",
+                changelog_url="http://127.0.0.1:9/changes",
+                changelog_token=SecretStr("t"),
+                kubectl_changes=True,
+                kubectl_binary="/nonexistent/kubectl",
+            )
         )
     )
     assert [type(s) for s in sources] == [LokiSource, HttpChangeLog, KubectlChangeLog]
     assert [s.name for s in sources] == ["loki", "changelog", "kubernetes"]
     with pytest.raises(ConfigError, match="INCIDENTFLOW_CHANGELOG_URL"):
-        evidence_sources(Settings(changelog_url="changes.internal"))
+        evidence_sources(SourceSettings().replace(dict(changelog_url="changes.internal")))
