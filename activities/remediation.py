@@ -68,6 +68,8 @@ def options_from(settings: Settings) -> RemediationOptions:
             notify=notify,
             verify_poll_seconds=settings.verify_poll_seconds,
             resolved_settle_seconds=settings.resolved_settle_seconds,
+            approval_timeout_seconds=settings.approval_timeout_seconds,
+            reinvestigate_debounce_seconds=settings.reinvestigate_debounce_seconds,
         ),
         verify_window_seconds=settings.verify_window_seconds,
         prometheus_url=settings.verify_prometheus_url,

@@ -109,6 +109,13 @@ class Settings(BaseSettings):
         description="Every alert of an incident resolved before approval and none fired again "
         "for this long: the plan is withdrawn and the incident ends resolved",
     )
+    reinvestigate_debounce_seconds: int = Field(
+        default=30,
+        ge=0,
+        le=3600,
+        description="An incident that changed materially before a decision is investigated "
+        "and planned again once no further change came for this long (docs/incidents.md)",
+    )
 
     catalog_path: Path | None = Field(
         default=None,

@@ -24,8 +24,7 @@ with workflow.unsafe.imports_passed_through():
     from activities.execution import ExecutionActivities
     from activities.notify import NotifyActivities
     from activities.remediation import RemediationActivities
-    from incidentflow.identity.admission import Admission, Pending, admit
-    from incidentflow.identity.signing import plan_digest
+    from incidentflow.identity.admission import Admission
     from incidentflow.metrics import record_verification
     from incidentflow.models import (
         ActionResult,
@@ -62,11 +61,13 @@ class ActingSteps(TakeoverHandlers):
     _closing: bool
     _config_loading: asyncio.Task[None] | None
     _withdrawn: str | None
+    _merged_into: str | None
+    _changes: list[str]
+    _asked: bool
 
     def _init_acting(self) -> None:
         self._decisions: list[Approval] = []
         self._approvers: list[str] = []
-        self._nonces: set[str] = set()
         self._verifications: list[Verification] = []
 
     # -- a person's decision: updates (validated) and signals ------------------------------
@@ -77,7 +78,7 @@ class ActingSteps(TakeoverHandlers):
     @workflow.update(name="approve")
     def approve(self, req: DecisionRequest) -> Approval:
         """Approve the pending plan; the action runs once the policy's approvers agree."""
-        admission = self._admit(Decision.APPROVED, req, signal=False)
+        admission = self._admit_decision(Decision.APPROVED, req, signal=False)
         refusal = admission.refusal or self._policy_refusal(admission)
         if refusal is not None:
             # Accepted into history so who tried is on record, then failed for the caller.
@@ -92,7 +93,7 @@ class ActingSteps(TakeoverHandlers):
     @workflow.update(name="reject")
     def reject(self, req: DecisionRequest) -> Approval:
         """Reject the pending plan; nothing executes."""
-        admission = self._admit(Decision.REJECTED, req, signal=False)
+        admission = self._admit_decision(Decision.REJECTED, req, signal=False)
         if admission.refusal is not None:
             self._refuse(Decision.REJECTED, admission, admission.refusal)
             raise ApplicationError(admission.refusal, type="RejectRefused", non_retryable=True)
@@ -113,6 +114,11 @@ class ActingSteps(TakeoverHandlers):
         self._decide_by_signal(Decision.REJECTED, decode(raw, DecisionRequest))
 
     def _check_decidable(self, decision: Decision, req: DecisionRequest) -> None:
+        if self._merged_into is not None:
+            raise ValueError(
+                f"{self._incident.id} was merged into {self._merged_into}; its plan was "
+                "cancelled: decide on that incident"
+            )
         if self._withdrawn is not None:
             raise ValueError(f"{self._incident.id}'s plan was withdrawn: {self._withdrawn}")
         if self._approval is not None:
@@ -129,25 +135,11 @@ class ActingSteps(TakeoverHandlers):
         if decision is Decision.REJECTED and not req.reason.strip():
             raise ValueError("a rejection needs a reason (--reason TEXT)")
 
-    def _admit(self, decision: Decision, req: DecisionRequest, *, signal: bool) -> Admission:
-        action = self._plan.action if self._plan else None
-        admission = admit(
-            "approve" if decision is Decision.APPROVED else "reject",
-            req,
-            signal=signal,
-            pending=Pending(
-                incident_id=self._incident.id,
-                service=self._incident.origin_service,
-                plan_id=action.id if action else None,
-                plan_digest=plan_digest(action),
-                now=workflow.now(),
-            ),
-            trust=self._config.trust,
-            seen_nonces=self._nonces,
-        )
-        if admission.nonce is not None:
-            self._nonces.add(admission.nonce)
-        return admission
+    def _admit_decision(
+        self, decision: Decision, req: DecisionRequest, *, signal: bool
+    ) -> Admission:
+        verb = "approve" if decision is Decision.APPROVED else "reject"
+        return self._admit(verb, req, signal=signal)
 
     def _policy_refusal(self, admission: Admission) -> str | None:
         action = self._plan.action if self._plan else None
@@ -208,7 +200,7 @@ class ActingSteps(TakeoverHandlers):
             self._event(TimelineKind.DECISION, "unknown", f"malformed {verb} signal: {req}")
             return
         # A signal cannot be refused; every attempt is recorded so the history tells the truth.
-        admission = self._admit(decision, req, signal=True)
+        admission = self._admit_decision(decision, req, signal=True)
         try:
             self._check_decidable(decision, req)
         except ValueError as err:
@@ -227,7 +219,7 @@ class ActingSteps(TakeoverHandlers):
         summary = action.summary if action else "the plan"
         needed = self._config.policy.required(action.risk) if action else 1
         have = f" ({len(self._approvers)} of {needed} approvals)" if needed > 1 else ""
-        window = self._inp.approval_timeout_seconds
+        window = self._config.approval_timeout_seconds
         return (
             f"a person to approve or reject: {summary}{have} (expires in {window // 60} min; "
             f"`incidentflow approve {self._incident.id}`)"
@@ -238,6 +230,7 @@ class ActingSteps(TakeoverHandlers):
         return (
             self._resolved_by is not None
             or self._withdrawn is not None
+            or self._merged_into is not None
             or Stage.INVESTIGATION in self._overrides
             or Stage.PLANNING in self._overrides
             or Stage.PLANNING in self._skips
@@ -265,18 +258,20 @@ class ActingSteps(TakeoverHandlers):
         await self._config_ready()
         self._approval = None
         self._approvers = []
-        window = self._inp.approval_timeout_seconds
+        window = self._config.approval_timeout_seconds
         self._set_state(IncidentState.AWAITING_APPROVAL, self._decision_waiting())
         self._notify(NotificationKind.DECISION_NEEDED, f"approval window: {window // 60} min")
+        self._asked = True
         with contextlib.suppress(TimeoutError):
             await workflow.wait_condition(
-                lambda: self._approval is not None or self._wake(),
+                # A material change before a decision replaces the plan (workflows/living.py).
+                lambda: self._approval is not None or self._wake() or bool(self._changes),
                 timeout=timedelta(seconds=window),
                 timeout_summary="approval window",
             )
         if self._approval is not None:
             return self._approval
-        if self._wake():
+        if self._wake() or self._changes:
             return None
         # Silence is never consent: the window passing ends the plan, and nothing executes.
         expired = Approval(

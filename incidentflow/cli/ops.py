@@ -144,6 +144,11 @@ async def decide(
             f"{incident_id} has already ended; see `incidentflow show {incident_id}`"
         )
     update = IncidentWorkflow.approve if approve else IncidentWorkflow.reject
+    if request.plan_id is None and request.plan_digest is None and request.proof is None:
+        # A caller that named no plan decides on the one pending now, read just before.
+        plan = (await get_record(client, incident_id)).plan
+        if plan is not None:
+            request = request.model_copy(update={"plan_id": plan.id, "plan_digest": plan.digest})
     try:
         return await handle.execute_update(update, request, rpc_timeout=RPC_TIMEOUT)
     except WorkflowUpdateFailedError as err:

@@ -22,7 +22,7 @@ from incidentflow.cli.identity import who as logged_in_or
 from incidentflow.cli.output import echo
 from incidentflow.errors import BadInput, DecisionRefused
 from incidentflow.identity.canonical import canonical_or_none
-from incidentflow.identity.signing import new_key_pair, plan_digest
+from incidentflow.identity.signing import new_key_pair
 from incidentflow.models import (
     Approval,
     DecisionRequest,
@@ -167,14 +167,9 @@ async def _decide(
         echo(plan_text(record))  # what a person approves is always shown, --yes or not
     if confirm and not click.confirm(f"{verb} as {who}?", default=False):
         raise DecisionRefused(f"not {verb}d (answer y, or pass --yes)")
-    action = record.plan.action
     # The plan the person saw: the workflow refuses the decision if another is pending now.
     decision = await send(
-        {
-            "reason": reason,
-            "plan_id": action.id if action else None,
-            "plan_digest": plan_digest(action),
-        }
+        {"reason": reason, "plan_id": record.plan.id, "plan_digest": record.plan.digest}
     )
     echo(f"{incident_id}: {decision.decision.value} by {decision.by}")
 
