@@ -14,7 +14,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from datetime import timedelta
+import functools
+from datetime import datetime, timedelta
 
 from temporalio import workflow
 from temporalio.common import RawValue
@@ -39,6 +40,7 @@ with workflow.unsafe.imports_passed_through():
         IncidentState,
         NotificationKind,
         RemediationAction,
+        RemediationPlan,
         Stage,
         TimelineKind,
         Verification,
@@ -46,7 +48,7 @@ with workflow.unsafe.imports_passed_through():
         VerifyCheck,
         VerifyKind,
     )
-    from workflows import policies
+    from workflows import living, policies
     from workflows.signal_input import decode
     from workflows.takeover import TakeoverHandlers
 
@@ -64,6 +66,8 @@ class ActingSteps(TakeoverHandlers):
     _merged_into: str | None
     _changes: list[str]
     _asked: bool
+    _plans: list[RemediationPlan]
+    _replan_reason: str
 
     def _init_acting(self) -> None:
         self._decisions: list[Approval] = []
@@ -262,17 +266,26 @@ class ActingSteps(TakeoverHandlers):
         self._set_state(IncidentState.AWAITING_APPROVAL, self._decision_waiting())
         self._notify(NotificationKind.DECISION_NEEDED, f"approval window: {window // 60} min")
         self._asked = True
-        with contextlib.suppress(TimeoutError):
-            await workflow.wait_condition(
-                # A material change before a decision replaces the plan (workflows/living.py).
-                lambda: self._approval is not None or self._wake() or bool(self._changes),
-                timeout=timedelta(seconds=window),
-                timeout_summary="approval window",
-            )
-        if self._approval is not None:
-            return self._approval
-        if self._wake() or self._changes:
-            return None
+        deadline = workflow.now() + timedelta(seconds=window)
+        while True:
+            left = (deadline - workflow.now()).total_seconds()
+            if left > 0:
+                with contextlib.suppress(TimeoutError):
+                    await workflow.wait_condition(
+                        lambda: self._approval is not None or self._wake() or bool(self._changes),
+                        timeout=timedelta(seconds=left),
+                        timeout_summary="approval window",
+                    )
+            if self._approval is not None:
+                return self._approval
+            if self._wake():
+                return None
+            if not self._changes or workflow.now() >= deadline:
+                break
+            # A material change: the plan stands (and can still be decided) until the
+            # changes have been quiet for the debounce window; then it is replaced.
+            if await self._settle_changes(until=deadline):
+                return None
         # Silence is never consent: the window passing ends the plan, and nothing executes.
         expired = Approval(
             decision=Decision.EXPIRED,
@@ -288,6 +301,61 @@ class ActingSteps(TakeoverHandlers):
         self._escalated = True
         self._notify(NotificationKind.EXPIRED, f"no decision within {window} s; escalating")
         return expired
+
+    # -- a living investigation (workflows/living.py) ---------------------------------------
+
+    # -- a living investigation (workflows/living.py) ---------------------------------------
+
+    def _may_reinvestigate(self) -> bool:
+        """Changes re-plan only before a decision, for agents' work, within the cap."""
+        before = self._state in living.BEFORE_DECISION and self._approval is None
+        agents = not any(p.engine.value == "person" for p in self._plans[-1:])
+        return (
+            before
+            and agents
+            and self._merged_into is None
+            and len(self._plans) <= living.MAX_REPLANS
+        )
+
+    def _changed_since(self, seen: int) -> bool:
+        return len(self._changes) != seen or self._wake() or self._approval is not None
+
+    async def _settle_changes(self, *, until: datetime | None = None) -> bool:
+        """Debounce material changes; True when they call for a new investigation.
+
+        False when they do not (a decision arrived first, a person stepped in, `until`
+        passed, or re-planning is not allowed: workflows/living.py says when).
+        """
+        if not self._changes or not self._may_reinvestigate():
+            self._changes.clear()
+            return False
+        if until is None:
+            self._set_state(IncidentState.PLANNING, "the incident to stop changing, to re-plan")
+        quiet = float(self._config.reinvestigate_debounce_seconds)
+        while True:
+            seen = len(self._changes)
+            wait = quiet if until is None else min(quiet, (until - workflow.now()).total_seconds())
+            if until is not None and wait <= 0:
+                return False
+            if wait <= 0:
+                break
+            try:
+                await workflow.wait_condition(
+                    functools.partial(self._changed_since, seen),
+                    timeout=timedelta(seconds=wait),
+                    timeout_summary="re-investigation debounce",
+                )
+            except TimeoutError:
+                if until is not None and workflow.now() >= until:
+                    return False
+                break
+            if self._approval is not None or self._wake():
+                return False
+        why = living.summary(self._changes)
+        self._changes.clear()
+        self._replan_reason = why
+        self._event(TimelineKind.INVESTIGATION, "system", f"investigating again: {why}")
+        return True
 
     # -- acting ----------------------------------------------------------------------------
 

@@ -11,9 +11,7 @@ itself does not fail.
 from __future__ import annotations
 
 import asyncio
-import functools
 from collections.abc import Awaitable, Callable
-from datetime import timedelta
 from typing import TypeVar
 
 from temporalio import workflow
@@ -234,6 +232,10 @@ class IncidentWorkflow(MoveHandlers, ActingSteps):
                 action = self._plan.action if self._plan else None
                 if action is None:
                     return IncidentState.NEEDS_ATTENTION
+                if self._approval is None or self._approval.decision is not Decision.APPROVED:
+                    # Nothing runs that a person did not approve: ask about the plan again.
+                    stage = Stage.PLANNING
+                    continue
                 outcome = await self._act(action)
                 if outcome is True:
                     return IncidentState.CLOSED
@@ -254,8 +256,8 @@ class IncidentWorkflow(MoveHandlers, ActingSteps):
 
     def _rewind(self) -> Stage:
         """Where the loop goes after a person's override, a skip or a change interrupted a wait."""
-        if Stage.INVESTIGATION in self._overrides:
-            return Stage.INVESTIGATION
+        if self._replan_reason or Stage.INVESTIGATION in self._overrides:
+            return Stage.INVESTIGATION  # a re-investigation was called for, or a person's own
         if self._changes or Stage.PLANNING in self._overrides or Stage.PLANNING in self._skips:
             return Stage.PLANNING
         return Stage.EXECUTION
@@ -452,45 +454,6 @@ class IncidentWorkflow(MoveHandlers, ActingSteps):
                 f"on {replaced.id} is refused",
             )
         self._replan_reason = ""
-
-    def _may_reinvestigate(self) -> bool:
-        """Changes re-plan only before a decision, for agents' work, within the cap."""
-        before = self._state in living.BEFORE_DECISION and self._approval is None
-        agents = not any(p.engine.value == "person" for p in self._plans[-1:])
-        return (
-            before
-            and agents
-            and self._merged_into is None
-            and len(self._plans) <= living.MAX_REPLANS
-        )
-
-    def _changed_since(self, seen: int) -> bool:
-        return len(self._changes) != seen or self._wake()
-
-    async def _settle_changes(self) -> bool:
-        """Debounce material changes; True when they call for a new investigation."""
-        if not self._changes or not self._may_reinvestigate():
-            self._changes.clear()
-            return False
-        quiet = self._config.reinvestigate_debounce_seconds
-        while True:
-            seen = len(self._changes)
-            try:
-                await workflow.wait_condition(
-                    functools.partial(self._changed_since, seen),
-                    timeout=timedelta(seconds=quiet),
-                    timeout_summary="re-investigation debounce",
-                )
-            except TimeoutError:
-                break
-            if self._wake():
-                self._changes.clear()
-                return False
-        why = living.summary(self._changes)
-        self._changes.clear()
-        self._replan_reason = why
-        self._event(TimelineKind.INVESTIGATION, "system", f"investigating again: {why}")
-        return True
 
     async def _draft(self) -> PostMortem:
         self._set_state(IncidentState.DRAFTING_POSTMORTEM, "the post-mortem agent")
