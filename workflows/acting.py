@@ -35,9 +35,11 @@ with workflow.unsafe.imports_passed_through():
         ConfigRequest,
         Decision,
         DecisionRequest,
+        Engine,
         ExecuteInput,
         IncidentInput,
         IncidentState,
+        Investigation,
         NotificationKind,
         RemediationAction,
         RemediationPlan,
@@ -67,6 +69,7 @@ class ActingSteps(TakeoverHandlers):
     _changes: list[str]
     _asked: bool
     _plans: list[RemediationPlan]
+    _investigation: Investigation | None
     _replan_reason: str
 
     def _init_acting(self) -> None:
@@ -309,7 +312,10 @@ class ActingSteps(TakeoverHandlers):
     def _may_reinvestigate(self) -> bool:
         """Changes re-plan only before a decision, for agents' work, within the cap."""
         before = self._state in living.BEFORE_DECISION and self._approval is None
-        agents = not any(p.engine.value == "person" for p in self._plans[-1:])
+        # A person's investigation or plan is never replaced by an agent's.
+        engines = [p.engine for p in self._plans[-1:]]
+        engines += [self._investigation.engine] if self._investigation else []
+        agents = Engine.PERSON not in engines
         return (
             before
             and agents

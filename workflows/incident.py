@@ -202,6 +202,7 @@ class IncidentWorkflow(MoveHandlers, ActingSteps):
                 self._adopt_investigation(inv or self._skipped_investigation())
                 stage = Stage.PLANNING
             elif stage is Stage.PLANNING:
+                await self._gate(stage)  # a pause holds before re-planning, too
                 if await self._settle_changes():
                     stage = Stage.INVESTIGATION
                     continue
