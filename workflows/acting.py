@@ -44,6 +44,8 @@ with workflow.unsafe.imports_passed_through():
         RemediationAction,
         RemediationPlan,
         Stage,
+        TakeoverRequest,
+        TimelineEvent,
         TimelineKind,
         Verification,
         VerificationStatus,
@@ -253,6 +255,25 @@ class ActingSteps(TakeoverHandlers):
             retry_policy=policies.STREAM_RETRY,
             summary="read the approval policy",
         )
+
+    @workflow.update(name="refresh")
+    async def refresh(self, req: TakeoverRequest) -> TimelineEvent:
+        """Read the incident's configuration again (approval policy and window, notifiers,
+        settle and debounce windows): a changed setting on the workers applies from now on."""
+        await self._config_ready()
+        await self._load_config()
+        c = self._config
+        return self._event(
+            TimelineKind.TAKEOVER,
+            req.by,
+            f"configuration read again: approval window {c.approval_timeout_seconds} s, "
+            f"settle {c.resolved_settle_seconds} s, re-plan debounce "
+            f"{c.reinvestigate_debounce_seconds} s, notifier {'on' if c.notify else 'off'}",
+        )
+
+    @refresh.validator
+    def _validate_refresh(self, req: TakeoverRequest) -> None:
+        self._check_not_ended()
 
     async def _config_ready(self) -> None:
         """Wait for the incident's configuration (policy, notifiers) if it is still loading."""

@@ -194,6 +194,12 @@ def register(cli: click.Group, run_async: Callable[[AsyncCommand], Callable[...,
     simple("pause", "Hold the incident before its next agent step.", "Why.", text_required=False)
     simple("resume", "Let a paused incident go on.", "Why.", text_required=False)
     simple(
+        "refresh",
+        "Read the incident's configuration (approval policy and window...) again.",
+        "Why.",
+        text_required=False,
+    )
+    simple(
         "note", "Add a note to the timeline and the post-mortem.", "The note.", text_required=True
     )
     simple(

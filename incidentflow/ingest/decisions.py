@@ -65,13 +65,13 @@ REQUESTS: dict[str, type[BaseModel]] = {
     "skip": StageRequest,
     **{
         verb: TakeoverRequest
-        for verb in ("pause", "resume", "resolve", "assign", "note", "escalate")
+        for verb in ("pause", "resume", "resolve", "assign", "note", "escalate", "refresh")
     },
 }
 # Verbs the workflow judges itself (signature, role, policy) and records when refused.
 JUDGED_BY_WORKFLOW = frozenset({"approve", "reject"})
 # Verbs any authenticated person may use: they add to the record and change nothing that runs.
-OPEN_VERBS = frozenset({"note", "escalate"})
+OPEN_VERBS = frozenset({"note", "escalate", "refresh"})
 
 
 def team_lookup(settings: Settings) -> Callable[[str | None], str | None]:

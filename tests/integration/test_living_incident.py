@@ -28,6 +28,7 @@ from incidentflow.models import (
     IncidentRecord,
     IncidentState,
     MergeRequest,
+    TakeoverRequest,
     TimelineKind,
 )
 from incidentflow.temporal import DevServer, connect
@@ -146,3 +147,28 @@ async def test_a_merged_away_incident_ends_merged_and_never_acts(
     assert any("its plan was cancelled" in e.summary for e in final.timeline)
     assert waiting.state in WAITING
     assert any(f"merged in from {second.id}" in e.summary for e in target.timeline)
+
+
+@pytest.mark.slow
+async def test_a_refresh_reads_the_configuration_the_workers_have_now(
+    dev_server: DevServer, tmp_path: Path
+) -> None:
+    settings = make_settings(dev_server.address, tmp_path / "data")
+    client = await connect(settings)
+    async with app_stack(settings, client) as stack:
+        incident_id, _ = await fire(stack)
+        before = await wait_for_state(client, incident_id, {IncidentState.AWAITING_APPROVAL})
+    assert "expires in 30 min" in before.waiting_for
+    # The workers restart with a shorter approval window: nothing was frozen into the input.
+    changed = settings.model_copy(update={"approval_timeout_seconds": 120})
+    async with app_stack(changed, client):
+        event = await ops.take_over(
+            client, incident_id, IncidentWorkflow.refresh, TakeoverRequest(by="erin")
+        )
+        assert "approval window 120 s" in event.summary and event.actor == "erin"
+        await ops.decide(
+            client, incident_id, approve=False, request=DecisionRequest(by="erin", reason="drill")
+        )
+        final = await client.get_workflow_handle_for(IncidentWorkflow.run, incident_id).result()
+    assert final.state is IncidentState.REJECTED
+    assert any("configuration read again" in e.summary for e in final.timeline)
