@@ -22,21 +22,17 @@ from temporalio.common import RawValue
 from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
-    from activities.execution import ExecutionActivities
     from activities.notify import NotifyActivities
     from activities.remediation import RemediationActivities
     from incidentflow.identity.admission import Admission
-    from incidentflow.metrics import record_verification
     from incidentflow.models import (
         ActionResult,
         Alert,
-        AlertStatus,
         Approval,
         ConfigRequest,
         Decision,
         DecisionRequest,
         Engine,
-        ExecuteInput,
         IncidentInput,
         IncidentState,
         Investigation,
@@ -48,11 +44,9 @@ with workflow.unsafe.imports_passed_through():
         TimelineEvent,
         TimelineKind,
         Verification,
-        VerificationStatus,
-        VerifyCheck,
-        VerifyKind,
     )
     from workflows import living, policies
+    from workflows.execution import ActionRunner
     from workflows.signal_input import decode
     from workflows.takeover import TakeoverHandlers
 
@@ -384,127 +378,30 @@ class ActingSteps(TakeoverHandlers):
         self._event(TimelineKind.INVESTIGATION, "system", f"investigating again: {why}")
         return True
 
-    # -- acting ----------------------------------------------------------------------------
+    # -- acting: workflows/execution.py runs execute -> verify -> undo ---------------------
 
     async def _act(self, action: RemediationAction) -> bool | None:
         """Execute, verify, undo on failure: True verified, False undone, None did not run."""
-        self._execution_failed = False
-        self._set_state(IncidentState.EXECUTING, f"the remediation worker to run {action.id}")
-        result = await self._run_executor(action, undo=False)
-        if result is None:
-            self._execution_failed = True
-            return None
-        self._event(
-            TimelineKind.ACTION,
-            f"executor:{result.executor}",
-            f"{'would run' if result.dry_run else 'ran'}: {'; '.join(result.would_run)}",
+        runner = ActionRunner(
+            incident_id=self._incident.id,
+            agent_queue=self._inp.agent_queue,
+            remediation_queue=self._inp.remediation_queue,
+            poll_seconds=self._config.verify_poll_seconds,
+            alerts=lambda: list(self._alerts.values()),
+            resolved_by=lambda: self._resolved_by,
+            event=self._event,
+            set_state=self._set_state,
+            keep_result=self._results.append,
+            keep_verification=self._keep_verification,
         )
-        verification = await self._verify(action, result)
+        self._execution_failed = False
+        outcome = await runner.run(action)
+        self._execution_failed = outcome.verified is None
+        return outcome.verified
+
+    def _keep_verification(self, verification: Verification) -> None:
         self._verification = verification
         self._verifications.append(verification)
-        record_verification(action.verify.kind.value, verification.status.value)  # no command
-        self._event(TimelineKind.VERIFICATION, "system", verification.detail)
-        if verification.status is not VerificationStatus.FAILED:
-            return True
-        self._set_state(IncidentState.UNDOING, f"the remediation worker to undo {action.id}")
-        undone = await self._run_executor(action, undo=True)
-        if undone is not None:
-            self._event(
-                TimelineKind.ACTION, f"executor:{undone.executor}", f"undid: {action.undo_summary}"
-            )
-        # Verification failed, so the incident is not over: it parks for a person, never loops.
-        return False
-
-    async def _run_executor(self, action: RemediationAction, *, undo: bool) -> ActionResult | None:
-        what = "undo" if undo else "execute"
-        try:
-            result = await workflow.execute_activity_method(
-                ExecutionActivities.execute_action,
-                ExecuteInput(action=action, undo=undo),
-                task_queue=self._inp.remediation_queue,
-                start_to_close_timeout=policies.EXECUTE_TIMEOUT,
-                heartbeat_timeout=policies.EXECUTE_HEARTBEAT,
-                retry_policy=policies.EXECUTE_RETRY,
-                summary=f"{what}: {action.undo_summary if undo else action.summary}",
-            )
-        except ActivityError as err:
-            self._event(TimelineKind.ACTION, "remediation", f"{what} failed: {err.cause or err}")
-            return None
-        self._results.append(result)
-        return result
-
-    async def _verify(self, action: RemediationAction, result: ActionResult) -> Verification:
-        window = action.verify.window_seconds
-        if result.dry_run:
-            return self._verdict(
-                action,
-                VerificationStatus.SKIPPED,
-                "dry-run changed nothing, so there is no effect to verify",
-            )
-        if action.verify.kind is VerifyKind.PROMQL and action.verify.promql:
-            self._set_state(IncidentState.VERIFYING, f"{action.verify.promql} within {window} s")
-            return await self._verify_promql(action, action.verify.promql)
-        self._set_state(IncidentState.VERIFYING, f"all alerts resolved within {window} s")
-        try:
-            await workflow.wait_condition(
-                lambda: (
-                    self._resolved_by is not None
-                    or all(a.status is AlertStatus.RESOLVED for a in self._alerts.values())
-                ),
-                timeout=timedelta(seconds=window),
-                timeout_summary="verification window",
-            )
-        except TimeoutError:
-            firing = sorted(a.name for a in self._alerts.values() if a.status is AlertStatus.FIRING)
-            return self._verdict(
-                action,
-                VerificationStatus.FAILED,
-                f"still firing after {window} s: {', '.join(firing)}",
-            )
-        if self._resolved_by is not None and any(
-            a.status is AlertStatus.FIRING for a in self._alerts.values()
-        ):
-            return self._verdict(
-                action, VerificationStatus.SKIPPED, f"resolved by {self._resolved_by} first"
-            )
-        return self._verdict(
-            action,
-            VerificationStatus.PASSED,
-            f"all {len(self._alerts)} alerts resolved within {window} s",
-        )
-
-    async def _verify_promql(self, action: RemediationAction, promql: str) -> Verification:
-        window = action.verify.window_seconds
-        deadline = workflow.now() + timedelta(seconds=window)
-        detail = "not evaluated"
-        while True:
-            try:
-                probe = await workflow.execute_activity_method(
-                    RemediationActivities.check_promql,
-                    VerifyCheck(incident_id=self._incident.id, action_id=action.id, promql=promql),
-                    task_queue=self._inp.agent_queue,
-                    start_to_close_timeout=policies.VERIFY_CHECK_TIMEOUT,
-                    retry_policy=policies.VERIFY_CHECK_RETRY,
-                    summary=f"verify: {promql}",
-                )
-                if probe.passed:
-                    return self._verdict(action, VerificationStatus.PASSED, probe.detail)
-                detail = probe.detail
-            except ActivityError as err:
-                detail = f"query failed: {err.cause or err}"
-            left = (deadline - workflow.now()).total_seconds()
-            if left <= 0:
-                return self._verdict(
-                    action, VerificationStatus.FAILED, f"not true within {window} s: {detail}"
-                )
-            await asyncio.sleep(min(self._config.verify_poll_seconds, left))
-
-    def _verdict(
-        self, action: RemediationAction, status: VerificationStatus, detail: str
-    ) -> Verification:
-        return Verification(
-            action_id=action.id, status=status, checked_at=workflow.now(), detail=detail
-        )
 
     async def _deliver_notifications(self) -> None:
         """Send queued notifications in order, until the incident has finished."""
