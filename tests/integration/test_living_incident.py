@@ -21,6 +21,7 @@ from test_ingest_sources import am_alert, am_payload, wait_processed
 
 from incidentflow.cli import ops
 from incidentflow.cli.moves import merge
+from incidentflow.cli.render import record_text
 from incidentflow.errors import DecisionRefused
 from incidentflow.models import (
     Decision,
@@ -103,6 +104,8 @@ async def test_a_joining_alert_replans_and_a_decision_on_the_old_plan_is_refused
     )
     assert any(f"replaces {first.plan.id}" in e.summary for e in final.timeline)
     assert final.state is IncidentState.CLOSED and len(final.results) == 1
+    # `show` names the plan a decision must name, and which version it is.
+    assert f"plan {current.id} (digest {(current.digest or '')[:19]})" in record_text(final)
     # The refused attempt is in the audit with the plan it named.
     refusals = [d for d in final.decisions if d.decision is Decision.REFUSED]
     assert any(d.plan_id == first.plan.id for d in refusals)
