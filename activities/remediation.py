@@ -70,6 +70,8 @@ def options_from(settings: Settings) -> RemediationOptions:
             notify=notify,
             verify_poll_seconds=settings.verify.verify_poll_seconds,
             resolved_settle_seconds=settings.approval.resolved_settle_seconds,
+            approval_timeout_seconds=settings.approval.approval_timeout_seconds,
+            reinvestigate_debounce_seconds=settings.approval.reinvestigate_debounce_seconds,
         ),
         verify_window_seconds=settings.verify.verify_window_seconds,
         prometheus_url=settings.verify.verify_prometheus_url,

@@ -55,6 +55,7 @@ TAKEOVER_UPDATES = (
     "note",
     "escalate",
     "resolve",
+    "refresh",
 )
 STREAM_QUERIES = ("stats", "open_incidents", "quarantine", "gone")
 STREAM_ID_PREFIX = "alerts-"
@@ -178,6 +179,13 @@ class IncidentClient:
                 raise DecisionRefused(
                     f"{incident_id} resolved on its own: every alert resolved before approval, "
                     "so its plan was withdrawn and nothing will run"
+                )
+        if request.plan_id is None and request.plan_digest is None and request.proof is None:
+            # A caller that named no plan decides on the one pending now, read just before.
+            plan = (await self.record(incident_id)).plan
+            if plan is not None:
+                request = request.model_copy(
+                    update={"plan_id": plan.id, "plan_digest": plan.digest}
                 )
         verb = DECISION_UPDATES[0] if approve else DECISION_UPDATES[1]
         return await self._update(handle, status, incident_id, verb, request, Approval)

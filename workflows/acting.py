@@ -14,40 +14,39 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from datetime import timedelta
+import functools
+from datetime import datetime, timedelta
 
 from temporalio import workflow
 from temporalio.common import RawValue
 from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
-    from activities.execution import ExecutionActivities
     from activities.notify import NotifyActivities
     from activities.remediation import RemediationActivities
-    from incidentflow.identity.admission import Admission, Pending, admit
-    from incidentflow.identity.signing import plan_digest
-    from incidentflow.metrics import record_verification
+    from incidentflow.identity.admission import Admission
     from incidentflow.models import (
         ActionResult,
         Alert,
-        AlertStatus,
         Approval,
         ConfigRequest,
         Decision,
         DecisionRequest,
-        ExecuteInput,
+        Engine,
         IncidentInput,
         IncidentState,
+        Investigation,
         NotificationKind,
         RemediationAction,
+        RemediationPlan,
         Stage,
+        TakeoverRequest,
+        TimelineEvent,
         TimelineKind,
         Verification,
-        VerificationStatus,
-        VerifyCheck,
-        VerifyKind,
     )
-    from workflows import policies
+    from workflows import living, policies
+    from workflows.execution import ActionRunner
     from workflows.signal_input import decode
     from workflows.takeover import TakeoverHandlers
 
@@ -62,11 +61,16 @@ class ActingSteps(TakeoverHandlers):
     _closing: bool
     _config_loading: asyncio.Task[None] | None
     _withdrawn: str | None
+    _merged_into: str | None
+    _changes: list[str]
+    _asked: bool
+    _plans: list[RemediationPlan]
+    _investigation: Investigation | None
+    _replan_reason: str
 
     def _init_acting(self) -> None:
         self._decisions: list[Approval] = []
         self._approvers: list[str] = []
-        self._nonces: set[str] = set()
         self._verifications: list[Verification] = []
 
     # -- a person's decision: updates (validated) and signals ------------------------------
@@ -77,7 +81,7 @@ class ActingSteps(TakeoverHandlers):
     @workflow.update(name="approve")
     def approve(self, req: DecisionRequest) -> Approval:
         """Approve the pending plan; the action runs once the policy's approvers agree."""
-        admission = self._admit(Decision.APPROVED, req, signal=False)
+        admission = self._admit_decision(Decision.APPROVED, req, signal=False)
         refusal = admission.refusal or self._policy_refusal(admission)
         if refusal is not None:
             # Accepted into history so who tried is on record, then failed for the caller.
@@ -92,7 +96,7 @@ class ActingSteps(TakeoverHandlers):
     @workflow.update(name="reject")
     def reject(self, req: DecisionRequest) -> Approval:
         """Reject the pending plan; nothing executes."""
-        admission = self._admit(Decision.REJECTED, req, signal=False)
+        admission = self._admit_decision(Decision.REJECTED, req, signal=False)
         if admission.refusal is not None:
             self._refuse(Decision.REJECTED, admission, admission.refusal)
             raise ApplicationError(admission.refusal, type="RejectRefused", non_retryable=True)
@@ -113,6 +117,11 @@ class ActingSteps(TakeoverHandlers):
         self._decide_by_signal(Decision.REJECTED, decode(raw, DecisionRequest))
 
     def _check_decidable(self, decision: Decision, req: DecisionRequest) -> None:
+        if self._merged_into is not None:
+            raise ValueError(
+                f"{self._incident.id} was merged into {self._merged_into}; its plan was "
+                "cancelled: decide on that incident"
+            )
         if self._withdrawn is not None:
             raise ValueError(f"{self._incident.id}'s plan was withdrawn: {self._withdrawn}")
         if self._approval is not None:
@@ -129,25 +138,11 @@ class ActingSteps(TakeoverHandlers):
         if decision is Decision.REJECTED and not req.reason.strip():
             raise ValueError("a rejection needs a reason (--reason TEXT)")
 
-    def _admit(self, decision: Decision, req: DecisionRequest, *, signal: bool) -> Admission:
-        action = self._plan.action if self._plan else None
-        admission = admit(
-            "approve" if decision is Decision.APPROVED else "reject",
-            req,
-            signal=signal,
-            pending=Pending(
-                incident_id=self._incident.id,
-                service=self._incident.origin_service,
-                plan_id=action.id if action else None,
-                plan_digest=plan_digest(action),
-                now=workflow.now(),
-            ),
-            trust=self._config.trust,
-            seen_nonces=self._nonces,
-        )
-        if admission.nonce is not None:
-            self._nonces.add(admission.nonce)
-        return admission
+    def _admit_decision(
+        self, decision: Decision, req: DecisionRequest, *, signal: bool
+    ) -> Admission:
+        verb = "approve" if decision is Decision.APPROVED else "reject"
+        return self._admit(verb, req, signal=signal)
 
     def _policy_refusal(self, admission: Admission) -> str | None:
         action = self._plan.action if self._plan else None
@@ -208,7 +203,7 @@ class ActingSteps(TakeoverHandlers):
             self._event(TimelineKind.DECISION, "unknown", f"malformed {verb} signal: {req}")
             return
         # A signal cannot be refused; every attempt is recorded so the history tells the truth.
-        admission = self._admit(decision, req, signal=True)
+        admission = self._admit_decision(decision, req, signal=True)
         try:
             self._check_decidable(decision, req)
         except ValueError as err:
@@ -227,7 +222,7 @@ class ActingSteps(TakeoverHandlers):
         summary = action.summary if action else "the plan"
         needed = self._config.policy.required(action.risk) if action else 1
         have = f" ({len(self._approvers)} of {needed} approvals)" if needed > 1 else ""
-        window = self._inp.approval_timeout_seconds
+        window = self._config.approval_timeout_seconds
         return (
             f"a person to approve or reject: {summary}{have} (expires in {window // 60} min; "
             f"`incidentflow approve {self._incident.id}`)"
@@ -238,6 +233,7 @@ class ActingSteps(TakeoverHandlers):
         return (
             self._resolved_by is not None
             or self._withdrawn is not None
+            or self._merged_into is not None
             or Stage.INVESTIGATION in self._overrides
             or Stage.PLANNING in self._overrides
             or Stage.PLANNING in self._skips
@@ -254,6 +250,25 @@ class ActingSteps(TakeoverHandlers):
             summary="read the approval policy",
         )
 
+    @workflow.update(name="refresh")
+    async def refresh(self, req: TakeoverRequest) -> TimelineEvent:
+        """Read the incident's configuration again (approval policy and window, notifiers,
+        settle and debounce windows): a changed setting on the workers applies from now on."""
+        await self._config_ready()
+        await self._load_config()
+        c = self._config
+        return self._event(
+            TimelineKind.TAKEOVER,
+            req.by,
+            f"configuration read again: approval window {c.approval_timeout_seconds} s, "
+            f"settle {c.resolved_settle_seconds} s, re-plan debounce "
+            f"{c.reinvestigate_debounce_seconds} s, notifier {'on' if c.notify else 'off'}",
+        )
+
+    @refresh.validator
+    def _validate_refresh(self, req: TakeoverRequest) -> None:
+        self._check_not_ended()
+
     async def _config_ready(self) -> None:
         """Wait for the incident's configuration (policy, notifiers) if it is still loading."""
         if self._config_loading is not None:
@@ -265,19 +280,30 @@ class ActingSteps(TakeoverHandlers):
         await self._config_ready()
         self._approval = None
         self._approvers = []
-        window = self._inp.approval_timeout_seconds
+        window = self._config.approval_timeout_seconds
         self._set_state(IncidentState.AWAITING_APPROVAL, self._decision_waiting())
         self._notify(NotificationKind.DECISION_NEEDED, f"approval window: {window // 60} min")
-        with contextlib.suppress(TimeoutError):
-            await workflow.wait_condition(
-                lambda: self._approval is not None or self._wake(),
-                timeout=timedelta(seconds=window),
-                timeout_summary="approval window",
-            )
-        if self._approval is not None:
-            return self._approval
-        if self._wake():
-            return None
+        self._asked = True
+        deadline = workflow.now() + timedelta(seconds=window)
+        while True:
+            left = (deadline - workflow.now()).total_seconds()
+            if left > 0:
+                with contextlib.suppress(TimeoutError):
+                    await workflow.wait_condition(
+                        lambda: self._approval is not None or self._wake() or bool(self._changes),
+                        timeout=timedelta(seconds=left),
+                        timeout_summary="approval window",
+                    )
+            if self._approval is not None:
+                return self._approval
+            if self._wake():
+                return None
+            if not self._changes or workflow.now() >= deadline:
+                break
+            # A material change: the plan stands (and can still be decided) until the
+            # changes have been quiet for the debounce window; then it is replaced.
+            if await self._settle_changes(until=deadline):
+                return None
         # Silence is never consent: the window passing ends the plan, and nothing executes.
         expired = Approval(
             decision=Decision.EXPIRED,
@@ -294,127 +320,88 @@ class ActingSteps(TakeoverHandlers):
         self._notify(NotificationKind.EXPIRED, f"no decision within {window} s; escalating")
         return expired
 
-    # -- acting ----------------------------------------------------------------------------
+    # -- a living investigation (workflows/living.py) ---------------------------------------
+
+    # -- a living investigation (workflows/living.py) ---------------------------------------
+
+    def _may_reinvestigate(self) -> bool:
+        """Changes re-plan only before a decision, for agents' work, within the cap."""
+        before = self._state in living.BEFORE_DECISION and self._approval is None
+        # A person's investigation or plan is never replaced by an agent's.
+        engines = [p.engine for p in self._plans[-1:]]
+        engines += [self._investigation.engine] if self._investigation else []
+        agents = Engine.PERSON not in engines
+        return (
+            before
+            and agents
+            and self._merged_into is None
+            and len(self._plans) <= living.MAX_REPLANS
+        )
+
+    def _changed_since(self, seen: int) -> bool:
+        return len(self._changes) != seen or self._wake() or self._approval is not None
+
+    async def _settle_changes(self, *, until: datetime | None = None) -> bool:
+        """Debounce material changes; True when they call for a new investigation.
+
+        False when they do not (a decision arrived first, a person stepped in, `until`
+        passed, or re-planning is not allowed: workflows/living.py says when).
+        """
+        if not self._changes or not self._may_reinvestigate():
+            self._changes.clear()
+            return False
+        if until is None:
+            self._set_state(IncidentState.PLANNING, "the incident to stop changing, to re-plan")
+        quiet = float(self._config.reinvestigate_debounce_seconds)
+        while True:
+            seen = len(self._changes)
+            wait = quiet if until is None else min(quiet, (until - workflow.now()).total_seconds())
+            if until is not None and wait <= 0:
+                return False
+            if wait <= 0:
+                break
+            try:
+                await workflow.wait_condition(
+                    functools.partial(self._changed_since, seen),
+                    timeout=timedelta(seconds=wait),
+                    timeout_summary="re-investigation debounce",
+                )
+            except TimeoutError:
+                if until is not None and workflow.now() >= until:
+                    return False
+                break
+            if self._approval is not None or self._wake():
+                return False
+        why = living.summary(self._changes)
+        self._changes.clear()
+        self._replan_reason = why
+        self._event(TimelineKind.INVESTIGATION, "system", f"investigating again: {why}")
+        return True
+
+    # -- acting: workflows/execution.py runs execute -> verify -> undo ---------------------
 
     async def _act(self, action: RemediationAction) -> bool | None:
         """Execute, verify, undo on failure: True verified, False undone, None did not run."""
-        self._execution_failed = False
-        self._set_state(IncidentState.EXECUTING, f"the remediation worker to run {action.id}")
-        result = await self._run_executor(action, undo=False)
-        if result is None:
-            self._execution_failed = True
-            return None
-        self._event(
-            TimelineKind.ACTION,
-            f"executor:{result.executor}",
-            f"{'would run' if result.dry_run else 'ran'}: {'; '.join(result.would_run)}",
+        runner = ActionRunner(
+            incident_id=self._incident.id,
+            agent_queue=self._inp.agent_queue,
+            remediation_queue=self._inp.remediation_queue,
+            poll_seconds=self._config.verify_poll_seconds,
+            alerts=lambda: list(self._alerts.values()),
+            resolved_by=lambda: self._resolved_by,
+            event=self._event,
+            set_state=self._set_state,
+            keep_result=self._results.append,
+            keep_verification=self._keep_verification,
         )
-        verification = await self._verify(action, result)
+        self._execution_failed = False
+        outcome = await runner.run(action)
+        self._execution_failed = outcome.verified is None
+        return outcome.verified
+
+    def _keep_verification(self, verification: Verification) -> None:
         self._verification = verification
         self._verifications.append(verification)
-        record_verification(action.verify.kind.value, verification.status.value)  # no command
-        self._event(TimelineKind.VERIFICATION, "system", verification.detail)
-        if verification.status is not VerificationStatus.FAILED:
-            return True
-        self._set_state(IncidentState.UNDOING, f"the remediation worker to undo {action.id}")
-        undone = await self._run_executor(action, undo=True)
-        if undone is not None:
-            self._event(
-                TimelineKind.ACTION, f"executor:{undone.executor}", f"undid: {action.undo_summary}"
-            )
-        # Verification failed, so the incident is not over: it parks for a person, never loops.
-        return False
-
-    async def _run_executor(self, action: RemediationAction, *, undo: bool) -> ActionResult | None:
-        what = "undo" if undo else "execute"
-        try:
-            result = await workflow.execute_activity_method(
-                ExecutionActivities.execute_action,
-                ExecuteInput(action=action, undo=undo),
-                task_queue=self._inp.remediation_queue,
-                start_to_close_timeout=policies.EXECUTE_TIMEOUT,
-                heartbeat_timeout=policies.EXECUTE_HEARTBEAT,
-                retry_policy=policies.EXECUTE_RETRY,
-                summary=f"{what}: {action.undo_summary if undo else action.summary}",
-            )
-        except ActivityError as err:
-            self._event(TimelineKind.ACTION, "remediation", f"{what} failed: {err.cause or err}")
-            return None
-        self._results.append(result)
-        return result
-
-    async def _verify(self, action: RemediationAction, result: ActionResult) -> Verification:
-        window = action.verify.window_seconds
-        if result.dry_run:
-            return self._verdict(
-                action,
-                VerificationStatus.SKIPPED,
-                "dry-run changed nothing, so there is no effect to verify",
-            )
-        if action.verify.kind is VerifyKind.PROMQL and action.verify.promql:
-            self._set_state(IncidentState.VERIFYING, f"{action.verify.promql} within {window} s")
-            return await self._verify_promql(action, action.verify.promql)
-        self._set_state(IncidentState.VERIFYING, f"all alerts resolved within {window} s")
-        try:
-            await workflow.wait_condition(
-                lambda: (
-                    self._resolved_by is not None
-                    or all(a.status is AlertStatus.RESOLVED for a in self._alerts.values())
-                ),
-                timeout=timedelta(seconds=window),
-                timeout_summary="verification window",
-            )
-        except TimeoutError:
-            firing = sorted(a.name for a in self._alerts.values() if a.status is AlertStatus.FIRING)
-            return self._verdict(
-                action,
-                VerificationStatus.FAILED,
-                f"still firing after {window} s: {', '.join(firing)}",
-            )
-        if self._resolved_by is not None and any(
-            a.status is AlertStatus.FIRING for a in self._alerts.values()
-        ):
-            return self._verdict(
-                action, VerificationStatus.SKIPPED, f"resolved by {self._resolved_by} first"
-            )
-        return self._verdict(
-            action,
-            VerificationStatus.PASSED,
-            f"all {len(self._alerts)} alerts resolved within {window} s",
-        )
-
-    async def _verify_promql(self, action: RemediationAction, promql: str) -> Verification:
-        window = action.verify.window_seconds
-        deadline = workflow.now() + timedelta(seconds=window)
-        detail = "not evaluated"
-        while True:
-            try:
-                probe = await workflow.execute_activity_method(
-                    RemediationActivities.check_promql,
-                    VerifyCheck(incident_id=self._incident.id, action_id=action.id, promql=promql),
-                    task_queue=self._inp.agent_queue,
-                    start_to_close_timeout=policies.VERIFY_CHECK_TIMEOUT,
-                    retry_policy=policies.VERIFY_CHECK_RETRY,
-                    summary=f"verify: {promql}",
-                )
-                if probe.passed:
-                    return self._verdict(action, VerificationStatus.PASSED, probe.detail)
-                detail = probe.detail
-            except ActivityError as err:
-                detail = f"query failed: {err.cause or err}"
-            left = (deadline - workflow.now()).total_seconds()
-            if left <= 0:
-                return self._verdict(
-                    action, VerificationStatus.FAILED, f"not true within {window} s: {detail}"
-                )
-            await asyncio.sleep(min(self._config.verify_poll_seconds, left))
-
-    def _verdict(
-        self, action: RemediationAction, status: VerificationStatus, detail: str
-    ) -> Verification:
-        return Verification(
-            action_id=action.id, status=status, checked_at=workflow.now(), detail=detail
-        )
 
     async def _deliver_notifications(self) -> None:
         """Send queued notifications in order, until the incident has finished."""

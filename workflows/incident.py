@@ -21,6 +21,7 @@ with workflow.unsafe.imports_passed_through():
     from activities.investigation import InvestigationActivities
     from activities.postmortem import PostmortemActivities
     from activities.remediation import RemediationActivities
+    from incidentflow.identity.signing import plan_digest
     from incidentflow.models import (
         ActionResult,
         Alert,
@@ -28,6 +29,7 @@ with workflow.unsafe.imports_passed_through():
         Decision,
         DownstreamAlert,
         Duplicate,
+        Incident,
         IncidentClosed,
         IncidentConfig,
         IncidentInput,
@@ -36,6 +38,7 @@ with workflow.unsafe.imports_passed_through():
         IncidentUpdate,
         Investigation,
         InvestigationInput,
+        NotificationKind,
         OverrideRequest,
         PlanInput,
         PostMortem,
@@ -47,7 +50,7 @@ with workflow.unsafe.imports_passed_through():
         Verification,
     )
     from incidentflow.search import SERVICE_KEY
-    from workflows import joins, policies
+    from workflows import joins, living, policies
     from workflows.acting import ActingSteps
     from workflows.moves import MoveHandlers
     from workflows.names import INCIDENT_CLOSED_SIGNAL
@@ -80,28 +83,38 @@ class IncidentWorkflow(MoveHandlers, ActingSteps):
         self._verification: Verification | None = None
         self._postmortem: PostMortem | None = None
         self._timeline: list[TimelineEvent] = []
+        # Issue 17: every version, oldest first; material changes not yet investigated.
+        self._investigations: list[Investigation] = []
+        self._plans: list[RemediationPlan] = []
+        self._changes: list[str] = []
+        self._asked = False
         # Until the config activity answers: anyone approves, high risk needs two, no notifier.
         self._config = IncidentConfig()
         self._closing = False
         self._config_loading = None
+        self._replan_reason = ""
         self._init_takeover()
         self._init_acting()
         self._init_moves()
 
     # -- what people and the CLI read ------------------------------------------------------
 
+    def _current_incident(self) -> Incident:
+        """The incident as it stands now: joined alerts, added services, the current origin."""
+        return self._incident.model_copy(
+            update={
+                "alerts": list(self._alerts.values()),
+                "services": self._services,
+                "downstream": self._downstream,
+                "duplicates": self._duplicates,
+            }
+        )
+
     @workflow.query(name="record")
     def record(self) -> IncidentRecord:
         """Every artifact emitted so far, in order."""
         return IncidentRecord(
-            incident=self._incident.model_copy(
-                update={
-                    "alerts": list(self._alerts.values()),
-                    "services": self._services,
-                    "downstream": self._downstream,
-                    "duplicates": self._duplicates,
-                }
-            ),
+            incident=self._current_incident(),
             state=self._state,
             waiting_for=self._waiting_for,
             detections=self._inp.detections[: joins.MAX_DETAIL],
@@ -119,6 +132,9 @@ class IncidentWorkflow(MoveHandlers, ActingSteps):
             parked_stage=self._parked.value if self._parked else None,
             verifications=self._verifications,
             digest=self._digest,
+            investigations=self._investigations,
+            plans=self._plans,
+            merged_into=self._merged_into,
         )
 
     # -- machines: the stream joins later alerts to this incident --------------------------
@@ -126,6 +142,12 @@ class IncidentWorkflow(MoveHandlers, ActingSteps):
     @workflow.signal(name="alerts_joined")
     def alerts_joined(self, update: IncidentUpdate) -> None:
         """Alerts correlation joined to this incident after it opened (firing or resolved)."""
+        changes = living.material_changes(
+            update,
+            alerts=self._alerts,
+            services=self._services,
+            origin=self._incident.origin_service,
+        )
         self._services += [s for s in update.services if s not in self._services]
         if update.origin_service and update.origin_service != self._incident.origin_service:
             # A deeper failing dependency joined: correlation re-explained every alert.
@@ -146,6 +168,8 @@ class IncidentWorkflow(MoveHandlers, ActingSteps):
         self._alerts.update((alert.fingerprint, alert) for alert in kept)
         self._digest = joins.add_to_digest(self._digest, counted)
         self._show_details()
+        if changes and self._may_reinvestigate():
+            self._changes += changes
 
     # -- the run ---------------------------------------------------------------------------
 
@@ -153,17 +177,15 @@ class IncidentWorkflow(MoveHandlers, ActingSteps):
     async def run(self, inp: IncidentInput) -> IncidentRecord:
         """Drive the incident to a terminal state and return its full record."""
         self._record_intake()
-        loading = asyncio.create_task(self._load_config())
-        if workflow.patched("config-alongside-investigation"):
-            # The policy is needed only at the approval gate: read it while the agents work
-            # (one round trip less before the plan awaits approval).
-            self._config_loading = loading
-        else:
-            await loading
+        # The policy is needed only at the approval gate: read it while the agents work.
+        self._config_loading = asyncio.create_task(self._load_config())
         sender = asyncio.create_task(self._deliver_notifications())
         watcher = asyncio.create_task(self._watch_resolution())
         final = await self._respond()
-        await self._finish(final)
+        if final is IncidentState.MERGED:
+            await self._end_merged()
+        else:
+            await self._finish(final)
         self._closing = True
         await sender
         await watcher
@@ -174,11 +196,17 @@ class IncidentWorkflow(MoveHandlers, ActingSteps):
         """Investigation to verified action; the state the incident ends in."""
         stage = Stage.INVESTIGATION
         while self._resolved_by is None and self._withdrawn is None:
+            if self._merged_into is not None:
+                return IncidentState.MERGED
             if stage is Stage.INVESTIGATION:
                 inv = await self._stage(stage, self._investigate, lambda o: o.investigation)
-                self._investigation = inv or self._skipped_investigation()
+                self._adopt_investigation(inv or self._skipped_investigation())
                 stage = Stage.PLANNING
             elif stage is Stage.PLANNING:
+                await self._gate(stage)  # a pause holds before re-planning, too
+                if await self._settle_changes():
+                    stage = Stage.INVESTIGATION
+                    continue
                 plan = await self._stage(stage, self._plan_remediation, lambda o: o.plan)
                 if plan is None:
                     if self._resolved_by is None and self._withdrawn is None:
@@ -192,6 +220,7 @@ class IncidentWorkflow(MoveHandlers, ActingSteps):
                 if decision is None:
                     stage = self._rewind()
                     continue
+                self._changes.clear()  # decided: later changes no longer re-plan
                 if decision.decision is Decision.EXPIRED:
                     return IncidentState.EXPIRED
                 if decision.decision is Decision.REJECTED:
@@ -205,6 +234,10 @@ class IncidentWorkflow(MoveHandlers, ActingSteps):
                 action = self._plan.action if self._plan else None
                 if action is None:
                     return IncidentState.NEEDS_ATTENTION
+                if self._approval is None or self._approval.decision is not Decision.APPROVED:
+                    # Nothing runs that a person did not approve: ask about the plan again.
+                    stage = Stage.PLANNING
+                    continue
                 outcome = await self._act(action)
                 if outcome is True:
                     return IncidentState.CLOSED
@@ -219,13 +252,15 @@ class IncidentWorkflow(MoveHandlers, ActingSteps):
 
     def _end_state(self) -> IncidentState:
         """Closed, or resolved when the alerts resolved on their own before any approval."""
+        if self._merged_into is not None:
+            return IncidentState.MERGED
         return IncidentState.RESOLVED if self._withdrawn is not None else IncidentState.CLOSED
 
     def _rewind(self) -> Stage:
-        """Where the loop goes after a person's override or skip interrupted a wait."""
-        if Stage.INVESTIGATION in self._overrides:
-            return Stage.INVESTIGATION
-        if Stage.PLANNING in self._overrides or Stage.PLANNING in self._skips:
+        """Where the loop goes after a person's override, a skip or a change interrupted a wait."""
+        if self._replan_reason or Stage.INVESTIGATION in self._overrides:
+            return Stage.INVESTIGATION  # a re-investigation was called for, or a person's own
+        if self._changes or Stage.PLANNING in self._overrides or Stage.PLANNING in self._skips:
             return Stage.PLANNING
         return Stage.EXECUTION
 
@@ -238,7 +273,11 @@ class IncidentWorkflow(MoveHandlers, ActingSteps):
         """Gate, then a person's artifact or the agent's; None when skipped or resolved."""
         while True:
             await self._gate(stage)
-            ended = self._resolved_by is not None or self._withdrawn is not None
+            ended = (
+                self._resolved_by is not None
+                or self._withdrawn is not None
+                or self._merged_into is not None
+            )
             if ended and stage is not Stage.POSTMORTEM:
                 return None
             override = self._overrides.pop(stage, None)
@@ -272,6 +311,7 @@ class IncidentWorkflow(MoveHandlers, ActingSteps):
                 self._paused_by is None
                 or self._resolved_by is not None
                 or self._withdrawn is not None
+                or self._merged_into is not None
             )
         )
 
@@ -328,7 +368,7 @@ class IncidentWorkflow(MoveHandlers, ActingSteps):
         self._set_state(IncidentState.INVESTIGATING, "the investigation agent")
         result = await workflow.execute_activity_method(
             InvestigationActivities.investigate,
-            InvestigationInput(incident=self._incident),
+            InvestigationInput(incident=self._current_incident()),
             task_queue=self._inp.agent_queue,
             start_to_close_timeout=policies.INVESTIGATION_TIMEOUT,
             heartbeat_timeout=policies.INVESTIGATION_HEARTBEAT,
@@ -346,6 +386,17 @@ class IncidentWorkflow(MoveHandlers, ActingSteps):
         )
         return result
 
+    async def _end_merged(self) -> None:
+        """A merged-away incident ends: its pending decision cancelled, nothing executed."""
+        self._event(
+            TimelineKind.STATE,
+            "system",
+            f"ended: merged into {self._merged_into}; its plan was cancelled and nothing of "
+            "it will run",
+        )
+        self._set_state(IncidentState.MERGED, f"nothing: {self._merged_into} carries on")
+        await self._tell_stream()
+
     def _skipped_investigation(self) -> Investigation:
         return Investigation(
             incident_id=self._incident.id,
@@ -360,25 +411,51 @@ class IncidentWorkflow(MoveHandlers, ActingSteps):
         self._set_state(IncidentState.PLANNING, "the remediation agent")
         return await workflow.execute_activity_method(
             RemediationActivities.plan_remediation,
-            PlanInput(incident=self._incident, investigation=investigation),
+            PlanInput(incident=self._current_incident(), investigation=investigation),
             task_queue=self._inp.agent_queue,
             start_to_close_timeout=policies.PLANNING_TIMEOUT,
             retry_policy=policies.AGENT_RETRY,
             summary="plan a reversible action",
         )
 
+    def _adopt_investigation(self, inv: Investigation) -> None:
+        self._investigation = inv
+        self._investigations.append(inv)
+
     def _adopt_plan(self, plan: RemediationPlan) -> None:
-        self._plan = plan
-        actor = "person" if plan.engine.value == "person" else "remediation"
-        if plan.action is None:
-            self._event(TimelineKind.PLAN, actor, f"no action proposed: {plan.rationale}")
-            return
-        self._event(
-            TimelineKind.PLAN,
-            actor,
-            f"proposed {plan.action.summary} (risk {plan.action.risk.value}; "
-            f"undo: {plan.action.undo_summary})",
+        """Make `plan` the current version: numbered, digested, kept beside the earlier ones."""
+        plan = plan.model_copy(
+            update={
+                "id": living.plan_id(self._incident.id, len(self._plans) + 1),
+                "digest": plan_digest(plan.action),
+                "reason": self._replan_reason,
+            }
         )
+        replaced = self._plan if self._plans else None
+        self._plan = plan
+        self._plans.append(plan)
+        actor = "person" if plan.engine.value == "person" else "remediation"
+        version = f"plan {plan.id}" + (f" replaces {replaced.id}" if replaced else "")
+        if plan.action is None:
+            self._event(
+                TimelineKind.PLAN, actor, f"{version}: no action proposed: {plan.rationale}"
+            )
+        else:
+            self._event(
+                TimelineKind.PLAN,
+                actor,
+                f"{version}: proposed {plan.action.summary} (risk {plan.action.risk.value}; "
+                f"undo: {plan.action.undo_summary}; digest {(plan.digest or '')[:19]})",
+            )
+        if replaced is not None and self._asked:
+            # The person asked about the old plan hears it was replaced before deciding.
+            self._asked = False
+            self._notify(
+                NotificationKind.PLAN_CHANGED,
+                f"{replaced.id} was replaced by {plan.id} ({self._replan_reason}); a decision "
+                f"on {replaced.id} is refused",
+            )
+        self._replan_reason = ""
 
     async def _draft(self) -> PostMortem:
         self._set_state(IncidentState.DRAFTING_POSTMORTEM, "the post-mortem agent")

@@ -45,6 +45,8 @@ class MoveHandlers(TakeoverHandlers):
         self._splits = {}
         # Why the plan was withdrawn because the alerts resolved on their own; None until then.
         self._withdrawn: str | None = None
+        # The incident this one was merged into: it ends `merged`, and nothing of it runs.
+        self._merged_into: str | None = None
 
     # -- alerts that resolve on their own before anything was approved ---------------------
 
@@ -57,7 +59,13 @@ class MoveHandlers(TakeoverHandlers):
         # Any final decision (approved, rejected, expired) settles the plan's fate already.
         decided = self._approval is not None
         late = (*ACTING, IncidentState.DRAFTING_POSTMORTEM)
-        return not (decided or self._state in late or self._state.terminal or self._resolved_by)
+        return not (
+            decided
+            or self._state in late
+            or self._state.terminal
+            or self._resolved_by
+            or self._merged_into
+        )
 
     async def _watch_resolution(self) -> None:
         """Withdraw the plan once every alert has stayed resolved for the settle time.
@@ -112,7 +120,16 @@ class MoveHandlers(TakeoverHandlers):
 
     @workflow.update(name="merge_into")
     def merge_into(self, msg: IncidentMoved) -> IncidentMoved:
-        """This incident is merged into `msg.other_id`: hand over its alerts and services."""
+        """This incident is merged into `msg.other_id`: hand over its alerts and services.
+
+        The incident then ends `merged`: a pending decision is cancelled and nothing of it
+        runs. Asked again for the same target (a command re-run), it answers the same.
+        """
+        if self._merged_into == msg.other_id:
+            return msg.model_copy(
+                update={"alerts": list(self._alerts.values()), "services": list(self._services)}
+            )
+        self._merged_into = msg.other_id
         self._event(
             TimelineKind.CORRELATION,
             msg.by,
@@ -124,8 +141,20 @@ class MoveHandlers(TakeoverHandlers):
 
     @merge_into.validator
     def _validate_merge_into(self, msg: IncidentMoved) -> None:
-        if msg.other_id == self._incident.id:
+        me = self._incident.id
+        if msg.other_id == me:
             raise ValueError("an incident cannot be merged into itself")
+        if self._merged_into is not None:
+            if self._merged_into == msg.other_id:
+                return  # the same merge again: answered with what it handed over
+            raise ValueError(f"{me} was already merged into {self._merged_into}")
+        if self._state in ACTING:
+            raise ValueError(
+                f"{me} is {self._state.value}: its action is under way and cannot be cancelled; "
+                "merge once it is verified or undone"
+            )
+        if self._state.terminal or self._state is IncidentState.DRAFTING_POSTMORTEM:
+            raise ValueError(f"{me} has ended ({self._state.value}); there is nothing to merge")
 
     @workflow.update(name="absorb")
     def absorb(self, msg: IncidentMoved) -> int:

@@ -70,12 +70,6 @@ MAX_SIGNALS_PER_RUN = 9_000
 # and a storm takes few rounds.
 MAX_MERGED_ALERTS = 2_000
 MAX_MERGED_BYTES = 600 * 1024
-# Before rounds were sized by bytes (runs without the patch marker replay with these).
-OLD_MAX_MERGED_ALERTS = 200
-OLD_CARRY_MAX_ALERTS = 1_200
-ROUNDS_BY_BYTES_PATCH = "stream-rounds-by-bytes"
-# Patch marker: a lone warning dropped as too quiet is correlated again with later alerts.
-QUIET_REFEED_PATCH = "stream-quiet-refeed"
 # Pending alerts a hand-over may carry in its input, as JSON before compression (Temporal's
 # limit is 2 MB after it; incidentflow.codec takes alert JSON down at least fourfold); with more,
 # the stream keeps processing first.
@@ -84,8 +78,6 @@ CARRY_MAX_BYTES = 4 * 1024 * 1024
 # terminates a run at 51,200 events or 50 MB).
 FORCE_HAND_OVER_EVENTS = 40_000
 FORCE_HAND_OVER_BYTES = 30 * 1024 * 1024
-# Patch marker: streams tell an incident when all its alerts resolved (issue 3).
-ALL_RESOLVED_PATCH = "stream-all-resolved-signal"
 
 
 class _AgentFailed(Exception):
@@ -115,8 +107,6 @@ class AlertStreamWorkflow:
         self._processed_batches = 0
         self._stats: StreamStats = inp.stats
         self._transitions = {fp: list(ts) for fp, ts in inp.transitions.items()}
-        self._by_bytes = False
-        self._refeed = False
         self._quiet = {d.alert.fingerprint: d for d in inp.quiet}
         self._quarantined: list[QuarantinedAlerts] = list(inp.quarantined)
         self._gone: list[GoneIncident] = list(inp.gone)
@@ -190,9 +180,6 @@ class AlertStreamWorkflow:
     @workflow.run
     async def run(self, inp: StreamInput) -> None:
         """Process batches forever, handing over to a new run before the history limits."""
-        # Decided once per run, before any command: a run either sizes rounds by bytes or not.
-        self._by_bytes = workflow.patched(ROUNDS_BY_BYTES_PATCH)
-        self._refeed = workflow.patched(QUIET_REFEED_PATCH)
         while True:
             await workflow.wait_condition(lambda: bool(self._pending) or self._should_hand_over())
             if self._pending and self._inp.settle_seconds > 0 and not self._should_hand_over():
@@ -231,8 +218,8 @@ class AlertStreamWorkflow:
         """Batches waiting now, up to a round's size, merged: a burst correlates together."""
         batch, self._pending, weight = take_round(
             self._pending,
-            max_alerts=MAX_MERGED_ALERTS if self._by_bytes else OLD_MAX_MERGED_ALERTS,
-            max_bytes=MAX_MERGED_BYTES if self._by_bytes else 1 << 62,
+            max_alerts=MAX_MERGED_ALERTS,
+            max_bytes=MAX_MERGED_BYTES,
         )
         self._pending_alerts -= len(batch.alerts)
         self._pending_weight -= weight
@@ -258,7 +245,7 @@ class AlertStreamWorkflow:
                 return
             self._quarantine(batch, failed)
             return
-        rescued = settle_quiet(self._quiet, refed, detections, correlation) if self._refeed else 0
+        rescued = settle_quiet(self._quiet, refed, detections, correlation)
         held = {d.alert.fingerprint for d in refed}
         for incident in correlation.new_incidents:
             await self._open_incident(incident, correlation, [*detections, *refed])
@@ -306,7 +293,7 @@ class AlertStreamWorkflow:
             )
         except ActivityError as err:
             raise _AgentFailed("detect", err) from err
-        refed = quiet_to_refeed(self._quiet, batch, workflow.now()) if self._refeed else []
+        refed = quiet_to_refeed(self._quiet, batch, workflow.now())
         try:
             correlation = await workflow.execute_activity_method(
                 CorrelationActivities.correlate,
@@ -337,7 +324,7 @@ class AlertStreamWorkflow:
             self._incident_gone(update.incident_id, why, len(update.alerts))
             return False
         newly = all_resolved(entry) and not all_resolved(known)
-        if newly and workflow.patched(ALL_RESOLVED_PATCH):
+        if newly:
             why = await signal_resolved(
                 AlertsResolved(
                     incident_id=entry.id, at=workflow.now(), fingerprints=entry.fingerprints
@@ -421,6 +408,4 @@ class AlertStreamWorkflow:
         # limit first; the edge's backpressure (503 over its backlog limit) lets it drain.
         if not wanted:
             return False
-        if self._by_bytes:
-            return self._pending_weight <= CARRY_MAX_BYTES
-        return self._pending_alerts <= OLD_CARRY_MAX_ALERTS
+        return self._pending_weight <= CARRY_MAX_BYTES

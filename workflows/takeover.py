@@ -1,8 +1,11 @@
 """A person takes the wheel: the incident workflow's takeover handlers and shared helpers.
 
 Every action is an update (validated, refused before it reaches history) and a signal of the
-same name (for `temporal workflow signal`; an invalid one is recorded with who tried). The run
-loop in workflows/incident.py honours them at a gate before every agent step.
+same name (for `temporal workflow signal`; an invalid one is recorded with who tried). The verbs
+that change what runs (pause, resume, override, retry, skip, resolve, assign) are believed only
+when the decision API signed them, like approve and reject (or, where configuration allows,
+as local unsigned ones); a refused attempt is recorded in the decisions audit with what it
+claimed. The run loop in workflows/incident.py honours them at a gate before every agent step.
 
 Deterministic module: no I/O, no clock but workflow.now(), no randomness.
 """
@@ -15,12 +18,15 @@ from typing import TypeVar
 
 from temporalio import workflow
 from temporalio.common import RawValue
+from temporalio.exceptions import ApplicationError
 
 with workflow.unsafe.imports_passed_through():
+    from incidentflow.identity.admission import GUARDED_VERBS, Admission, Claimed, Pending, admit
     from incidentflow.models import (
         Alert,
         AlertDigest,
         Approval,
+        Decision,
         Engine,
         Incident,
         IncidentConfig,
@@ -73,7 +79,11 @@ class TakeoverHandlers:
     _digest: AlertDigest | None
     _services: list[str]
 
+    _decisions: list[Approval]
+    _merged_into: str | None
+
     def _init_takeover(self) -> None:
+        self._nonces: set[str] = set()
         self._paused_by: str | None = None
         self._resolved_by: str | None = None
         self._overrides: dict[Stage, OverrideRequest] = {}
@@ -90,7 +100,7 @@ class TakeoverHandlers:
     @workflow.update(name="pause")
     def pause(self, req: TakeoverRequest) -> TimelineEvent:
         """Hold the incident at the next gate until someone resumes it."""
-        return self._apply_pause(req)
+        return self._guarded("pause", req, self._apply_pause)
 
     @pause.validator
     def _validate_pause(self, req: TakeoverRequest) -> None:
@@ -99,7 +109,7 @@ class TakeoverHandlers:
     @workflow.update(name="resume")
     def resume(self, req: TakeoverRequest) -> TimelineEvent:
         """Let the agents go on from where the incident was paused."""
-        return self._apply_resume(req)
+        return self._guarded("resume", req, self._apply_resume)
 
     @resume.validator
     def _validate_resume(self, req: TakeoverRequest) -> None:
@@ -108,7 +118,7 @@ class TakeoverHandlers:
     @workflow.update(name="override")
     def override(self, req: OverrideRequest) -> TimelineEvent:
         """Replace a stage's artifact with a person's own; the pipeline continues from it."""
-        return self._apply_override(req)
+        return self._guarded("override", req, self._apply_override)
 
     @override.validator
     def _validate_override(self, req: OverrideRequest) -> None:
@@ -117,7 +127,7 @@ class TakeoverHandlers:
     @workflow.update(name="retry")
     def retry(self, req: StageRequest) -> TimelineEvent:
         """Run a failed stage again."""
-        return self._apply_retry(req)
+        return self._guarded("retry", req, self._apply_retry)
 
     @retry.validator
     def _validate_retry(self, req: StageRequest) -> None:
@@ -126,7 +136,7 @@ class TakeoverHandlers:
     @workflow.update(name="skip")
     def skip(self, req: StageRequest) -> TimelineEvent:
         """Go past a stage without its agent."""
-        return self._apply_skip(req)
+        return self._guarded("skip", req, self._apply_skip)
 
     @skip.validator
     def _validate_skip(self, req: StageRequest) -> None:
@@ -135,7 +145,7 @@ class TakeoverHandlers:
     @workflow.update(name="assign")
     def assign(self, req: TakeoverRequest) -> TimelineEvent:
         """Make `text` the owner of the incident."""
-        return self._apply_assign(req)
+        return self._guarded("assign", req, self._apply_assign)
 
     @assign.validator
     def _validate_assign(self, req: TakeoverRequest) -> None:
@@ -162,7 +172,7 @@ class TakeoverHandlers:
     @workflow.update(name="resolve")
     def resolve(self, req: TakeoverRequest) -> TimelineEvent:
         """The problem is fixed: stop remediating, draft the post-mortem, close."""
-        return self._apply_resolve(req)
+        return self._guarded("resolve", req, self._apply_resolve)
 
     @resolve.validator
     def _validate_resolve(self, req: TakeoverRequest) -> None:
@@ -242,11 +252,72 @@ class TakeoverHandlers:
             # A signal cannot be refused; record who tried so the history tells the truth.
             self._event(TimelineKind.TAKEOVER, req.by, f"refused {name} signal: {err}")
             return
-        apply(req)
+        if name not in GUARDED_VERBS:
+            apply(req)
+            return
+        admission = self._admit(name, req, signal=True)
+        if admission.refusal is not None:
+            self._refuse_takeover(name, admission)
+            return
+        apply(req.model_copy(update={"by": admission.by}))
+
+    # -- who may change what runs (issue 19): the decision API's signature ------------------
+
+    def _pending(self) -> Pending:
+        plan = self._plan
+        return Pending(
+            incident_id=self._incident.id,
+            service=self._incident.origin_service,
+            plan_id=plan.id or None if plan else None,
+            plan_digest=plan.digest if plan else None,
+            now=workflow.now(),
+        )
+
+    def _admit(self, verb: str, req: Claimed, *, signal: bool) -> Admission:
+        """Judge one attempt (incidentflow/identity/admission.py); a used nonce is spent."""
+        admission = admit(
+            verb,
+            req,
+            signal=signal,
+            pending=self._pending(),
+            trust=self._config.trust,
+            seen_nonces=self._nonces,
+        )
+        if admission.nonce is not None:
+            self._nonces.add(admission.nonce)
+        return admission
+
+    def _guarded(self, verb: str, req: R, apply: Callable[[R], TimelineEvent]) -> TimelineEvent:
+        """Apply a takeover update that changes what runs, once its signature is believed."""
+        admission = self._admit(verb, req, signal=False)
+        if admission.refusal is not None:
+            # Accepted into history so who tried is on record, then failed for the caller.
+            self._refuse_takeover(verb, admission)
+            raise ApplicationError(admission.refusal, type="TakeoverRefused", non_retryable=True)
+        return apply(req.model_copy(update={"by": admission.by}))
+
+    def _refuse_takeover(self, verb: str, admission: Admission) -> None:
+        why = f"{verb} refused: {admission.refusal}"
+        self._decisions.append(
+            Approval(
+                decision=Decision.REFUSED,
+                by=admission.by,
+                at=workflow.now(),
+                reason=why,
+                identity=admission.identity,
+                authenticated=admission.authenticated,
+                path=admission.path,
+            )
+        )
+        self._event(TimelineKind.TAKEOVER, admission.by, why)
 
     # -- checks (raise ValueError: the update is refused) ----------------------------------
 
     def _check_not_ended(self) -> None:
+        if self._merged_into is not None:
+            raise ValueError(
+                f"{self._incident.id} was merged into {self._merged_into}; act on that one"
+            )
         if self._state.terminal or self._state is IncidentState.DRAFTING_POSTMORTEM:
             raise ValueError(
                 f"{self._incident.id} is {self._state.value}; there is nothing left to take over"
@@ -411,6 +482,8 @@ class TakeoverHandlers:
                 risk=action.risk.value if action else None,
                 undo=action.undo_summary if action else None,
                 approve_command=(f"incidentflow approve {inc.id}" if pending and action else None),
+                plan_id=(self._plan.id or None) if self._plan and action else None,
+                plan_digest=self._plan.digest if self._plan and action else None,
                 detail=detail,
             )
         )

@@ -139,6 +139,12 @@ def record_text(rec: IncidentRecord) -> str:
         plan = rec.plan
         out += ["", f"Remediation plan ({plan.engine.value}): {safe(plan.rationale)}"]
         out += [f"  engine: {safe(plan.engine_reason)}"] if plan.engine_reason else []
+        if plan.id:
+            # What a decision must name (issue 17); earlier versions are in the timeline.
+            version = f"  plan {safe(plan.id)} (digest {safe((plan.digest or 'none')[:19])})"
+            if len(rec.plans) > 1:
+                version += f", version {len(rec.plans)}: {safe(plan.reason or 're-planned')}"
+            out.append(version)
         if plan.action:
             act = plan.action
             out.append(

@@ -23,7 +23,7 @@ from incidentflow.cli.output import echo
 from incidentflow.client import IncidentClient
 from incidentflow.errors import BadInput, DecisionRefused
 from incidentflow.identity.canonical import canonical_or_none
-from incidentflow.identity.signing import new_key_pair, plan_digest
+from incidentflow.identity.signing import new_key_pair
 from incidentflow.models import (
     Approval,
     DecisionRequest,
@@ -165,14 +165,9 @@ async def _decide(
         echo(plan_text(record))  # what a person approves is always shown, --yes or not
     if confirm and not click.confirm(f"{verb} as {who}?", default=False):
         raise DecisionRefused(f"not {verb}d (answer y, or pass --yes)")
-    action = record.plan.action
     # The plan the person saw: the workflow refuses the decision if another is pending now.
     decision = await send(
-        {
-            "reason": reason,
-            "plan_id": action.id if action else None,
-            "plan_digest": plan_digest(action),
-        }
+        {"reason": reason, "plan_id": record.plan.id, "plan_digest": record.plan.digest}
     )
     echo(f"{incident_id}: {decision.decision.value} by {decision.by}")
 
@@ -196,6 +191,12 @@ def register(cli: click.Group, run_async: Callable[[AsyncCommand], Callable[...,
 
     simple("pause", "Hold the incident before its next agent step.", "Why.", text_required=False)
     simple("resume", "Let a paused incident go on.", "Why.", text_required=False)
+    simple(
+        "refresh",
+        "Read the incident's configuration (approval policy and window...) again.",
+        "Why.",
+        text_required=False,
+    )
     simple(
         "note", "Add a note to the timeline and the post-mortem.", "The note.", text_required=True
     )

@@ -50,9 +50,16 @@ def request_digest(request: BaseModel) -> str:
     return _sha256(request.model_dump(mode="json", exclude=set(UNSIGNED_FIELDS)))
 
 
+# What a plan's digest covers: what runs and how it is judged, never its prose. Summaries are
+# generated from the params by the catalog, so two plans with the same digest run the same.
+DIGESTED_FIELDS = frozenset({"id", "incident_id", "params", "risk", "verify", "undo", "executor"})
+
+
 def plan_digest(action: RemediationAction | None) -> str | None:
-    """A digest of the typed action a person approves (issue 17 may replace it with its own)."""
-    return None if action is None else _sha256(action.model_dump(mode="json"))
+    """The digest of the typed action a person approves; None for a plan without one."""
+    if action is None:
+        return None
+    return _sha256(action.model_dump(mode="json", include=set(DIGESTED_FIELDS)))
 
 
 def _b64(raw: bytes) -> str:

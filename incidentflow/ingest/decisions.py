@@ -42,7 +42,7 @@ from incidentflow.identity import roles as role_rules
 from incidentflow.identity.authn import Authenticator, Caller, Unauthenticated
 from incidentflow.identity.config import roles_from, signer_from
 from incidentflow.identity.roles import RoleTable
-from incidentflow.identity.signing import DecisionSigner, plan_digest, request_digest
+from incidentflow.identity.signing import DecisionSigner, request_digest
 from incidentflow.ingest import edge
 from incidentflow.ingest.incidents import Forbidden, IncidentDesk
 from incidentflow.models import (
@@ -65,13 +65,13 @@ REQUESTS: dict[str, type[BaseModel]] = {
     "skip": StageRequest,
     **{
         verb: TakeoverRequest
-        for verb in ("pause", "resume", "resolve", "assign", "note", "escalate")
+        for verb in ("pause", "resume", "resolve", "assign", "note", "escalate", "refresh")
     },
 }
 # Verbs the workflow judges itself (signature, role, policy) and records when refused.
 JUDGED_BY_WORKFLOW = frozenset({"approve", "reject"})
 # Verbs any authenticated person may use: they add to the record and change nothing that runs.
-OPEN_VERBS = frozenset({"note", "escalate"})
+OPEN_VERBS = frozenset({"note", "escalate", "refresh"})
 
 
 def team_lookup(settings: Settings) -> Callable[[str | None], str | None]:
@@ -154,11 +154,10 @@ class DecisionService:
             refused = role_rules.refusal(verb, identity, found, service)
             if refused is not None:
                 return _error(403, refused)
-        action = record.plan.action if record.plan else None
-        if verb in JUDGED_BY_WORKFLOW:
+        if verb in JUDGED_BY_WORKFLOW and record.plan is not None:
             # Decide on the plan the person saw; without one named, on the plan pending now.
-            body = {"plan_id": action.id if action else None, **body}
-            body.setdefault("plan_digest", plan_digest(action))
+            body = {"plan_id": record.plan.id or None, **body}
+            body.setdefault("plan_digest", record.plan.digest)
         try:
             request = model.model_validate({**body, "by": identity})
         except ValidationError as err:

@@ -21,7 +21,7 @@ from incidentflow.models import Approval, IncidentRecord, TimelineEvent
 # A person waits on these; a dead worker is reported rather than waited on.
 RPC_TIMEOUT = timedelta(seconds=15)
 # Error types the incident workflow raises after recording a refused attempt.
-REFUSAL_TYPES = frozenset({"ApprovalRefused", "RejectRefused"})
+REFUSAL_TYPES = frozenset({"ApprovalRefused", "RejectRefused", "TakeoverRefused"})
 
 
 class Forbidden(DecisionRefused):

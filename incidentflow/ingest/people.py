@@ -85,9 +85,12 @@ def slack_route(settings: Settings, service: DecisionService) -> Route:
                 },
             )
             return
-        body = {"reason": "approved in Slack"}
+        body: dict[str, object] = {"reason": "approved in Slack"}
         if click.verb == "reject":
             body = {"reason": f"rejected in Slack by {identity}"}
+        if click.plan_id or click.plan_digest:
+            # The plan the message showed: a click never decides a plan nobody saw.
+            body |= {"plan_id": click.plan_id, "plan_digest": click.plan_digest}
         outcome = await service.decide(
             identity=identity,
             path=DecisionPath.SLACK,

@@ -46,8 +46,12 @@ class DecisionClaims(Artifact):
     nonce: str = Field(min_length=8, description="Unique per decision: a replay is refused")
     service: str | None = Field(default=None, description="The incident's service when signed")
     roles: list[Role] = Field(default_factory=list, description="Roles found for that service")
-    plan_id: str | None = Field(default=None, description="The plan the person saw (issue 17)")
-    plan_digest: str | None = Field(default=None, description="Its digest (issue 17)")
+    plan_id: str | None = Field(
+        default=None, description="The plan the person saw (RemediationPlan.id); approve/reject"
+    )
+    plan_digest: str | None = Field(
+        default=None, description="Its digest (RemediationPlan.digest, plan_digest())"
+    )
     request_digest: str = Field(description="sha256 of the request it authorises, proof left out")
 
 

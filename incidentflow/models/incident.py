@@ -36,6 +36,8 @@ class IncidentState(StrEnum):
     CLOSED = "closed"
     # Every alert resolved before an action was approved: the plan was withdrawn (issue 13).
     RESOLVED = "resolved"
+    # A person merged it into another incident, which carries its alerts on (issue 17).
+    MERGED = "merged"
 
     @property
     def terminal(self) -> bool:
@@ -45,6 +47,7 @@ class IncidentState(StrEnum):
             IncidentState.EXPIRED,
             IncidentState.CLOSED,
             IncidentState.RESOLVED,
+            IncidentState.MERGED,
         )
 
 

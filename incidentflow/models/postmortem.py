@@ -93,6 +93,11 @@ class IncidentRecord(Artifact):
         description="Alerts beyond the detail limit (incident.alerts keeps the first ones), "
         "counted by alertname and service",
     )
+    # Issue 17: every version of the investigation and the plan, oldest first (the fields
+    # above hold the current one), and the incident this one was merged into.
+    investigations: list[Investigation] = Field(default_factory=list)
+    plans: list[RemediationPlan] = Field(default_factory=list)
+    merged_into: str | None = None
 
 
 class PostmortemInput(Artifact):

@@ -132,6 +132,12 @@ class PlanInput(Artifact):
 
 class RemediationPlan(Artifact):
     incident_id: str
+    # Set by the incident workflow when it adopts the plan (issue 17): a decision names both.
+    id: str = Field(default="", description="<incident id>/plan-<n>, one per version")
+    digest: str | None = Field(
+        default=None, description="plan_digest() of the typed action; None without an action"
+    )
+    reason: str = Field(default="", description="Why this version was made (re-planning)")
     action: RemediationAction | None
     alternatives: list[RemediationAction] = Field(default_factory=list)
     rationale: str
@@ -218,7 +224,8 @@ class ConfigRequest(Artifact):
 
 
 class IncidentConfig(Artifact):
-    """What the incident workflow learns from configuration once, recorded in its history."""
+    """What the incident workflow reads from configuration (at start and when a person asks
+    for a refresh), recorded in its history."""
 
     policy: ApprovalPolicy = Field(default_factory=ApprovalPolicy)
     trust: DecisionTrust = Field(
@@ -228,6 +235,14 @@ class IncidentConfig(Artifact):
     verify_poll_seconds: int = Field(default=15, gt=0)
     resolved_settle_seconds: int = Field(
         default=60, ge=0, description="All alerts resolved this long, none re-fired: withdraw"
+    )
+    # Issue 17 item 5: read through the config activity at start and on a person's refresh,
+    # never frozen into the workflow's input.
+    approval_timeout_seconds: int = Field(default=1800, gt=0)
+    reinvestigate_debounce_seconds: int = Field(
+        default=30,
+        ge=0,
+        description="A material change re-investigates once no further change came this long",
     )
 
 

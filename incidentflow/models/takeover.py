@@ -28,7 +28,7 @@ class TakeoverRequest(Artifact):
     by: str = Field(min_length=1)
     text: str = Field(default="", description="The note, the reason, or the new owner")
     proof: DecisionProof | None = Field(
-        default=None, description="The decision API's signature (verified from issue 17 on)"
+        default=None, description="The decision API's signature (verified by the workflow)"
     )
 
 
@@ -39,7 +39,7 @@ class StageRequest(Artifact):
     stage: Stage
     reason: str = ""
     proof: DecisionProof | None = Field(
-        default=None, description="The decision API's signature (verified from issue 17 on)"
+        default=None, description="The decision API's signature (verified by the workflow)"
     )
 
 
@@ -53,7 +53,7 @@ class OverrideRequest(Artifact):
     plan: RemediationPlan | None = None
     postmortem: PostMortem | None = None
     proof: DecisionProof | None = Field(
-        default=None, description="The decision API's signature (verified from issue 17 on)"
+        default=None, description="The decision API's signature (verified by the workflow)"
     )
 
 
@@ -62,6 +62,8 @@ class NotificationKind(StrEnum):
     STATE_CHANGED = "state_changed"
     EXPIRED = "expired"
     ESCALATED = "escalated"
+    # The plan a person was asked about was replaced by a new version (re-investigation).
+    PLAN_CHANGED = "plan_changed"
 
 
 class Notification(Artifact):
@@ -78,6 +80,9 @@ class Notification(Artifact):
     risk: str | None = None
     undo: str | None = None
     approve_command: str | None = None
+    # The plan a decision-needed message shows: a click decides exactly this one (issue 17).
+    plan_id: str | None = None
+    plan_digest: str | None = None
     detail: str = ""
 
 

@@ -25,6 +25,7 @@ HEADLINES = {
     NotificationKind.STATE_CHANGED: "State changed",
     NotificationKind.EXPIRED: "Approval expired",
     NotificationKind.ESCALATED: "Escalated",
+    NotificationKind.PLAN_CHANGED: "Plan changed",
 }
 
 
@@ -53,6 +54,8 @@ def text_of(note: Notification) -> str:
         lines.append(f"undo: {note.undo}")
     if note.detail:
         lines.append(note.detail)
+    if note.plan_id:
+        lines.append(f"plan: {note.plan_id} ({(note.plan_digest or 'no action')[:19]})")
     if note.approve_command:
         lines.append(f"approve: `{note.approve_command}`")
     return "\n".join(lines)

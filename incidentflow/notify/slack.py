@@ -32,7 +32,11 @@ UPDATE_TIMEOUT_S = 10
 
 def decision_buttons(note: Notification) -> dict[str, Any]:
     """The actions block of a decision-needed message: Approve (primary) and Reject (danger)."""
-    value = json.dumps({"incident_id": note.incident_id})
+    # The plan the message shows travels in the button: a click decides exactly that plan, and
+    # the workflow refuses it (naming the current one) if the plan changed meanwhile.
+    value = json.dumps(
+        {"incident_id": note.incident_id, "plan_id": note.plan_id, "plan_digest": note.plan_digest}
+    )
     return {
         "type": "actions",
         "block_id": "incidentflow_decision",
@@ -75,6 +79,8 @@ class Click:
     incident_id: str
     response_url: str
     text: str
+    plan_id: str | None = None
+    plan_digest: str | None = None
 
 
 def verified(signing_secret: str, body: bytes, headers: dict[str, str]) -> bool:
@@ -93,7 +99,9 @@ def parse_click(body: bytes) -> Click:
         payload = json.loads(form["payload"][0])
         action = payload["actions"][0]
         verb = VERBS[action["action_id"]]
-        incident_id = json.loads(action["value"])["incident_id"]
+        value = json.loads(action["value"])
+        incident_id = value["incident_id"]
+        plan_id, digest = value.get("plan_id"), value.get("plan_digest")
         user = payload["user"]
         message = payload.get("message") or {}
         click = Click(
@@ -103,6 +111,8 @@ def parse_click(body: bytes) -> Click:
             incident_id=str(incident_id),
             response_url=str(payload["response_url"]),
             text=str(message.get("text", "")),
+            plan_id=str(plan_id) if plan_id else None,
+            plan_digest=str(digest) if digest else None,
         )
     except (UnicodeDecodeError, ValueError, KeyError, IndexError, TypeError) as err:
         raise BadInteraction(f"not an IncidentFlow button click ({type(err).__name__})") from err
@@ -129,6 +139,8 @@ def outcome_update(click: Click, outcome: str, *, final: bool) -> dict[str, Any]
                         "service": None,
                         "state": "awaiting_approval",
                         "summary": "",
+                        "plan_id": click.plan_id,
+                        "plan_digest": click.plan_digest,
                     }
                 )
             )

@@ -20,6 +20,13 @@ class ApprovalSettings(Group):
         description="Every alert of an incident resolved before approval and none fired again "
         "for this long: the plan is withdrawn and the incident ends resolved",
     )
+    reinvestigate_debounce_seconds: int = Field(
+        default=30,
+        ge=0,
+        le=3600,
+        description="An incident that changed materially before a decision is investigated "
+        "and planned again once no further change came for this long (docs/remediation.md)",
+    )
     approval_policy: dict[str, list[str]] = Field(
         default_factory=lambda: {"low": ["*"], "medium": ["*"], "high": ["*"]},
         description='Who may approve each risk (JSON: {"high": ["alice", "bob"]}); * = anyone',

@@ -10,7 +10,6 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from incidentflow.identity.signing import plan_digest
 from incidentflow.models import (
     Evidence,
     EvidenceKind,
@@ -31,9 +30,9 @@ class PlanRef:
 
 
 def plan_ref(record: IncidentRecord) -> PlanRef:
-    """The current plan's id and digest: the one place to change when plans get their own."""
-    action = record.plan.action if record.plan else None
-    return PlanRef(id=action.id if action else None, digest=plan_digest(action))
+    """The current plan's id and digest, as the workflow named them: a decision carries both."""
+    plan = record.plan
+    return PlanRef(id=plan.id if plan else None, digest=plan.digest if plan else None)
 
 
 @dataclass(frozen=True)

@@ -32,6 +32,9 @@ from incidentflow.models import (
     DecisionRequest,
     IncidentRecord,
     IncidentState,
+    Stage,
+    StageRequest,
+    TakeoverRequest,
 )
 from incidentflow.settings import Settings
 from incidentflow.temporal import DevServer, connect
@@ -235,3 +238,41 @@ async def test_local_unsigned_mode_compares_canonical_identities(
     assert final.approval is not None and final.approval.approvers == ["alice", "bob"]
     outcomes = [(d.decision, d.path, d.authenticated) for d in final.decisions]
     assert outcomes.count((Decision.REFUSED, DecisionPath.LOCAL, False)) == 5
+
+
+async def test_takeover_verbs_that_change_what_runs_believe_only_signed_requests(
+    signed_stack: tuple[Stack, Api],
+) -> None:
+    stack, api = signed_stack
+    incident_id, _ = await fire(stack)
+    await awaiting(stack, incident_id)
+    handle = stack.client.get_workflow_handle_for(IncidentWorkflow.run, incident_id)
+    # Raw, unsigned, straight to Temporal: by signal (recorded) and by update (refused).
+    await handle.signal(IncidentWorkflow.pause_signal, TakeoverRequest(by="mallory"))
+    await handle.signal(
+        IncidentWorkflow.skip_signal, StageRequest(by="mallory", stage=Stage.EXECUTION)
+    )
+    with pytest.raises(DecisionRefused, match="unsigned decision refused"):
+        await IncidentClient(stack.client).take_over(
+            incident_id, "resolve", TakeoverRequest(by="mallory")
+        )
+    record = await record_of(stack, incident_id)
+    assert not record.paused and record.state is IncidentState.AWAITING_APPROVAL
+    refused = [d for d in record.decisions if d.decision is Decision.REFUSED]
+    claimed = [(d.by, d.path, d.reason.split(":")[0]) for d in refused]
+    assert claimed == [
+        ("mallory", DecisionPath.SIGNAL, "pause refused"),
+        ("mallory", DecisionPath.SIGNAL, "skip refused"),
+        ("mallory", DecisionPath.LOCAL, "resolve refused"),
+    ]
+    assert all(not d.authenticated for d in refused)
+    # The note stays open: it changes nothing that runs.
+    await IncidentClient(stack.client).take_over(
+        incident_id, "note", TakeoverRequest(by="x", text="hi")
+    )
+    # carol, the owner, pauses through the API: signed, believed, recorded as her.
+    paused = await api.post(incident_id, "pause", "tok-carol", {"text": "looking"})
+    assert paused.status_code == 200, paused.text
+    record = await record_of(stack, incident_id)
+    assert record.paused
+    assert any(e.actor == "carol" and e.summary == "paused: looking" for e in record.timeline)

@@ -14,7 +14,7 @@ from worker import WORKFLOWS
 HISTORIES = Path(__file__).resolve().parents[1] / "histories"
 
 
-@pytest.mark.parametrize("name", sorted(p.stem for p in HISTORIES.glob("demo_*.json")))
+@pytest.mark.parametrize("name", sorted(p.stem for p in HISTORIES.glob("*.json")))
 async def test_recorded_history_replays(name: str) -> None:
     path = HISTORIES / f"{name}.json"
     history = WorkflowHistory.from_json(name, path.read_text())

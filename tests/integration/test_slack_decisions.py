@@ -23,6 +23,7 @@ from conftest import Stack, app_stack, make_settings
 from fakes import Receiver
 from remediation_flow import awaiting, fire, until
 
+from incidentflow.client import IncidentClient
 from incidentflow.identity.signing import new_key_pair
 from incidentflow.models import Decision, DecisionPath
 from incidentflow.temporal import DevServer, connect
@@ -96,6 +97,11 @@ async def test_approve_from_slack_buttons(dev_server: DevServer, tmp_path: Path)
             assert message is not None
             actions = [b for b in message["blocks"] if b["type"] == "actions"]
             assert [e["text"]["text"] for e in actions[0]["elements"]] == ["Approve", "Reject"]
+            # The buttons carry the plan the message shows: a click decides exactly that one.
+            shown = json.loads(actions[0]["elements"][0]["value"])
+            pending = (await IncidentClient(client).record(incident_id)).plan
+            assert pending is not None and shown["incident_id"] == incident_id
+            assert (shown["plan_id"], shown["plan_digest"]) == (pending.id, pending.digest)
 
             approve = click_body(message, "incidentflow_approve", "U0ALICE", responses.url)
             # Not Slack: a wrong secret, a stale (replayed) timestamp, no signature at all.
@@ -135,7 +141,8 @@ async def test_approve_from_slack_buttons(dev_server: DevServer, tmp_path: Path)
             final = await asyncio.wait_for(handle.result(), timeout=60)
     assert final.approval is not None and final.approval.decision is Decision.APPROVED
     assert (final.approval.by, final.approval.path) == ("alice", DecisionPath.SLACK)
-    assert final.approval.authenticated and final.approval.plan_digest
+    assert final.approval.authenticated and final.approval.plan_digest == shown["plan_digest"]
+    assert final.approval.plan_id == shown["plan_id"]
     refused = [d for d in final.decisions if d.decision is Decision.REFUSED]
     assert [(d.by, d.path) for d in refused] == [("mallory", DecisionPath.SLACK)]
 

@@ -153,7 +153,7 @@ def test_verb_incident_age_replay_service_and_plan_are_checked(signer: DecisionS
         (judge(signed(signer, at=NOW - timedelta(minutes=10)), trust), "older than 300 s"),
         (judge(signed(signer), trust, seen={"n-0000001"}), "already used"),
         (judge(signed(signer, service="checkout"), trust), "service is now payments"),
-        (judge(signed(signer, digest="sha256:" + "c" * 64), trust), "no longer pending"),
+        (judge(signed(signer, digest="sha256:" + "c" * 64), trust), "no longer current"),
     ]
     for got, expected in cases:
         assert got.refusal and expected in got.refusal, got.refusal

@@ -48,12 +48,17 @@ def tags_of(page: str) -> list[tuple[str, dict[str, str | None]]]:
 
 
 def demo_record(state: IncidentState = IncidentState.AWAITING_APPROVAL) -> IncidentRecord:
+    incident, plan = demo_incident(), demo_plan()
+    # As the workflow adopts a plan: numbered and digested.
+    plan = plan.model_copy(
+        update={"id": f"{incident.id}/plan-1", "digest": plan_digest(plan.action)}
+    )
     record = IncidentRecord(
-        incident=demo_incident(),
+        incident=incident,
         state=state,
         waiting_for="a decision",
         investigation=demo_investigation(),
-        plan=demo_plan(),
+        plan=plan,
         owner="dana",
     )
     return record.model_copy(update={"postmortem": draft(record, demo().topology)})
