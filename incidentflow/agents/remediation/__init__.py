@@ -1,40 +1,43 @@
-"""Agent 4, remediation planning (rules engine): one reversible action from the catalog.
+"""Agent 4, remediation planning (rules engine): the fix the evidence points at, or none.
 
-The plan names a typed action, how to verify it helped and how to undo it; executors turn it
-into operations later, so nothing here is a command line. Pure and deterministic: action ids
-are hashes of the incident, the action kind and its target.
+`choice.py` maps the top hypothesis (its fault type, the change it cites, the signatures in
+its evidence) to ranked catalog params; `changes.py` reads a recorded change back into the
+params that revert it. This module turns them into actions the catalog writes (summary, risk,
+verification, undo) and, when nothing fits, a plan with no action that says why, what a
+person should check, and escalates. Never a restart fallback. Pure and deterministic: action
+ids are hashes of the incident and the params.
 """
 
 from __future__ import annotations
 
-from incidentflow.agents.common import short_hash
+from incidentflow.agents.remediation.choice import MIN_CONFIDENCE, choose
 from incidentflow.agents.sourcing import unsourced
 from incidentflow.catalog import CATALOG
 from incidentflow.models import (
     ActionParams,
-    FaultType,
+    AlternativeReason,
     Hypothesis,
     Incident,
     Investigation,
     PlanInput,
     RemediationAction,
     RemediationPlan,
-    RestartParams,
-    Risk,
-    RollbackParams,
-    ScaleParams,
     ServiceGraph,
-    VerifySpec,
 )
+
+__all__ = [
+    "MIN_CONFIDENCE",
+    "allowed_targets",
+    "executor_for",
+    "labelled",
+    "plan",
+    "scoped",
+    "target_problem",
+]
 
 # Long enough for a rollout to finish and for alert `for:` clauses to clear.
 VERIFY_WINDOW_SECONDS = 600
-# Scaling out buys headroom while someone looks; double, but keep it modest.
-SCALE_FROM, SCALE_TO = 3, 6
-# Faults a fresh process tends to clear (leaked memory, stuck pools, a wedged client).
-RESTART_HELPS = frozenset(
-    {FaultType.RESOURCE_EXHAUSTION, FaultType.CODE_EXCEPTION, FaultType.UNKNOWN}
-)
+MAX_ALTERNATIVES = 3
 
 
 def plan(
@@ -44,7 +47,7 @@ def plan(
     verify_window_seconds: int = VERIFY_WINDOW_SECONDS,
     executors: frozenset[str] = frozenset(),
 ) -> RemediationPlan:
-    """A specific action for the top hypothesis, with alternatives; none without a hypothesis.
+    """The action the top hypothesis's evidence calls for, ranked alternatives, or none.
 
     `executors` are the real executors the remediation worker enables: each action names the
     one that will really run it (its catalog executor if enabled, else dry-run).
@@ -52,36 +55,44 @@ def plan(
     incident, investigation = inp.incident, inp.investigation
     top = investigation.top
     if top is not None and unsourced(investigation):
-        return RemediationPlan(
-            incident_id=incident.id,
-            action=None,
-            rationale=(
-                f"No evidence source answered ({investigation.status.value}): the ranking rests "
+        return _nothing(
+            incident,
+            investigation,
+            graph,
+            [
+                f"no evidence source answered ({investigation.status.value}): the ranking rests "
                 f"on the alerts and the service graph only (top: {top.service}, confidence "
-                f"{top.confidence:.2f}). Nothing is proposed to run; a person must decide."
-            ),
+                f"{top.confidence:.2f})"
+            ],
         )
     if top is None:
-        return RemediationPlan(
-            incident_id=incident.id,
-            action=None,
-            rationale=(
-                "No hypothesis to act on: investigation found no change, error or metric "
-                "shift that points at a service. A person should look before anything runs."
-            ),
+        return _nothing(
+            incident,
+            investigation,
+            graph,
+            [
+                "investigation found no change, error or metric shift that points at a service "
+                "(no hypothesis to act on)"
+            ],
         )
-    options = _options(top, investigation)
+    choice = choose(top, investigation)
+    if not choice.options:
+        return _nothing(incident, investigation, graph, choice.reasons)
+    options = choice.options[: 1 + MAX_ALTERNATIVES]
     actions = [
-        _action(incident, params, risk, n, top, graph, verify_window_seconds, executors)
-        for n, (params, risk) in enumerate(options, start=1)
+        _action(incident, option.params, n, graph, verify_window_seconds, executors)
+        for n, option in enumerate(options, start=1)
     ]
     chosen = actions[0]
     cited = _cited(top, investigation)
     rationale = (
         f"Top hypothesis ({top.confidence:.2f}, {top.fault_type.value}): {top.cause}. "
-        f"{chosen.summary} ({chosen.risk.value} risk) because {_why(top)}. "
-        f"Evidence: {', '.join(cited)}. Verify: {chosen.verify.description.rstrip('.')}."
+        f"{chosen.summary} ({chosen.risk.value} risk) because {options[0].reason}. "
+        f"Evidence: {', '.join(cited) or 'none cited'}. "
+        f"Verify: {chosen.verify.description.rstrip('.')}."
     )
+    if choice.reasons:
+        rationale += f" Not proposed: {'; '.join(choice.reasons)}."
     if top.service != incident.origin_service and incident.origin_service:
         rationale += (
             f" Note: correlation's origin was {incident.origin_service}; investigation "
@@ -91,79 +102,70 @@ def plan(
         incident_id=incident.id,
         action=chosen,
         alternatives=actions[1:],
+        alternative_reasons=[
+            AlternativeReason(action_id=a.id, reason=o.reason)
+            for a, o in zip(actions[1:], options[1:], strict=True)
+        ],
         rationale=rationale,
         evidence_ids=cited,
     )
 
 
-def _options(top: Hypothesis, investigation: Investigation) -> list[tuple[ActionParams, Risk]]:
-    """Catalog actions for the fault, best first."""
-    svc = top.service
-    restart: tuple[ActionParams, Risk] = (RestartParams(service=svc), Risk.LOW)
-    scale: tuple[ActionParams, Risk] = (
-        ScaleParams(service=svc, from_replicas=SCALE_FROM, to_replicas=SCALE_TO),
-        Risk.MEDIUM,
-    )
-    change = _change_attributes(top, investigation)
-    if top.fault_type is FaultType.BAD_DEPLOY and change is not None:
-        rollback: tuple[ActionParams, Risk] = (
-            RollbackParams(service=svc, from_version=change["after"], to_version=change["before"]),
-            Risk.MEDIUM,
+def _nothing(
+    incident: Incident, investigation: Investigation, graph: ServiceGraph, reasons: list[str]
+) -> RemediationPlan:
+    """No automatic action: why, what a person should check, and escalate."""
+    checks: list[str] = []
+    top = investigation.top
+    for h in investigation.hypotheses[:3]:
+        service = graph.get(h.service)
+        if service is not None and service.runbook:
+            checks.append(f"runbook for {h.service}: {service.runbook}")
+    for e in investigation.evidence:
+        if e.kind.value == "runbook" and e.link:
+            checks.append(f"runbook: {e.link}")
+    wanted = set(top.evidence_ids) if top else set()
+    for e in investigation.evidence:
+        if e.id in wanted:
+            checks.append(f"{e.id}: {e.finding}" + (f" ({e.link})" if e.link else ""))
+    if top is not None:
+        checks.append(
+            f"whether {top.service} is the cause ({top.fault_type.value}, confidence "
+            f"{top.confidence:.2f}) and which fix fits; `incidentflow override` can give the "
+            "params of a catalog action"
         )
-        return [rollback, restart]
-    if top.fault_type is FaultType.TRAFFIC_SURGE:
-        return [scale, restart]
-    if top.fault_type in RESTART_HELPS:
-        return [restart, scale]
-    # Config changes, network, expiry and dependency faults: a restart is the safe first
-    # step the catalog offers; the config revert itself is for a person until it has a kind.
-    return [restart, scale]
-
-
-def _change_attributes(top: Hypothesis, investigation: Investigation) -> dict[str, str] | None:
-    if top.change_id is None:
-        return None
-    for item in investigation.evidence:
-        attrs = item.attributes
-        if attrs.get("change_id") == top.change_id and "before" in attrs and "after" in attrs:
-            return attrs
-    return None
+    else:
+        checks.append(f"the services of the incident: {', '.join(incident.services) or 'none'}")
+    unique = list(dict.fromkeys(checks))
+    return RemediationPlan(
+        incident_id=incident.id,
+        action=None,
+        rationale=(
+            f"No automatic action: {'; '.join(reasons) or 'nothing in the catalog fits'}; "
+            "a person must decide (escalated)."
+        ),
+        evidence_ids=_cited(top, investigation) if top else [],
+        checks=unique,
+        escalate=True,
+    )
 
 
 def _action(
     incident: Incident,
     params: ActionParams,
-    risk: Risk,
     n: int,
-    top: Hypothesis,
     graph: ServiceGraph,
     window: int,
     executors: frozenset[str],
 ) -> RemediationAction:
-    short = incident.id.rsplit("-", 1)[-1]
-    # The digest keeps ids of different actions apart: the executor's ledger runs an id once.
-    digest = short_hash(incident.id, params.model_dump_json(), length=4)
-    svc = top.service
-    service = graph.get(svc)
-    runbook = f" Runbook: {service.runbook}." if service and service.runbook else ""
-    alerts = ", ".join(sorted({a.name for a in incident.alerts}))
-    verify = VerifySpec(
-        window_seconds=window,
-        description=(
-            f"All alerts of {incident.id} ({alerts}) resolve within "
-            f"{_span(window)} of the action.{runbook}"
-        ),
-    )
-    summary, undo, undo_summary = CATALOG.describe(params)
-    return RemediationAction(
-        id=f"act-{short}-{n}-{digest}",
+    service = graph.get(getattr(params, "service", None) or "")
+    return CATALOG.action(
+        params,
         incident_id=incident.id,
-        params=params,
-        risk=risk,
-        summary=summary,
-        verify=verify,
-        undo=undo,
-        undo_summary=undo_summary,
+        n=n,
+        alerts=[a.name for a in incident.alerts],
+        window_seconds=window,
+        runbook=service.runbook if service else None,
         executor=executor_for(params, executors),
     )
 
@@ -220,20 +222,6 @@ def scoped(
             "rationale": f"Refused: {refused}. A person must decide. (Proposed: {plan.rationale})",
         }
     )
-
-
-def _span(seconds: int) -> str:
-    return f"{seconds // 60} min" if seconds % 60 == 0 else f"{seconds} s"
-
-
-def _why(top: Hypothesis) -> str:
-    reasons = {
-        FaultType.BAD_DEPLOY: "the failures began right after a deploy and name the new version",
-        FaultType.TRAFFIC_SURGE: "more replicas absorb the extra load while it lasts",
-        FaultType.RESOURCE_EXHAUSTION: "a fresh process releases exhausted resources",
-        FaultType.CODE_EXCEPTION: "a restart clears a wedged process while a fix is made",
-    }
-    return reasons.get(top.fault_type, "it is the lowest-risk action that may restore service")
 
 
 def _cited(top: Hypothesis, investigation: Investigation) -> list[str]:
