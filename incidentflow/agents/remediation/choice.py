@@ -36,7 +36,8 @@ SIGNS: dict[str, re.Pattern[str]] = {
         r"outofmemory|out of memory|oom|leak|heap space|memory_usage|gc overhead", re.I
     ),
     "stuck": re.compile(
-        r"deadlock|stuck|wedged|hung|pool exhausted|pool is pinned|leaks? (db )?connections|too many connections|connections?_|"
+        r"deadlock|stuck|wedged|hung|pool exhausted|pool is pinned|leaks? (db )?connections|"
+        r"too many connections|connections?_|"
         r"no (free|available) connection|thread starvation",
         re.I,
     ),
