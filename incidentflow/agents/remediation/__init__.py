@@ -75,7 +75,8 @@ def plan(
                 "(no hypothesis to act on)"
             ],
         )
-    choice = choose(top, investigation)
+    node = graph.get(top.service)
+    choice = choose(top, investigation, frozenset(node.depends_on) if node else frozenset())
     if not choice.options:
         return _nothing(incident, investigation, graph, choice.reasons)
     options = choice.options[: 1 + MAX_ALTERNATIVES]
@@ -85,6 +86,8 @@ def plan(
     ]
     chosen = actions[0]
     cited = _cited(top, investigation)
+    if choice.change is not None and choice.change.evidence_id not in cited:
+        cited.append(choice.change.evidence_id)  # the change taken back is evidence too
     rationale = (
         f"Top hypothesis ({top.confidence:.2f}, {top.fault_type.value}): {top.cause}. "
         f"{chosen.summary} ({chosen.risk.value} risk) because {options[0].reason}. "
@@ -207,10 +210,25 @@ def target_problem(params: ActionParams, allowed: set[str]) -> str | None:
 
 
 def scoped(
-    plan: RemediationPlan, incident: Incident, investigation: Investigation
+    plan: RemediationPlan,
+    incident: Incident,
+    investigation: Investigation,
+    graph: ServiceGraph | None = None,
 ) -> RemediationPlan:
-    """`plan` with every action outside the incident refused (whichever engine proposed it)."""
+    """`plan` with every action outside the incident refused (whichever engine proposed it).
+
+    With the graph, a service the incident's services call directly is in scope too when
+    the investigation holds an infra or config change of it: a NetworkPolicy or endpoint
+    change on the far side of a failing call is the incident's to take back.
+    """
     allowed = allowed_targets(incident, investigation)
+    if graph is not None:
+        changed = {
+            e.service
+            for e in investigation.evidence
+            if e.kind.value == "change" and e.attributes.get("kind") in ("infra", "config")
+        }
+        allowed |= {d for s in set(allowed) for d in graph.dependencies(s) if d in changed}
     kept = [a for a in plan.alternatives if target_problem(a.params, allowed) is None]
     refused = plan.action and target_problem(plan.action.params, allowed)
     if not refused:

@@ -73,6 +73,28 @@ def cited_change(top: Hypothesis, investigation: Investigation) -> Change | None
     return None
 
 
+def nearby_change(
+    top: Hypothesis, investigation: Investigation, dependencies: set[str]
+) -> Change | None:
+    """The latest infra or config change on the top service or what it calls, if any.
+
+    A network fault or a dependency that went away is often explained by a change on the
+    other side of the call (a NetworkPolicy on the database, a changed endpoint).
+    """
+    near = {top.service} | dependencies
+    items = [
+        e
+        for e in investigation.evidence
+        if e.kind is EvidenceKind.CHANGE
+        and e.service in near
+        and e.attributes.get("kind") in ("infra", "config")
+        and "before" in e.attributes
+        and "after" in e.attributes
+    ]
+    latest = max(items, key=lambda e: (e.start, e.id), default=None)
+    return _change(latest) if latest is not None else None
+
+
 def _change(item: Evidence) -> Change:
     a = item.attributes
     return Change(

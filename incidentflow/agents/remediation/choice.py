@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from incidentflow.agents.remediation.changes import Change, cited_change, revert
+from incidentflow.agents.remediation.changes import Change, cited_change, nearby_change, revert
 from incidentflow.models import (
     ActionParams,
     EvidenceKind,
@@ -91,8 +91,14 @@ def _scale(svc: str, why: str) -> Option:
     return Option(ScaleParams(service=svc, from_replicas=SCALE_FROM, to_replicas=SCALE_TO), why)
 
 
-def choose(top: Hypothesis, investigation: Investigation) -> Choice:
-    """The options for the top hypothesis, best first; none (with reasons) when nothing fits."""
+def choose(
+    top: Hypothesis, investigation: Investigation, dependencies: frozenset[str] = frozenset()
+) -> Choice:
+    """The options for the top hypothesis, best first; none (with reasons) when nothing fits.
+
+    `dependencies` are what the top service calls: for a network fault or a dependency down,
+    a change on the other side of the call is the one that explains it.
+    """
     if top.confidence < MIN_CONFIDENCE:
         return Choice(
             reasons=[
@@ -103,6 +109,8 @@ def choose(top: Hypothesis, investigation: Investigation) -> Choice:
     svc, ft = top.service, top.fault_type
     found = signs(top, investigation)
     change = cited_change(top, investigation)
+    if change is None and ft in (FaultType.NETWORK, FaultType.DEPENDENCY_DOWN):
+        change = nearby_change(top, investigation, set(dependencies))
     choice = Choice(change=change)
     if change is not None:
         params, why = revert(change)
