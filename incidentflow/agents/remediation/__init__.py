@@ -28,8 +28,10 @@ from incidentflow.models import (
 __all__ = [
     "MIN_CONFIDENCE",
     "allowed_targets",
+    "alternative_reason",
     "executor_for",
     "labelled",
+    "pick",
     "plan",
     "scoped",
     "target_problem",
@@ -260,5 +262,44 @@ def labelled(
         update={
             "action": one(plan.action) if plan.action else None,
             "alternatives": [one(a) for a in plan.alternatives],
+        }
+    )
+
+
+def alternative_reason(plan: RemediationPlan, action_id: str) -> str:
+    """Why the plan offers this alternative ('' when it does not say)."""
+    return next((r.reason for r in plan.alternative_reasons if r.action_id == action_id), "")
+
+
+def pick(plan: RemediationPlan, n: int, *, by: str) -> RemediationPlan:
+    """The plan with alternative `n` (1-based) as its action, for an override; ValueError if none.
+
+    The picked action is rebuilt from its params by the catalog, and the old action becomes
+    an alternative, so the person's choice is validated exactly like any override.
+    """
+    if not 1 <= n <= len(plan.alternatives):
+        raise ValueError(
+            f"{plan.incident_id}'s plan has {len(plan.alternatives)} alternative(s); "
+            f"there is no number {n}"
+        )
+    chosen = CATALOG.regenerate(plan.alternatives[n - 1])
+    rest = [a for i, a in enumerate(plan.alternatives, start=1) if i != n]
+    others = ([plan.action] if plan.action is not None else []) + rest
+    reasons = [
+        AlternativeReason(action_id=a.id, reason=alternative_reason(plan, a.id) or "the agent's")
+        for a in others
+    ]
+    why = alternative_reason(plan, chosen.id)
+    return plan.model_copy(
+        update={
+            "action": chosen,
+            "alternatives": others[:MAX_ALTERNATIVES],
+            "alternative_reasons": reasons[:MAX_ALTERNATIVES],
+            "rationale": (
+                f"{by} picked alternative {n}: {chosen.summary}"
+                + (f" ({why})" if why else "")
+                + f". The agent had proposed: {plan.rationale}"
+            ),
+            "escalate": False,
         }
     )
