@@ -102,7 +102,7 @@ class RemediationActivities:
         and every action names the executor that will really run it.
         """
         proposed = await self._propose(inp)
-        found = scoped(proposed, inp.incident, inp.investigation)
+        found = scoped(proposed, inp.incident, inp.investigation, await self._ctx.graph_for())
         return labelled(found, self._opts.executors, self._opts.http_kinds)
 
     async def _propose(self, inp: PlanInput) -> RemediationPlan:

@@ -13,6 +13,7 @@ from spec_types import (
     _t,
 )
 from specs_bank import BANK_SPECS
+from specs_changes import CHANGE_SPECS
 from specs_shop import SHOP_SPECS
 
 __all__ = ["SPECS", "AlertSpec", "Spec"]
@@ -59,4 +60,4 @@ CONTROLS: list[Spec] = [
     ),
 ]
 
-SPECS: list[Spec] = [*SHOP_SPECS, *BANK_SPECS, *CONTROLS]
+SPECS: list[Spec] = [*SHOP_SPECS, *BANK_SPECS, *CHANGE_SPECS, *CONTROLS]

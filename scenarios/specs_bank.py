@@ -101,7 +101,7 @@ BANK_SPECS: list[Spec] = [
                 "ledger-db",
                 "network",
                 None,
-                [_act("restart", "ledger-db")],
+                [_act("none", "ledger-db")],
             )
         ],
     ),
@@ -134,7 +134,7 @@ BANK_SPECS: list[Spec] = [
                 "fraud",
                 "code_exception",
                 None,
-                [_act("restart", "fraud")],
+                [_act("restart", "fraud"), _act("none", "fraud")],
             )
         ],
     ),
@@ -174,7 +174,7 @@ BANK_SPECS: list[Spec] = [
                 "payments-bus",
                 "resource_exhaustion",
                 None,
-                [_act("scale", "payments-bus")],
+                [_act("scale", "payments-bus"), _act("none", "payments-bus")],
             )
         ],
     ),
@@ -205,8 +205,8 @@ BANK_SPECS: list[Spec] = [
                 "fx",
                 "config",
                 5,
-                "rates.endpoint=v2",
-                "rates.endpoint=v1",
+                "configmap/fx-config:rates.endpoint=v2",
+                "configmap/fx-config:rates.endpoint=v1",
                 "sam.k",
                 "rate provider endpoint",
             ),
@@ -222,7 +222,7 @@ BANK_SPECS: list[Spec] = [
                 "fx",
                 "config_change",
                 "chg-fx-cfg-7",
-                [_act("feature_flag", "fx")],
+                [_act("config_revert", "fx")],
             )
         ],
     ),

@@ -103,8 +103,8 @@ SHOP_SPECS: list[Spec] = [
                 "search",
                 "config",
                 5,
-                "fuzzy.enabled=false",
-                "fuzzy.enabled=true",
+                "configmap/search-config:fuzzy.enabled=false",
+                "configmap/search-config:fuzzy.enabled=true",
                 "lena.w",
                 "enable fuzzy matching",
             )
@@ -121,7 +121,7 @@ SHOP_SPECS: list[Spec] = [
                 "search",
                 "config_change",
                 "chg-search-cfg-12",
-                [_act("feature_flag", "search"), _act("restart", "search")],
+                [_act("config_revert", "search")],
             )
         ],
         unrelated=["BlackboxProbeFailed"],

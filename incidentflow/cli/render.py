@@ -17,6 +17,7 @@ from incidentflow.models import (
     IncidentRecord,
     Investigation,
     QuarantinedAlerts,
+    RemediationPlan,
     StreamStats,
 )
 from incidentflow.visible import one_line as safe
@@ -155,10 +156,9 @@ def record_text(rec: IncidentRecord) -> str:
                 f"  verify: {safe(act.verify.description)} (within {act.verify.window_seconds} s)"
             )
             out.append(f"  undo: {safe(act.undo_summary)}")
-        for alt in plan.alternatives:
-            out.append(
-                f"  alternative: {safe(alt.summary)} [risk {alt.risk.value}, {safe(alt.executor)}]"
-            )
+        out += [f"  {line}" for line in alternative_lines(plan)]
+        out += [f"  check: {safe(c)}" for c in plan.checks]
+        out += ["  escalated: no automatic action; a person decides"] if plan.escalate else []
     if rec.approval:
         ap = rec.approval
         reason = f": {safe(ap.reason)}" if ap.reason else ""
@@ -228,3 +228,13 @@ def stream_text(
             f"{g.alerts_after_end} alert(s) for it were correlated again ({safe(g.error)})"
         )
     return "\n".join(out)
+
+
+def alternative_lines(plan: RemediationPlan) -> list[str]:
+    """The plan's alternatives, numbered as `incidentflow pick` takes them, with risk and why."""
+    reasons = {r.action_id: r.reason for r in plan.alternative_reasons}
+    return [
+        f"alternative {n}: {safe(alt.summary)} [risk {alt.risk.value}, {safe(alt.executor)}]"
+        + (f" because {safe(reasons[alt.id])}" if alt.id in reasons else "")
+        for n, alt in enumerate(plan.alternatives, start=1)
+    ]

@@ -20,6 +20,7 @@ from pydantic import BaseModel, ValidationError
 from incidentflow.cli.credentials import DecisionApi, credential_of
 from incidentflow.cli.identity import who as logged_in_or
 from incidentflow.cli.output import echo
+from incidentflow.cli.render import alternative_lines
 from incidentflow.client import IncidentClient
 from incidentflow.errors import BadInput, DecisionRefused
 from incidentflow.identity.canonical import canonical_or_none
@@ -58,7 +59,12 @@ def plan_text(record: IncidentRecord) -> str:
     """What a person must see before approving: the action, its evidence, its undo."""
     plan = record.plan
     if plan is None or plan.action is None:
-        return f"{record.incident.id} has no plan to approve (state: {record.state.value})"
+        text = f"{record.incident.id} has no plan to approve (state: {record.state.value})"
+        if plan is not None:
+            text += "\n" + "\n".join(
+                [f"why:     {safe(plan.rationale)}", *(f"check:   {safe(c)}" for c in plan.checks)]
+            )
+        return text
     act = plan.action
     out = [
         f"{record.incident.id}  {safe(record.incident.title)}",
@@ -69,6 +75,7 @@ def plan_text(record: IncidentRecord) -> str:
         f"verify:  {safe(act.verify.description)} (within {act.verify.window_seconds} s)",
         f"undo:    {safe(act.undo_summary)}",
         f"why:     {safe(plan.rationale)}",
+        *alternative_lines(plan),
         "evidence:",
     ]
     known = {e.id: e for e in record.investigation.evidence} if record.investigation else {}
@@ -267,6 +274,40 @@ def register(cli: click.Group, run_async: Callable[[AsyncCommand], Callable[...,
                 stage=Stage(stage),
                 reason=reason,
                 **{field: artifact},
+            )
+        )
+
+    @cli.command("pick")
+    @click.argument("incident_id")
+    @click.argument("number", type=click.IntRange(min=1))
+    @click.option("--by", help=BY_HELP)
+    @click.option("--reason", default="", help="Why (recorded).")
+    @run_async
+    async def pick_alternative(incident_id: str, number: int, by: str | None, reason: str) -> None:
+        """Make the plan's alternative NUMBER (as `show` lists them) the action to approve."""
+        from incidentflow.agents.remediation import pick
+        from incidentflow.cli.common import settings
+
+        api = await _api()
+        if api is not None:
+            record = await api.record(incident_id)
+        else:
+            record = await IncidentClient(await connect(settings())).record(incident_id)
+        if record.plan is None:
+            raise BadInput(f"{incident_id} has no plan (state: {record.state.value})")
+        try:
+            plan = pick(record.plan, number, by=logged_in_or(by))
+        except ValueError as err:
+            raise BadInput(str(err)) from err
+        echo(
+            await _send(
+                incident_id,
+                "override",
+                OverrideRequest,
+                by,
+                stage=Stage.PLANNING,
+                reason=reason or f"picked alternative {number}",
+                plan=plan,
             )
         )
 

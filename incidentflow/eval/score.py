@@ -127,8 +127,9 @@ def _ratio(num: int, den: int) -> float | None:
 
 
 def _action_ok(action: dict[str, str] | None, accepted: list[Any]) -> bool:
+    # kind `none`: no automatic action (escalate to a person) is a right answer here.
     if action is None:
-        return False
+        return any(ok.kind == "none" for ok in accepted)
     for ok in accepted:
         if ok.kind != action.get("kind"):
             continue

@@ -1,4 +1,5 @@
-"""The kubectl executor: rollout undo, rollout restart, scale; it reads state before acting.
+"""The kubectl executor: rollout undo, restart, scale, and the kinds in `kubectl_kinds.py`
+(config revert, object revert, resources, HPA bounds, node drain); it reads state before acting.
 
 Reading first makes a repeat harmless: a retry after a crash finds the deployment already as
 the action wants it and does nothing.
@@ -11,6 +12,7 @@ import subprocess
 from pathlib import Path
 
 from incidentflow.errors import ExecutorFailed
+from incidentflow.executors.kubectl_kinds import KubePlan, Step, kube_plan
 from incidentflow.models import ActionParams, RestartParams, RollbackParams, ScaleParams
 
 IMAGE = "jsonpath={.spec.template.spec.containers[0].image}"
@@ -44,6 +46,9 @@ def kubectl_plan(params: ActionParams, key: str) -> list[list[str]]:
         case ScaleParams(service=svc, to_replicas=n):
             dep = f"deployment/{svc}"
             return [["get", dep, "-o", REPLICAS], ["scale", dep, f"--replicas={n}"]]
+    found = kube_plan(params)
+    if found is not None:
+        return [found.read.args, *(step.args for step in found.steps)]
     raise ExecutorFailed(f"the kubectl executor cannot run action kind {params.kind}")
 
 
@@ -64,17 +69,32 @@ class KubectlExecutor:
         return [self._binary, *config, *args]
 
     def describe(self, params: ActionParams, *, key: str) -> list[str]:
+        found = kube_plan(params)
+        if found is not None:
+            return [self._line(step) for step in [found.read, *found.steps]]
         lines = [shlex.join(self.command(args)) for args in kubectl_plan(params, key)]
         if isinstance(params, RollbackParams):
             # The read after the undo is the check: say what it must find.
             lines[-1] += f"  # expect {params.service}:{params.to_version}"
         return lines
 
-    def _run(self, args: list[str]) -> str:
+    def _line(self, step: Step) -> str:
+        line = shlex.join(self.command(step.args))
+        if step.stdin is not None:
+            # Exactly what goes in: the manifest as a here-document.
+            line += f" <<'EOF'\n{step.stdin.rstrip()}\nEOF"
+        return line
+
+    def _run(self, args: list[str], stdin: str | None = None) -> str:
         argv = self.command(args)
         try:
             done = subprocess.run(
-                argv, capture_output=True, text=True, timeout=self._timeout, check=False
+                argv,
+                capture_output=True,
+                text=True,
+                timeout=self._timeout,
+                check=False,
+                input=stdin,
             )
         except FileNotFoundError as err:
             raise ExecutorFailed(
@@ -88,7 +108,17 @@ class KubectlExecutor:
             )
         return done.stdout.strip()
 
+    def _apply_plan(self, plan: KubePlan, what: str) -> str:
+        now = self._run(plan.read.args)
+        if plan.want is not None and now == plan.want:
+            return f"{what} already as wanted ({now or 'absent'}); nothing to do"
+        out = [self._run(step.args, step.stdin) for step in plan.steps]
+        return "\n".join(out)[-MAX_OUTPUT:]
+
     def apply(self, params: ActionParams, *, key: str, attempt: int = 1) -> str:
+        found = kube_plan(params)
+        if found is not None:
+            return self._apply_plan(found, params.kind)
         steps = kubectl_plan(params, key)
         match params:
             case RollbackParams(service=svc, to_version=want):

@@ -14,8 +14,8 @@ import re
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from incidentflow.agents.common import short_hash
 from incidentflow.agents.remediation import allowed_targets, target_problem
+from incidentflow.agents.remediation.changes import Change, revert
 from incidentflow.catalog import CATALOG
 from incidentflow.llm.accounting import Meter
 from incidentflow.llm.engine import Ask, LlmEngine
@@ -23,12 +23,15 @@ from incidentflow.llm.guard import plain, unknown_ids
 from incidentflow.models import (
     SCHEMA_VERSION,
     ActionParams,
+    ConfigRevertParams,
     DrainParams,
     Evidence,
     EvidenceKind,
     FailoverParams,
     FeatureFlagParams,
     Incident,
+    InfraRevertParams,
+    NodeDrainParams,
     PlanInput,
     RemediationAction,
     RemediationPlan,
@@ -36,10 +39,10 @@ from incidentflow.models import (
     RunbookScriptParams,
     ScaleParams,
     ServiceGraph,
-    VerifySpec,
 )
 
-MAX_ALTERNATIVES = 2
+# Up to three alternatives, ranked (issue 18).
+MAX_ALTERNATIVES = 3
 # Scaling beyond this factor of the current replicas is a capacity decision for a person.
 MAX_SCALE_FACTOR = 2
 MAX_REPLICAS = 100
@@ -141,6 +144,8 @@ async def plan_llm(
         alternatives=actions[1:] if answer.action is not None else actions,
         rationale=plain(answer.rationale, 2000),
         evidence_ids=list(dict.fromkeys(answer.evidence_ids)),
+        # No action from the model: a person decides, as with the rules engine.
+        escalate=answer.action is None,
     )
 
 
@@ -166,7 +171,7 @@ def params_problems(
     """Why these params may not be proposed for this incident; [] when they may."""
     if params.kind == "noop" or params.kind not in CATALOG.names():
         return [f"kind {params.kind!r} is not an action of the catalog; use null for no action"]
-    problems: list[str] = []
+    problems: list[str] = list(CATALOG.get(params.kind).limits(params))
     refused = target_problem(params, allowed)
     if refused is not None:
         problems.append(refused)
@@ -191,6 +196,15 @@ def params_problems(
             f"scale between 1 and {MAX_SCALE_FACTOR}x the current replicas "
             f"(at most {MAX_REPLICAS}), to a different count"
         )
+    if isinstance(params, ConfigRevertParams | InfraRevertParams) and not any(
+        revert(change)[0] == params for change in _changes(evidence)
+    ):
+        problems.append(
+            f"{params.kind} must take back a recorded change exactly as the change item says "
+            "(the value or manifest before it)"
+        )
+    if isinstance(params, NodeDrainParams) and not _named(params.node, text):
+        problems.append(f"node {params.node!r} does not appear in the evidence")
     if isinstance(params, FeatureFlagParams) and not _named(params.flag, text):
         problems.append(f"flag {params.flag!r} does not appear in the evidence")
     if isinstance(params, DrainParams) and not _named(params.target, text):
@@ -220,6 +234,21 @@ def _script_problems(params: RunbookScriptParams, evidence: list[Evidence]) -> l
     return problems
 
 
+def _changes(evidence: list[Evidence]) -> list[Change]:
+    return [
+        Change(
+            evidence_id=e.id,
+            change_id=e.attributes.get("change_id", e.id),
+            service=e.service or "",
+            kind=e.attributes.get("kind", ""),
+            before=e.attributes["before"],
+            after=e.attributes["after"],
+        )
+        for e in evidence
+        if e.kind is EvidenceKind.CHANGE and "before" in e.attributes and "after" in e.attributes
+    ]
+
+
 def _evidence_text(evidence: list[Evidence]) -> str:
     return "\n".join(" ".join([e.finding, e.link or "", *e.attributes.values()]) for e in evidence)
 
@@ -234,29 +263,14 @@ def _action(
     incident: Incident, params: ActionParams, n: int, graph: ServiceGraph, window: int
 ) -> RemediationAction:
     """A catalog action: risk, undo and verification from the catalog, never from the model."""
-    short = incident.id.rsplit("-", 1)[-1]
-    digest = short_hash(incident.id, params.model_dump_json(), length=4)
-    service = graph.get(getattr(params, "service", "") or "")
-    runbook = f" Runbook: {service.runbook}." if service and service.runbook else ""
-    alerts = ", ".join(sorted({a.name for a in incident.alerts}))
-    minutes = f"{window // 60} min" if window % 60 == 0 else f"{window} s"
-    summary, undo, undo_summary = CATALOG.describe(params)
-    action = RemediationAction(
-        id=f"act-{short}-{n}-{digest}",
+    service = graph.get(getattr(params, "service", None) or "")
+    action = CATALOG.action(
+        params,
         incident_id=incident.id,
-        params=params,
-        risk=CATALOG.get(params.kind).risk,
-        summary=summary,
-        verify=VerifySpec(
-            window_seconds=window,
-            description=(
-                f"All alerts of {incident.id} ({alerts}) resolve within {minutes} of the "
-                f"action.{runbook}"
-            ),
-        ),
-        undo=undo,
-        undo_summary=undo_summary,
-        executor="dry-run",
+        n=n,
+        alerts=[a.name for a in incident.alerts],
+        window_seconds=window,
+        runbook=service.runbook if service else None,
     )
     found = CATALOG.problems(action)
     if found:  # the catalog built it, so this is a bug in the catalog, not the model

@@ -64,6 +64,83 @@ class FailoverParams(Artifact):
     to_target: str
 
 
+# Kubernetes object names and config keys: what the kubectl executor passes as one argv element.
+K8S_NAME = r"^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$"
+CONFIG_KEY = r"^[-._a-zA-Z0-9]{1,253}$"
+K8S_KIND = r"^[A-Za-z][A-Za-z0-9]{0,62}$"
+
+
+class ConfigRevertParams(Artifact):
+    """Put one config value back to what a recorded change found (ConfigMap/Secret key or env)."""
+
+    kind: Literal["config_revert"] = "config_revert"
+    service: str = Field(pattern=K8S_NAME, description="The deployment that reads the value")
+    source: Literal["configmap", "secret", "env"]
+    name: str = Field(pattern=K8S_NAME, description="The ConfigMap or Secret (env: the service)")
+    key: str = Field(pattern=CONFIG_KEY)
+    from_value: str = Field(max_length=4096, description="What the change set it to")
+    to_value: str = Field(max_length=4096, description="What it was before the change")
+    namespace: str | None = Field(default=None, pattern=K8S_NAME)
+
+
+class ReleaseRollbackParams(Artifact):
+    """Roll a Helm release or an Argo CD application back to its previous revision."""
+
+    kind: Literal["release_rollback"] = "release_rollback"
+    service: str
+    tool: Literal["helm", "argocd"]
+    release: str = Field(pattern=K8S_NAME)
+    from_revision: int = Field(ge=1)
+    to_revision: int = Field(ge=1)
+
+
+class InfraRevertParams(Artifact):
+    """Bring one Kubernetes object (any kind, by name) to a recorded state: absent or a manifest.
+
+    `from_manifest` is what the change left (None: the change deleted it); `to_manifest` is what
+    it was before (None: the change created it, so reverting deletes it).
+    """
+
+    kind: Literal["infra_revert"] = "infra_revert"
+    object_kind: str = Field(pattern=K8S_KIND, description="e.g. NetworkPolicy, ResourceQuota")
+    name: str = Field(pattern=K8S_NAME)
+    namespace: str | None = Field(default=None, pattern=K8S_NAME)
+    service: str | None = Field(default=None, description="The service the change hurt")
+    from_manifest: str | None = Field(default=None, max_length=32768)
+    to_manifest: str | None = Field(default=None, max_length=32768)
+
+
+class ResourcesParams(Artifact):
+    """Change one container resource's request and limit (quantities as Kubernetes writes them)."""
+
+    kind: Literal["resources"] = "resources"
+    service: str = Field(pattern=K8S_NAME)
+    resource: Literal["cpu", "memory"]
+    from_request: str
+    to_request: str
+    from_limit: str
+    to_limit: str
+
+
+class HpaBoundsParams(Artifact):
+    """Change a HorizontalPodAutoscaler's replica bounds."""
+
+    kind: Literal["hpa_bounds"] = "hpa_bounds"
+    service: str = Field(pattern=K8S_NAME, description="The HPA's name (its deployment's)")
+    from_min: int = Field(ge=1)
+    from_max: int = Field(ge=1)
+    to_min: int = Field(ge=1)
+    to_max: int = Field(ge=1)
+
+
+class NodeDrainParams(Artifact):
+    """Cordon and drain a node (drained), or uncordon it (the undo)."""
+
+    kind: Literal["node_drain"] = "node_drain"
+    node: str = Field(pattern=K8S_NAME)
+    drained: bool = True
+
+
 # Runbook arguments are typed scalars: the script executor passes each as one argv element.
 ScriptArg = str | int | bool
 
@@ -90,6 +167,12 @@ ActionParams = Annotated[
     | DrainParams
     | FailoverParams
     | RunbookScriptParams
+    | ConfigRevertParams
+    | ReleaseRollbackParams
+    | InfraRevertParams
+    | ResourcesParams
+    | HpaBoundsParams
+    | NodeDrainParams
     | NoopParams,
     Field(discriminator="kind"),
 ]
@@ -130,6 +213,13 @@ class PlanInput(Artifact):
     investigation: Investigation
 
 
+class AlternativeReason(Artifact):
+    """Why an alternative is offered (by action id), in the order the alternatives are ranked."""
+
+    action_id: str
+    reason: str
+
+
 class RemediationPlan(Artifact):
     incident_id: str
     # Set by the incident workflow when it adopts the plan (issue 17): a decision names both.
@@ -139,8 +229,14 @@ class RemediationPlan(Artifact):
     )
     reason: str = Field(default="", description="Why this version was made (re-planning)")
     action: RemediationAction | None
-    alternatives: list[RemediationAction] = Field(default_factory=list)
+    alternatives: list[RemediationAction] = Field(default_factory=list, max_length=3)
+    alternative_reasons: list[AlternativeReason] = Field(default_factory=list)
     rationale: str
+    checks: list[str] = Field(
+        default_factory=list,
+        description="With no automatic action: what a person should look at (runbooks, evidence)",
+    )
+    escalate: bool = Field(default=False, description="No automatic action: page a person")
     evidence_ids: list[str] = Field(default_factory=list)
     engine: Engine = Engine.RULES
     engine_reason: str = Field(

@@ -31,7 +31,6 @@ from incidentflow.models import (
     Investigation,
     InvestigationInput,
     PlanInput,
-    RestartParams,
     Risk,
     RollbackParams,
     TimelineEvent,
@@ -107,9 +106,10 @@ def test_investigation_without_telemetry_falls_back_to_the_origin() -> None:
     assert (inv.top.service, inv.top.fault_type) == ("payments", FaultType.UNKNOWN)
     assert inv.top.confidence < 0.5
     assert [e.kind for e in inv.evidence] == [EvidenceKind.TOPOLOGY]
-    restart = plan(PlanInput(incident=demo_incident(), investigation=inv), demo().topology)
-    assert restart.action is not None and restart.action.params == RestartParams(service="payments")
-    assert restart.action.risk is Risk.LOW
+    # Never a restart fallback: an unknown fault is escalated with no action (issue 18).
+    nothing = plan(PlanInput(incident=demo_incident(), investigation=inv), demo().topology)
+    assert nothing.action is None and nothing.alternatives == [] and nothing.escalate
+    assert "too weak to act on" in nothing.rationale
 
 
 # --- remediation ---------------------------------------------------------------------------
@@ -129,8 +129,8 @@ def test_demo_plan_rolls_payments_back_with_verify_and_undo() -> None:
     assert action.verify.window_seconds == 600 and "resolve" in action.verify.description
     assert "v2.15.0" in action.undo_summary
     assert action.id.startswith("act-" + demo_incident().id.rsplit("-", 1)[-1] + "-1-")
-    assert [a.params.kind for a in result.alternatives] == ["restart"]
-    assert len({action.id, *(a.id for a in result.alternatives)}) == 2
+    # A deploy is taken back; nothing in the evidence says a restart would help.
+    assert result.alternatives == [] and not result.escalate
     assert "ev-change-chg-payments-2150" in result.evidence_ids
     assert "ev-change-chg-payments-2150" in result.rationale
     assert "kubectl" not in result.model_dump_json()
@@ -148,7 +148,7 @@ def test_plan_without_a_hypothesis_has_no_action() -> None:
     )
     result = plan(PlanInput(incident=demo_incident(), investigation=empty), demo().topology)
     assert result.action is None and result.alternatives == []
-    assert "No hypothesis" in result.rationale
+    assert "no hypothesis to act on" in result.rationale and result.escalate
 
 
 # --- post-mortem ---------------------------------------------------------------------------

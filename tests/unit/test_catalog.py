@@ -21,15 +21,16 @@ from incidentflow.models import (
 
 
 def action(params: object, risk: Risk, undo: object) -> RemediationAction:
+    summary, _, undo_summary = CATALOG.describe(params)  # type: ignore[arg-type]
     return RemediationAction(
         id="act-1",
         incident_id="INC-1",
         params=params,  # type: ignore[arg-type]
         risk=risk,
-        summary="s",
+        summary=summary,
         verify=VerifySpec(description="d"),
         undo=undo,  # type: ignore[arg-type]
-        undo_summary="u",
+        undo_summary=undo_summary,
     )
 
 

@@ -8,6 +8,7 @@ setup job registers are the ones the workflows write.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -89,6 +90,11 @@ def test_dockerfile_installs_the_package_and_runs_unprivileged() -> None:
     assert "pip install" in dockerfile and "USER incidentflow" in dockerfile
     for path in ("incidentflow", "workflows", "activities", "worker.py", "starter.py"):
         assert path in dockerfile, path
+    # The kubectl executor works in compose: a pinned Debian kubectl, nothing fetched later.
+    assert "FROM python:3.11-slim-bookworm" in dockerfile
+    pinned = re.search(r"KUBECTL_DEB_VERSION=(\S+)", dockerfile)
+    assert pinned and '"kubernetes-client=${KUBECTL_DEB_VERSION}"' in dockerfile
+    assert "curl" not in dockerfile and "wget" not in dockerfile
 
 
 def test_closed_by_default_only_the_ingest_port_is_published() -> None:
