@@ -82,6 +82,8 @@ class Candidate:
     anomaly: float = 0.0  # all modalities combined, 0..1 (see `combine`)
     weight: float = 0.0  # the same, unbounded: -log(1 - anomaly)
     rank_mass: float = 0.0  # stationary mass of the propagation walk
+    # availability findings of its direct callers that fell part way (their requests fail)
+    callers_erring: list[MetricFinding] = field(default_factory=list)
 
     @property
     def own_logs(self) -> list[LogFinding]:
@@ -199,7 +201,15 @@ def fault_type(cand: Candidate) -> FaultType:
     signals = {m.signal for m in cand.jumps}
     if any(_EXPIRY.search(t) for t in texts):
         return FaultType.EXPIRY
-    if any(_RESOURCE.search(f.sample.message) for f in cand.own_logs) or "saturation" in signals:
+    own_erring = [
+        m for m in cand.jumps if m.signal == "availability" and m.after_mean > 0.1 * m.base_mean
+    ]
+    resource_logs = any(_RESOURCE.search(f.sample.message) for f in cand.own_logs)
+    if (cand.callers_erring or own_erring) and not resource_logs:
+        # Its callers' requests fail part way (not all: that is a dependency down): errors
+        # coming back from it, whatever else it shows (a failing handler burns CPU too).
+        return FaultType.CODE_EXCEPTION
+    if resource_logs or "saturation" in signals:
         if "traffic" in signals:
             return FaultType.TRAFFIC_SURGE
         return FaultType.RESOURCE_EXHAUSTION
@@ -288,6 +298,16 @@ def why(
     )
 
 
+def victim_why(cand: Candidate) -> str:
+    """Why a victim ranks last: the dependency its failure follows."""
+    blamed = any(f.points_to == cand.explained_by for f in cand.logs)
+    how = "its errors blame" if blamed else "it follows"
+    return (
+        f"ranked after every service with evidence of its own: {how} {cand.explained_by}, "
+        f"which explains its failure (anomaly {cand.anomaly:.2f})"
+    )
+
+
 def hypothesis(
     cand: Candidate, confidence: float, *, why: str = "", share: float = 0.0, path: list[str]
 ) -> Hypothesis:
@@ -318,6 +338,8 @@ def hypothesis(
             f"{c.kind.value} of {cand.service} {c.before} -> {c.after} at {hhmm(c.at)} "
             f"({ago(change.lead)} before the first alert) broke {cand.service}"
         )
+    elif cand.explained_by:
+        cause = f"{cand.service} fails because its dependency {cand.explained_by} does"
     else:
         cause = f"{cand.service} is failing on its own ({kind.value.replace('_', ' ')})"
     if symptom:
