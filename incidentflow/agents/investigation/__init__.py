@@ -121,6 +121,8 @@ def investigate(
                 for dep in calls.get(name, []):
                     if dep in candidates:
                         candidates[dep].waited_on.append((name, m))
+    for name, cand in candidates.items():
+        cand.outbound_own = outbound_own(name, cand, calls, candidates)
     by_service: dict[str, list[LogRecord]] = {}
     for record in source.logs(services=names, start=window.start, end=window.end):
         by_service.setdefault(record.service, []).append(record)
@@ -203,6 +205,27 @@ def investigate(
         evidence=items,
         summary=_summary(hypotheses, rejected, len(candidates)),
     )
+
+
+def outbound_own(
+    name: str, cand: Candidate, calls: dict[str, list[str]], candidates: dict[str, Candidate]
+) -> float:
+    """How much of its longer wait on its callees is its own: per callee, the share of that
+    callee's other callers that do not wait longer on it (a callee nobody else calls says
+    nothing either way: half), averaged over its callees."""
+    if not any(m.signal == "client_latency" for m in cand.jumps):
+        return 0.0
+    shares: list[float] = []
+    for dep in calls.get(name, []):
+        if dep not in candidates or dep == name:
+            continue
+        others = candidates[dep].callers - {name}
+        if not others:
+            shares.append(0.5)
+            continue
+        waiting = {c for c, _ in candidates[dep].waited_on} & others
+        shares.append(1 - len(waiting) / len(others))
+    return sum(shares) / len(shares) if shares else 0.0
 
 
 def window_of(incident: Incident, config: InvestigationConfig) -> Window:

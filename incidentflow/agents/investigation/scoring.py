@@ -82,6 +82,8 @@ class Candidate:
     anomaly: float = 0.0  # all modalities combined, 0..1 (see `combine`)
     weight: float = 0.0  # the same, unbounded: -log(1 - anomaly)
     rank_mass: float = 0.0  # stationary mass of the propagation walk
+    # share of its slower outbound calls that its callees' other callers do not see (0..1)
+    outbound_own: float = 0.0
     # availability findings of its direct callers that fell part way (their requests fail)
     callers_erring: list[MetricFinding] = field(default_factory=list)
 
@@ -115,6 +117,14 @@ class Candidate:
             return 0.0
         share = len({c for c, _ in self.waited_on}) / len(self.callers)
         return max(squash(m.z) for _, m in self.waited_on) * share
+
+    @property
+    def outbound_strength(self) -> float:
+        """It waits longer on its callees, and their other callers do not: the extra time is
+        on its own side of the wire (network tomography's shared endpoint: the endpoint common
+        to all the slow edges is the one to blame)."""
+        waits = [squash(m.z) for m in self.jumps if m.signal == "client_latency"]
+        return max(waits, default=0.0) * self.outbound_own
 
     @property
     def log_strength(self) -> float:
@@ -231,9 +241,12 @@ def fault_type(cand: Candidate) -> FaultType:
         kind = {"wire": FaultType.NETWORK, "calls": FaultType.CODE_EXCEPTION}.get(shift.kind)
         if kind is not None:
             strength[kind] = max(strength.get(kind, 0.0), squash(shift.z))
-    if cand.waited_on:
-        # Callers wait longer on it: latency on the edge into it.
-        strength[FaultType.NETWORK] = max(strength.get(FaultType.NETWORK, 0.0), cand.wait_strength)
+    if cand.waited_on or cand.outbound_own:
+        # Callers wait longer on it, or it waits longer on callees nobody else waits on:
+        # latency on an edge of its own.
+        strength[FaultType.NETWORK] = max(
+            strength.get(FaultType.NETWORK, 0.0), cand.wait_strength, cand.outbound_strength
+        )
     if strength:
         return max(strength, key=lambda k: (strength[k], k.value))
     return FaultType.UNKNOWN
@@ -252,6 +265,7 @@ def combine(cand: Candidate) -> None:
         cand.trace_strength,
         cand.log_strength,
         cand.wait_strength,
+        cand.outbound_strength,
     )
     cand.weight = sum(-math.log(1 - s) for s in strengths)
     cand.anomaly = round(1 - math.exp(-cand.weight), 4)
@@ -277,6 +291,7 @@ def why(
             ("traces", cand.trace_strength),
             ("logs", cand.log_strength),
             ("callers wait on it", cand.wait_strength),
+            ("it waits where others do not", cand.outbound_strength),
             ("errors and blame", 0.0 if cand.recent_change() else cand.score),
         )
         if value > 0
