@@ -170,7 +170,10 @@ def score(cand: Candidate, candidates: dict[str, Candidate], origin: str | None)
             dep_first = dep.first_jump
             # The dependency moved first, and at least as far: the caller follows it.
             earlier = (
-                first is not None
+                # A caller whose slower calls its callees' other callers do not share is
+                # slow on its own side; a callee's earlier move does not explain that.
+                cand.outbound_own <= 0.5
+                and first is not None
                 and dep_first is not None
                 and first.jump_at is not None
                 and dep_first.jump_at is not None
@@ -241,12 +244,17 @@ def fault_type(cand: Candidate) -> FaultType:
         kind = {"wire": FaultType.NETWORK, "calls": FaultType.CODE_EXCEPTION}.get(shift.kind)
         if kind is not None:
             strength[kind] = max(strength.get(kind, 0.0), squash(shift.z))
-    if cand.waited_on or cand.outbound_own:
-        # Callers wait longer on it, or it waits longer on callees nobody else waits on:
-        # latency on an edge of its own.
+    own_latency = max((squash(m.z) for m in cand.jumps if m.signal == "latency"), default=0.0)
+    if (cand.waited_on or cand.outbound_own) and not own_latency:
+        # Callers wait longer on it, or it waits longer on callees nobody else waits on, and
+        # its own time did not grow: latency on an edge, not in it.
         strength[FaultType.NETWORK] = max(
             strength.get(FaultType.NETWORK, 0.0), cand.wait_strength, cand.outbound_strength
         )
+    if own_latency and not strength:
+        # Its own handling got slower with no resource saturated and no time on the wire:
+        # its code took a slower path (an exception, a retry, a bad return).
+        strength[FaultType.CODE_EXCEPTION] = own_latency
     if strength:
         return max(strength, key=lambda k: (strength[k], k.value))
     return FaultType.UNKNOWN
