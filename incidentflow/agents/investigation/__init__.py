@@ -18,6 +18,7 @@ from datetime import timedelta
 
 from incidentflow.agents.common import utc
 from incidentflow.agents.investigation import propagation
+from incidentflow.agents.investigation.explain import hypothesis, rejections, victim_why, why
 from incidentflow.agents.investigation.gather import (
     candidates_of,
     own_series,
@@ -25,16 +26,7 @@ from incidentflow.agents.investigation.gather import (
     read_traces,
     settle_cut,
 )
-from incidentflow.agents.investigation.scoring import (
-    Candidate,
-    combine,
-    confidence,
-    hypothesis,
-    rejections,
-    score,
-    victim_why,
-    why,
-)
+from incidentflow.agents.investigation.scoring import Candidate, combine, confidence, score
 from incidentflow.agents.investigation.signals import (
     Window,
     change_finding,
