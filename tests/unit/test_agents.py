@@ -68,7 +68,12 @@ def test_demo_investigation_ranks_the_deploy_first() -> None:
 
 def test_demo_investigation_rejects_distractors_and_symptoms() -> None:
     inv = demo_investigation()
-    assert not any(h.service in {"catalog", "search", "checkout"} for h in inv.hypotheses)
+    assert not any(h.service in {"catalog", "search"} for h in inv.hypotheses)
+    # The symptom is weighed, not hidden: ranked last, at no confidence, saying why.
+    assert inv.hypotheses[0].service == "payments"
+    victim = next(h for h in inv.hypotheses if h.service == "checkout")
+    assert victim.confidence == 0.0 and victim.cause.startswith("checkout fails because")
+    assert "payments" in victim.why and "ranked after" in victim.why
     rejected = {(r.service, r.cause.split()[0]): r for r in inv.rejected}
     catalog = rejected[("catalog", "deploy")]
     assert "3h" in catalog.reason and "baseline" in catalog.reason

@@ -258,3 +258,43 @@ def test_a_tie_is_reported_as_a_tie_not_settled_by_name() -> None:
     assert first.confidence == second.confidence
     assert first.why.startswith(f"tied with {second.service}")
     assert second.why.startswith(f"tied with {first.service}")
+
+
+def test_a_caller_that_waits_where_no_other_caller_does_is_the_slow_end() -> None:
+    world = _silent_db_world()
+    calm = [0.020, 0.021, 0.019, 0.020, 0.022, 0.020, 0.018, 0.021, 0.020, 0.019] * 3
+    only_a = [m for m in world.metrics if m.id != "b:client_latency_p99_seconds"]
+    only_a.append(series("b", "client_latency_p99_seconds", [*calm, *calm[:5]]))
+    _, [inv] = run_offline(world.model_copy(update={"metrics": only_a}))
+    ranked = [h.service for h in inv.hypotheses]
+    # b calls db too and does not wait longer: the extra time is on a's side of the wire.
+    assert ranked.index("a") < ranked.index("db")
+    a = next(h for h in inv.hypotheses if h.service == "a")
+    assert a.fault_type.value == "network" and "waits where others do not" in a.why
+    # Both callers wait on db: the shared end is db, and neither caller is blamed for it.
+    _, [both] = run_offline(world)
+    assert both.hypotheses[0].service == "db"
+    assert all("waits where others do not" not in h.why for h in both.hypotheses)
+
+
+def _erring_world(*, errors: bool) -> Scenario:
+    """web calls api; api's CPU rises; web's success ratio falls part way, or not."""
+    world = _silent_db_world()
+    graph = ServiceGraph(services=[Service(name="web", depends_on=["api"]), Service(name="api")])
+    base = [0.20, 0.22, 0.19, 0.21, 0.20, 0.23, 0.18, 0.21, 0.20, 0.19] * 3
+    ok = [1.0, 0.999, 1.0, 1.0, 0.998, 1.0, 1.0, 0.999, 1.0, 1.0] * 3
+    metrics = [
+        series("api", "cpu_usage_ratio", [*base, 0.9, 0.9, 0.92, 0.9, 0.91]),
+        series("web", "success_ratio", [*ok, *([0.7] * 5 if errors else ok[:5])]),
+    ]
+    return world.model_copy(update={"topology": graph, "metrics": metrics})
+
+
+def test_requests_failing_part_way_at_the_caller_type_the_callee_as_a_code_fault() -> None:
+    _, [erring] = run_offline(_erring_world(errors=True))
+    _, [busy] = run_offline(_erring_world(errors=False))
+    api = next(h for h in erring.hypotheses if h.service == "api")
+    assert api.fault_type.value == "code_exception"
+    assert next(h for h in busy.hypotheses if h.service == "api").fault_type.value == (
+        "resource_exhaustion"
+    )

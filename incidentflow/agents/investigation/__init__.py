@@ -18,6 +18,7 @@ from datetime import timedelta
 
 from incidentflow.agents.common import utc
 from incidentflow.agents.investigation import propagation
+from incidentflow.agents.investigation.explain import hypothesis, rejections, victim_why, why
 from incidentflow.agents.investigation.gather import (
     candidates_of,
     own_series,
@@ -25,15 +26,7 @@ from incidentflow.agents.investigation.gather import (
     read_traces,
     settle_cut,
 )
-from incidentflow.agents.investigation.scoring import (
-    Candidate,
-    combine,
-    confidence,
-    hypothesis,
-    rejections,
-    score,
-    why,
-)
+from incidentflow.agents.investigation.scoring import Candidate, combine, confidence, score
 from incidentflow.agents.investigation.signals import (
     Window,
     change_finding,
@@ -120,6 +113,8 @@ def investigate(
                 for dep in calls.get(name, []):
                     if dep in candidates:
                         candidates[dep].waited_on.append((name, m))
+    for name, cand in candidates.items():
+        cand.outbound_own = outbound_own(name, cand, calls, candidates)
     by_service: dict[str, list[LogRecord]] = {}
     for record in source.logs(services=names, start=window.start, end=window.end):
         by_service.setdefault(record.service, []).append(record)
@@ -133,6 +128,12 @@ def investigate(
     if isinstance(source, SpanSource):
         read_traces(source, candidates, window)
 
+    for name, cand in candidates.items():
+        for m in cand.jumps:
+            if m.signal == "availability" and m.after_mean > 0.1 * m.base_mean:
+                for dep in calls.get(name, []):
+                    if dep in candidates:
+                        candidates[dep].callers_erring.append(m)
     for cand in candidates.values():
         score(cand, candidates, incident.origin_service)
         combine(cand)
@@ -143,31 +144,40 @@ def investigate(
     )
     for name, cand in candidates.items():
         cand.rank_mass = mass.get(name, 0.0)
-    # A service the evidence shows failing because of a dependency is rejected with that
-    # reason (see `rejections`), never offered as a cause.
+    # A service the evidence shows failing because of a dependency (a victim) ranks after
+    # every service with evidence of its own, its reason in `why`, and is also rejected with
+    # that reason (see `rejections`): a short list would hide that it was weighed.
     ordered = sorted(
         (c for c in candidates.values() if c.anomaly > 0 and not c.explained_by),
         key=lambda c: (-c.rank_mass, -c.anomaly, c.depth),
     )
-    ranked = ordered[:MAX_HYPOTHESES]
+    victims = sorted(
+        (c for c in candidates.values() if c.anomaly > 0 and c.explained_by),
+        key=lambda c: (-c.anomaly, c.depth),
+    )
+    ranked = [*ordered, *victims][:MAX_HYPOTHESES]
     total_mass = sum(c.rank_mass for c in ordered)
     top = ranked[0] if ranked else None
     hypotheses = [
         hypothesis(
             c,
-            confidence(c, total_mass),
-            why=why(
+            0.0 if c.explained_by else confidence(c, total_mass),
+            why=victim_why(c)
+            if c.explained_by
+            else why(
                 c,
                 c.rank_mass / total_mass if total_mass else 0.0,
                 top,
                 ranked[1] if len(ranked) > 1 else None,
             ),
-            share=c.rank_mass / total_mass if total_mass else 0.0,
+            share=0.0 if c.explained_by else (c.rank_mass / total_mass if total_mass else 0.0),
             path=path_to(incident, calls, c.service),
         )
         for c in ranked
     ]
-    rejected = [r for c in candidates.values() if c not in ranked for r in rejections(c)]
+    rejected = [
+        r for c in candidates.values() if c not in ranked or c.explained_by for r in rejections(c)
+    ]
     items = _evidence(candidates, hypotheses, rejected)
     if not hypotheses and incident.origin_service:
         fallback, topo = _topology_fallback(incident, graph, window)
@@ -187,6 +197,27 @@ def investigate(
         evidence=items,
         summary=_summary(hypotheses, rejected, len(candidates)),
     )
+
+
+def outbound_own(
+    name: str, cand: Candidate, calls: dict[str, list[str]], candidates: dict[str, Candidate]
+) -> float:
+    """How much of its longer wait on its callees is its own: per callee, the share of that
+    callee's other callers that do not wait longer on it (a callee nobody else calls says
+    nothing either way: half), averaged over its callees."""
+    if not any(m.signal == "client_latency" for m in cand.jumps):
+        return 0.0
+    shares: list[float] = []
+    for dep in calls.get(name, []):
+        if dep not in candidates or dep == name:
+            continue
+        others = candidates[dep].callers - {name}
+        if not others:
+            shares.append(0.5)
+            continue
+        waiting = {c for c, _ in candidates[dep].waited_on} & others
+        shares.append(1 - len(waiting) / len(others))
+    return sum(shares) / len(shares) if shares else 0.0
 
 
 def window_of(incident: Incident, config: InvestigationConfig) -> Window:

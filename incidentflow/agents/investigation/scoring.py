@@ -1,4 +1,4 @@
-"""Score each candidate service from its findings; rank hypotheses and explain rejections.
+"""Score each candidate service from its findings and name its fault type (`explain` words it).
 
 The score adds what an on-call engineer weighs (each term capped, the sum capped at 0.95):
 
@@ -21,12 +21,11 @@ import re
 from dataclasses import dataclass, field
 from datetime import timedelta
 
-from incidentflow.agents.common import ago, hhmm
 from incidentflow.agents.investigation.anomaly import squash
 from incidentflow.agents.investigation.signals import ChangeFinding, LogFinding, MetricFinding
 from incidentflow.agents.investigation.traces import Shift
 from incidentflow.evidence import ChangeKind
-from incidentflow.models import Evidence, FaultType, Hypothesis, RejectedHypothesis
+from incidentflow.models import Evidence, FaultType
 
 # A change this close before the onset is a prime suspect; older ones need more to convict.
 RECENT_CHANGE = timedelta(minutes=30)
@@ -82,6 +81,10 @@ class Candidate:
     anomaly: float = 0.0  # all modalities combined, 0..1 (see `combine`)
     weight: float = 0.0  # the same, unbounded: -log(1 - anomaly)
     rank_mass: float = 0.0  # stationary mass of the propagation walk
+    # share of its slower outbound calls that its callees' other callers do not see (0..1)
+    outbound_own: float = 0.0
+    # availability findings of its direct callers that fell part way (their requests fail)
+    callers_erring: list[MetricFinding] = field(default_factory=list)
 
     @property
     def own_logs(self) -> list[LogFinding]:
@@ -113,6 +116,14 @@ class Candidate:
             return 0.0
         share = len({c for c, _ in self.waited_on}) / len(self.callers)
         return max(squash(m.z) for _, m in self.waited_on) * share
+
+    @property
+    def outbound_strength(self) -> float:
+        """It waits longer on its callees, and their other callers do not: the extra time is
+        on its own side of the wire (network tomography's shared endpoint: the endpoint common
+        to all the slow edges is the one to blame)."""
+        waits = [squash(m.z) for m in self.jumps if m.signal == "client_latency"]
+        return max(waits, default=0.0) * self.outbound_own
 
     @property
     def log_strength(self) -> float:
@@ -158,7 +169,10 @@ def score(cand: Candidate, candidates: dict[str, Candidate], origin: str | None)
             dep_first = dep.first_jump
             # The dependency moved first, and at least as far: the caller follows it.
             earlier = (
-                first is not None
+                # A caller whose slower calls its callees' other callers do not share is
+                # slow on its own side; a callee's earlier move does not explain that.
+                cand.outbound_own <= 0.5
+                and first is not None
                 and dep_first is not None
                 and first.jump_at is not None
                 and dep_first.jump_at is not None
@@ -199,7 +213,15 @@ def fault_type(cand: Candidate) -> FaultType:
     signals = {m.signal for m in cand.jumps}
     if any(_EXPIRY.search(t) for t in texts):
         return FaultType.EXPIRY
-    if any(_RESOURCE.search(f.sample.message) for f in cand.own_logs) or "saturation" in signals:
+    own_erring = [
+        m for m in cand.jumps if m.signal == "availability" and m.after_mean > 0.1 * m.base_mean
+    ]
+    resource_logs = any(_RESOURCE.search(f.sample.message) for f in cand.own_logs)
+    if (cand.callers_erring or own_erring) and not resource_logs:
+        # Its callers' requests fail part way (not all: that is a dependency down): errors
+        # coming back from it, whatever else it shows (a failing handler burns CPU too).
+        return FaultType.CODE_EXCEPTION
+    if resource_logs or "saturation" in signals:
         if "traffic" in signals:
             return FaultType.TRAFFIC_SURGE
         return FaultType.RESOURCE_EXHAUSTION
@@ -221,9 +243,17 @@ def fault_type(cand: Candidate) -> FaultType:
         kind = {"wire": FaultType.NETWORK, "calls": FaultType.CODE_EXCEPTION}.get(shift.kind)
         if kind is not None:
             strength[kind] = max(strength.get(kind, 0.0), squash(shift.z))
-    if cand.waited_on:
-        # Callers wait longer on it: latency on the edge into it.
-        strength[FaultType.NETWORK] = max(strength.get(FaultType.NETWORK, 0.0), cand.wait_strength)
+    own_latency = max((squash(m.z) for m in cand.jumps if m.signal == "latency"), default=0.0)
+    if (cand.waited_on or cand.outbound_own) and not own_latency:
+        # Callers wait longer on it, or it waits longer on callees nobody else waits on, and
+        # its own time did not grow: latency on an edge, not in it.
+        strength[FaultType.NETWORK] = max(
+            strength.get(FaultType.NETWORK, 0.0), cand.wait_strength, cand.outbound_strength
+        )
+    if own_latency and not strength:
+        # Its own handling got slower with no resource saturated and no time on the wire:
+        # its code took a slower path (an exception, a retry, a bad return).
+        strength[FaultType.CODE_EXCEPTION] = own_latency
     if strength:
         return max(strength, key=lambda k: (strength[k], k.value))
     return FaultType.UNKNOWN
@@ -242,6 +272,7 @@ def combine(cand: Candidate) -> None:
         cand.trace_strength,
         cand.log_strength,
         cand.wait_strength,
+        cand.outbound_strength,
     )
     cand.weight = sum(-math.log(1 - s) for s in strengths)
     cand.anomaly = round(1 - math.exp(-cand.weight), 4)
@@ -253,150 +284,3 @@ def confidence(cand: Candidate, total_mass: float) -> float:
     if total_mass <= 0:
         return 0.0
     return round(min(MAX_CONFIDENCE, cand.anomaly * cand.rank_mass / total_mass), 2)
-
-
-def why(
-    cand: Candidate, share: float, top: Candidate | None, second: Candidate | None = None
-) -> str:
-    """One line: what it rests on, and why it ranks where it does."""
-    parts = [
-        (name, value)
-        for name, value in (
-            ("change", cand.score if cand.recent_change() else 0.0),
-            ("metrics", cand.metric_strength),
-            ("traces", cand.trace_strength),
-            ("logs", cand.log_strength),
-            ("callers wait on it", cand.wait_strength),
-            ("errors and blame", 0.0 if cand.recent_change() else cand.score),
-        )
-        if value > 0
-    ]
-    basis = ", ".join(f"{n} {v:.2f}" for n, v in sorted(parts, key=lambda p: -p[1])[:3])
-    if top is None or top is cand:
-        if second is not None and math.isclose(cand.rank_mass, second.rank_mass, rel_tol=1e-6):
-            return (
-                f"tied with {second.service} ({share:.0%} each; the evidence cannot tell them "
-                f"apart); own evidence: {basis}"
-            )
-        return f"most of the propagation walk ends here ({share:.0%}); own evidence: {basis}"
-    if math.isclose(cand.rank_mass, top.rank_mass, rel_tol=1e-6):
-        # Listed second only because one must be: the evidence cannot tell them apart.
-        return f"tied with {top.service} ({share:.0%} each); own evidence: {basis or 'weak'}"
-    return (
-        f"less of the walk ends here ({share:.0%}) than at {top.service}; "
-        f"own evidence: {basis or 'weak'}"
-    )
-
-
-def hypothesis(
-    cand: Candidate, confidence: float, *, why: str = "", share: float = 0.0, path: list[str]
-) -> Hypothesis:
-    """The hypothesis a scored candidate stands for, citing what supports it."""
-    kind = fault_type(cand)
-    change = cand.recent_change()
-    # What it rests on, strongest first, a bounded few (the artifact keeps all it cites).
-    supporting = list(
-        dict.fromkeys(
-            [
-                *([change.evidence.id] if change else []),
-                *(f.evidence.id for f in cand.own_logs),
-                *(m.evidence.id for m in sorted(cand.jumps, key=lambda m: -abs(m.z))),
-                *(t[1].id for t in cand.trace_items),
-                *(e.id for _, e in sorted(cand.shifts, key=lambda s: -s[0].z)),
-                *(f.evidence.id for f in cand.blamed_by),
-                *(m.evidence.id for _, m in sorted(cand.waited_on, key=lambda w: -abs(w[1].z))),
-            ]
-        )
-    )[:MAX_CITED]
-    # The flat series that speak against it, most watched first; a few make the point.
-    contradicting = [m.evidence.id for m in cand.metrics if not m.jumped][:MAX_CONTRADICTING]
-    symptom = cand.own_logs[0].sample.message if cand.own_logs else None
-    jump = cand.first_jump
-    if change is not None:
-        c = change.change
-        cause = (
-            f"{c.kind.value} of {cand.service} {c.before} -> {c.after} at {hhmm(c.at)} "
-            f"({ago(change.lead)} before the first alert) broke {cand.service}"
-        )
-    else:
-        cause = f"{cand.service} is failing on its own ({kind.value.replace('_', ' ')})"
-    if symptom:
-        cause += f": {symptom}"
-    elif jump is not None:
-        cause += f": {jump.evidence.finding}"
-    elif cand.trace_items:
-        cause += f": {cand.trace_items[0][1].finding}"
-    elif cand.shifts:
-        cause += f": {max(cand.shifts, key=lambda s: s[0].z)[1].finding}"
-    return Hypothesis(
-        cause=cause,
-        service=cand.service,
-        fault_type=kind,
-        confidence=confidence,
-        evidence_ids=supporting,
-        contradicting_ids=contradicting,
-        change_id=change.change.id if change else None,
-        why=why,
-        anomaly=min(1.0, cand.anomaly),
-        rank_share=round(min(1.0, share), 4),
-        path=path,
-    )
-
-
-def rejections(cand: Candidate) -> list[RejectedHypothesis]:
-    """Why this candidate is not the cause, one entry per suspect thing about it."""
-    out: list[RejectedHypothesis] = []
-    flat = [m for m in cand.metrics if not m.jumped]
-    flat_note = (
-        f"its {flat[0].series.name} stayed at baseline (z={flat[0].z:.1f})"
-        if flat
-        # No series (none configured, none with enough history) is no data, not "no change".
-        else "no metric data was available for it"
-    )
-    for ch in cand.changes:
-        c = ch.change
-        when = f"{c.kind.value}ed" if c.kind is ChangeKind.DEPLOY else "changed"
-        if cand.explained_by:
-            why = (
-                f"{when} {ago(ch.lead)} before onset, but it fails because {cand.explained_by} does"
-            )
-        elif not cand.failing:
-            why = f"{when} {ago(ch.lead)} before onset; {flat_note} and it logged no new errors"
-        else:
-            why = f"{when} {ago(ch.lead)} before onset: too long before to explain the onset"
-        out.append(
-            RejectedHypothesis(
-                cause=f"{c.kind.value} of {cand.service} {c.before} -> {c.after}",
-                service=cand.service,
-                reason=why,
-                evidence_ids=[ch.evidence.id, *(m.evidence.id for m in flat[:1])],
-            )
-        )
-    if cand.explained_by:
-        blame = [f for f in cand.logs if f.points_to == cand.explained_by]
-        detail = (
-            f"{blame[0].count} of its error lines blame {cand.explained_by}"
-            if blame
-            else f"{cand.explained_by} started failing first"
-        )
-        out.append(
-            RejectedHypothesis(
-                cause=f"{cand.service} itself is broken",
-                service=cand.service,
-                reason=f"slow because its dependency {cand.explained_by} is: {detail}",
-                evidence_ids=[
-                    *(f.evidence.id for f in blame),
-                    *(m.evidence.id for m in cand.jumps[:1]),
-                ],
-            )
-        )
-    elif not cand.changes and not cand.failing and (cand.alerting or cand.under_origin):
-        out.append(
-            RejectedHypothesis(
-                cause=f"{cand.service} is failing",
-                service=cand.service,
-                reason=f"no recent change, no new error logs, and {flat_note}",
-                evidence_ids=[m.evidence.id for m in flat[:1]],
-            )
-        )
-    return out
