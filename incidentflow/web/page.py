@@ -237,10 +237,20 @@ def plan_section(record: IncidentRecord) -> str:
     plan = record.plan
     if plan is None:
         return _section("plan", "Remediation plan", "<p>No plan yet.</p>")
-    body = f"<p>{text(plan.rationale)}</p>"
+    version = f" <code>{text(plan.id)}</code>" if plan.id else ""
+    body = f"<h3>Current plan{version}</h3><p>{text(plan.rationale)}</p>"
     body += _action(plan.action, plan_ref(record)) if plan.action else "<p>No action proposed.</p>"
     if plan.alternatives:
         body += "<h3>Alternatives</h3>" + "".join(_action(a, None) for a in plan.alternatives)
+    earlier = [p for p in record.plans if p.id != plan.id]
+    if earlier:
+        # Every version the investigation went through, newest first: what changed and why.
+        body += "<h3>Earlier versions</h3>"
+        for old in reversed(earlier):
+            ref = PlanRef(id=old.id or None, digest=old.digest)
+            why = f" ({text(old.reason)})" if old.reason else ""
+            body += f"<h4><code>{text(old.id)}</code>{why}</h4><p>{text(old.rationale)}</p>"
+            body += _action(old.action, ref) if old.action else "<p>No action proposed.</p>"
     return _section("plan", "Remediation plan", body)
 
 

@@ -188,3 +188,23 @@ def test_list_filters_are_keywords_or_refused() -> None:
     assert "IncidentService = 'payments'" in query
     with pytest.raises(BadInput, match="service filter"):
         visibility_query({"service": "x' OR WorkflowType = 'AlertStreamWorkflow"})
+
+
+def test_every_plan_version_is_shown_newest_first() -> None:
+    record = demo_record()
+    current = record.plan
+    assert current is not None
+    first = current.model_copy(
+        update={"id": f"{record.incident.id}/plan-1", "rationale": "before <b>the join</b>"}
+    )
+    second = current.model_copy(
+        update={"id": f"{record.incident.id}/plan-2", "reason": "an alert joined"}
+    )
+    record = record.model_copy(update={"plan": second, "plans": [first, second]})
+    page = incident_page(record, view())
+    assert "Current plan <code>" in page and "Earlier versions" in page
+    assert page.index(f"{record.incident.id}/plan-2") < page.index(f"{record.incident.id}/plan-1")
+    assert "before &lt;b&gt;the join&lt;/b&gt;" in page  # escaped like everything else
+    # One version only: no "earlier" heading.
+    single = incident_page(record.model_copy(update={"plans": [second]}), view())
+    assert "Earlier versions" not in single
