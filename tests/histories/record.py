@@ -197,9 +197,6 @@ async def continued(stack: Stack) -> dict[str, str]:
         AlertStreamWorkflow.run,
         StreamInput(
             environment=s.environment,
-            agent_queue=s.temporal.agent_queue,
-            remediation_queue=s.temporal.remediation_queue,
-            workflow_queue=s.temporal.workflow_queue,
             continue_as_new_after_events=20,
         ),
         id=stream_id,
