@@ -24,6 +24,7 @@ from activities.investigation import InvestigationActivities
 from activities.notify import NotifyActivities
 from activities.postmortem import PostmortemActivities
 from activities.remediation import RemediationActivities, options_from
+from activities.stream_config import StreamConfigActivities
 from incidentflow.active import active_block
 from incidentflow.context import AgentContext, build_context
 from incidentflow.errors import IncidentFlowError
@@ -76,7 +77,13 @@ def build_workers(
     for scope in QUEUES[queue]:
         if scope == "workflows":
             workers.append(
-                Worker(client, task_queue=settings.temporal.workflow_queue, workflows=WORKFLOWS)
+                Worker(
+                    client,
+                    task_queue=settings.temporal.workflow_queue,
+                    workflows=WORKFLOWS,
+                    # The stream reads its queues and settle window here, on its own queue.
+                    activities=[StreamConfigActivities(settings).stream_config],
+                )
             )
         elif scope == "agents" and ctx is not None:
             investigation = InvestigationActivities(ctx)

@@ -11,7 +11,7 @@ from typing import Any, TypedDict
 from temporalio.common import SearchAttributePair, TypedSearchAttributes, WorkflowIDReusePolicy
 
 from incidentflow.models import Incident
-from incidentflow.search import SERVICE_KEY, SEVERITY_KEY, STATE_KEY
+from incidentflow.search import OWNER_KEY, SERVICE_KEY, SEVERITY_KEY, STATE_KEY, UNASSIGNED
 
 
 class IncidentStartFields(TypedDict):
@@ -44,6 +44,7 @@ def incident_start_fields(incident: Incident) -> IncidentStartFields:
                 SearchAttributePair(STATE_KEY, "open"),
                 SearchAttributePair(SEVERITY_KEY, incident.severity.value),
                 SearchAttributePair(SERVICE_KEY, incident.origin_service or "unknown"),
+                SearchAttributePair(OWNER_KEY, UNASSIGNED),
             ]
         ),
         id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,

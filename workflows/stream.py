@@ -8,7 +8,7 @@ before Temporal's per-run limits, carrying its open-incident index and unprocess
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from temporalio import workflow
 from temporalio.exceptions import ActivityError
@@ -16,6 +16,7 @@ from temporalio.exceptions import ActivityError
 with workflow.unsafe.imports_passed_through():
     from activities.correlation import CorrelationActivities
     from activities.detection import DetectionActivities
+    from activities.stream_config import StreamConfigActivities
     from incidentflow.metrics import record_redelivered_batch
     from incidentflow.models import (
         Alert,
@@ -32,6 +33,7 @@ with workflow.unsafe.imports_passed_through():
         IncidentUpdate,
         OpenIncident,
         QuarantinedAlerts,
+        StreamConfig,
         StreamInput,
         StreamStats,
     )
@@ -110,6 +112,10 @@ class AlertStreamWorkflow:
         self._quiet = {d.alert.fingerprint: d for d in inp.quiet}
         self._quarantined: list[QuarantinedAlerts] = list(inp.quarantined)
         self._gone: list[GoneIncident] = list(inp.gone)
+        # Read from the worker's settings when the run starts and once older than its own
+        # refresh age (issue 17 item 5): nothing of it rides in the input.
+        self._config: StreamConfig | None = None
+        self._config_read_at: datetime | None = None
 
     @workflow.signal(name=ALERTS_SIGNAL)
     def alerts(self, batch: AlertBatch) -> None:
@@ -182,10 +188,11 @@ class AlertStreamWorkflow:
         """Process batches forever, handing over to a new run before the history limits."""
         while True:
             await workflow.wait_condition(lambda: bool(self._pending) or self._should_hand_over())
-            if self._pending and self._inp.settle_seconds > 0 and not self._should_hand_over():
+            config = await self._read_config()
+            if self._pending and config.settle_seconds > 0 and not self._should_hand_over():
                 # The settle window (Alertmanager's group_wait): an alert that resolves
                 # before it ends arrives in the same merged batch and opens nothing.
-                await workflow.sleep(timedelta(seconds=self._inp.settle_seconds))
+                await workflow.sleep(timedelta(seconds=config.settle_seconds))
             if self._pending:
                 batch = self._take_pending()
                 await self._process(batch)
@@ -213,6 +220,26 @@ class AlertStreamWorkflow:
                         }
                     )
                 )
+
+    async def _read_config(self) -> StreamConfig:
+        """The stream's settings as its worker has them, read again once they are old."""
+        now = workflow.now()
+        if (
+            self._config is None
+            or self._config_read_at is None
+            or (now - self._config_read_at).total_seconds() >= self._config.refresh_seconds
+        ):
+            self._config = await workflow.execute_activity_method(
+                StreamConfigActivities.stream_config,
+                self._inp.environment,
+                # The one queue the stream knows without configuration: its own.
+                task_queue=workflow.info().task_queue,
+                start_to_close_timeout=policies.CONFIG_TIMEOUT,
+                retry_policy=policies.STREAM_RETRY,
+                summary="read the stream's settings",
+            )
+            self._config_read_at = now
+        return self._config
 
     def _take_pending(self) -> AlertBatch:
         """Batches waiting now, up to a round's size, merged: a burst correlates together."""
@@ -286,7 +313,7 @@ class AlertStreamWorkflow:
             detections = await workflow.execute_activity_method(
                 DetectionActivities.detect,
                 batch,
-                task_queue=self._inp.agent_queue,
+                task_queue=self._agent_queue(),
                 start_to_close_timeout=policies.STREAM_AGENT_TIMEOUT,
                 retry_policy=policies.STREAM_RETRY,
                 summary=f"detect {len(batch.alerts)} alert(s)",
@@ -302,7 +329,7 @@ class AlertStreamWorkflow:
                     detections=[*detections.detections, *refed],
                     open_incidents=index_for(list(self._open.values()), batch),
                 ),
-                task_queue=self._inp.agent_queue,
+                task_queue=self._agent_queue(),
                 start_to_close_timeout=policies.STREAM_AGENT_TIMEOUT,
                 retry_policy=policies.STREAM_RETRY,
                 summary=f"correlate against {len(self._open)} open incident(s)",
@@ -377,10 +404,18 @@ class AlertStreamWorkflow:
             incident,
             correlation,
             detections,
-            stream=self._inp,
+            config=self._current_config(),
             stream_workflow_id=workflow.info().workflow_id,
         )
         self._open[entry.id] = entry
+
+    def _current_config(self) -> StreamConfig:
+        # Every round starts with _read_config: a round never runs without it.
+        assert self._config is not None, "the stream's settings are read before any round"
+        return self._config
+
+    def _agent_queue(self) -> str:
+        return self._current_config().agent_queue
 
     def _count(self, **add: int) -> None:
         self._stats = self._stats.model_copy(

@@ -23,7 +23,7 @@ with workflow.unsafe.imports_passed_through():
         IncidentInput,
         IncidentUpdate,
         OpenIncident,
-        StreamInput,
+        StreamConfig,
     )
     from workflows.incident import IncidentWorkflow
     from workflows.incident_start import incident_start_fields
@@ -121,7 +121,7 @@ async def open_incident(
     correlation: CorrelationResult,
     detections: list[Detection],
     *,
-    stream: StreamInput,
+    config: StreamConfig,
     stream_workflow_id: str,
 ) -> OpenIncident:
     """Start the workflow of a new incident; its entry for the stream's open-incident index."""
@@ -136,11 +136,10 @@ async def open_incident(
             dropped=[d for d in correlation.dropped if d.alert.fingerprint in fingerprints],
         ),
         stream_workflow_id=stream_workflow_id,
-        approval_timeout_seconds=stream.approval_timeout_seconds,
-        agent_queue=stream.agent_queue,
-        remediation_queue=stream.remediation_queue,
+        agent_queue=config.agent_queue,
+        remediation_queue=config.remediation_queue,
     )
-    started = await start_incident(inp, task_queue=stream.workflow_queue)
+    started = await start_incident(inp, task_queue=config.workflow_queue)
     return OpenIncident(
         id=started.id,
         services=incident.services,

@@ -43,7 +43,7 @@ with workflow.unsafe.imports_passed_through():
         TimelineEvent,
         TimelineKind,
     )
-    from incidentflow.search import STATE_KEY
+    from incidentflow.search import OWNER_KEY, STATE_KEY
     from workflows.overrides import investigation_problem, plan_problem, postmortem_problem
     from workflows.signal_input import decode
 
@@ -419,6 +419,7 @@ class TakeoverHandlers:
 
     def _apply_assign(self, req: TakeoverRequest) -> TimelineEvent:
         self._owner = req.text.strip()
+        workflow.upsert_search_attributes([OWNER_KEY.value_set(self._owner)])
         self._show_details()
         return self._event(TimelineKind.TAKEOVER, req.by, f"assigned to {self._owner}")
 

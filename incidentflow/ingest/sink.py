@@ -223,14 +223,8 @@ class TemporalSink:
             await asyncio.wait_for(
                 self._client.start_workflow(
                     AlertStreamWorkflow.run,
-                    StreamInput(
-                        environment=first.environment,
-                        approval_timeout_seconds=s.approval.approval_timeout_seconds,
-                        agent_queue=s.temporal.agent_queue,
-                        remediation_queue=s.temporal.remediation_queue,
-                        workflow_queue=s.temporal.workflow_queue,
-                        settle_seconds=s.ingest.settle_seconds,
-                    ),
+                    # Only what identifies the stream: it reads its settings itself.
+                    StreamInput(environment=first.environment),
                     id=stream_id,
                     task_queue=s.temporal.workflow_queue,
                     start_signal=signal,

@@ -36,6 +36,7 @@ from incidentflow.models.incident import (
     OpenIncident,
     QuarantinedAlerts,
     SplitRequest,
+    StreamConfig,
     StreamInput,
     StreamStats,
 )
@@ -197,6 +198,7 @@ __all__ = [
     "SplitRequest",
     "Stage",
     "StageRequest",
+    "StreamConfig",
     "StreamInput",
     "StreamStats",
     "TakeoverRequest",

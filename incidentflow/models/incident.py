@@ -233,6 +233,22 @@ class GoneIncident(Artifact):
     alerts_after_end: int = Field(description="Alerts correlated again because it had ended")
 
 
+class StreamConfig(Artifact):
+    """What the alert stream reads from its worker's settings (issue 17 item 5): read through
+    the `stream_config` activity on the stream's own task queue when a run starts and again
+    once it is older than `refresh_seconds`, never carried in the stream's input."""
+
+    agent_queue: str = AGENT_QUEUE
+    remediation_queue: str = REMEDIATION_QUEUE
+    workflow_queue: str = WORKFLOW_QUEUE
+    settle_seconds: float = Field(
+        default=0.0, ge=0, description="Hold new batches this long so quick resolves cancel out"
+    )
+    refresh_seconds: float = Field(
+        default=60.0, ge=0, description="Read the configuration again before a round past this age"
+    )
+
+
 class StreamInput(Artifact):
     """Alert stream workflow input; carried across continue-as-new."""
 
@@ -240,15 +256,8 @@ class StreamInput(Artifact):
     open_incidents: list[OpenIncident] = Field(default_factory=list)
     pending: list[AlertBatch] = Field(default_factory=list)
     seen_batches: list[str] = Field(default_factory=list)
-    approval_timeout_seconds: int = Field(default=1800, gt=0)
-    agent_queue: str = AGENT_QUEUE
-    remediation_queue: str = REMEDIATION_QUEUE
-    workflow_queue: str = WORKFLOW_QUEUE
     continue_as_new_after_events: int = Field(
         default=10_000, gt=0, description="Hand over to a new run before this history length"
-    )
-    settle_seconds: float = Field(
-        default=0.0, ge=0, description="Hold new batches this long so quick resolves cancel out"
     )
     stats: StreamStats = Field(default_factory=StreamStats)
     transitions: dict[str, list[datetime]] = Field(

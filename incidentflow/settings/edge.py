@@ -158,6 +158,12 @@ class IngestSettings(Group):
     settle_seconds: float = Field(
         default=0.0, ge=0, le=3600, description="Hold new alerts this long before correlating"
     )
+    stream_config_seconds: float = Field(
+        default=60.0,
+        ge=0,
+        le=3600,
+        description="A running alert stream reads its settings again once they are this old",
+    )
 
     @property
     def ingest_url(self) -> str:

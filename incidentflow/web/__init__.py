@@ -1,6 +1,6 @@
 """The web console: the incident list and the incident page, served by the ingest service.
 
-    GET  /ui/                                the list (filters: state, severity, service)
+    GET  /ui/                                the list (filters: state, severity, service, owner)
     GET  /ui/incidents/{id}                  one incident, every agent's artifact
     POST /ui/incidents/{id}/{verb}           a decision, through the decision service
     GET|POST /ui/login, POST /ui/logout      a session for a person's token or OIDC token

@@ -2,8 +2,9 @@
 
 Visibility is Temporal's own index, so the list is right after any restart of ours and needs no
 worker. It holds what the workflows publish: state, severity, service, the title (memo) and the
-start time. The owner and the exact "waiting for" live in the record, not in visibility: the
-list shows what each state waits for, and the incident page the rest.
+start time and the owner (`IncidentOwner`, kept current by `assign`). The exact "waiting for"
+lives in the record, not in visibility: the list shows what each state waits for, and the
+incident page the rest.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from temporalio.service import RPCError
 
 from incidentflow.errors import BadInput, TemporalUnavailable
 from incidentflow.models import IncidentState, Severity
-from incidentflow.search import SERVICE_KEY, SEVERITY_KEY, STATE_KEY
+from incidentflow.search import OWNER_KEY, SERVICE_KEY, SEVERITY_KEY, STATE_KEY
 from incidentflow.web.layout import shell
 from incidentflow.web.text import text
 
@@ -25,8 +26,9 @@ from incidentflow.web.text import text
 LIST_TIMEOUT = timedelta(seconds=10)
 # The most rows one page of the list shows.
 MAX_ROWS = 500
-# Filter values are keywords: nothing that could end a quoted string in a visibility query.
-KEYWORD = re.compile(r"^[A-Za-z0-9_.:/-]{1,200}$")
+# Filter values are keywords: nothing that could end a quoted string in a visibility query
+# (an owner may be an address, or a name with a space).
+KEYWORD = re.compile(r"^[A-Za-z0-9_.:/@ -]{1,200}$")
 STOPPED = {
     WorkflowExecutionStatus.CANCELED: "cancelled",
     WorkflowExecutionStatus.TERMINATED: "terminated",
@@ -45,7 +47,12 @@ WAITS_FOR = {
     IncidentState.DRAFTING_POSTMORTEM.value: "the post-mortem",
     IncidentState.NEEDS_ATTENTION.value: "a person",
 }
-FILTERS = {"state": STATE_KEY.name, "severity": SEVERITY_KEY.name, "service": SERVICE_KEY.name}
+FILTERS = {
+    "state": STATE_KEY.name,
+    "severity": SEVERITY_KEY.name,
+    "service": SERVICE_KEY.name,
+    "owner": OWNER_KEY.name,
+}
 
 
 @dataclass(frozen=True)
@@ -56,10 +63,12 @@ class Row:
     state: str
     service: str
     started: datetime
+    owner: str = "?"
 
 
 def visibility_query(filters: dict[str, str]) -> str:
-    """The list query for `filters` (state, severity, service); BadInput for a bad value."""
+    """The list query for `filters` (state, severity, service, owner); BadInput for a bad
+    value."""
     clauses = ["WorkflowType = 'IncidentWorkflow'"]
     for key, attribute in FILTERS.items():
         value = filters.get(key, "").strip()
@@ -89,6 +98,8 @@ async def incident_rows(client: Client, filters: dict[str, str]) -> list[Row]:
                     state=stopped or attrs.get(STATE_KEY) or "?",
                     service=attrs.get(SERVICE_KEY) or "?",
                     started=wf.start_time,
+                    # Incidents started before the attribute existed have none.
+                    owner=attrs.get(OWNER_KEY) or "?",
                 )
             )
     except RPCError as err:
@@ -127,13 +138,15 @@ def list_page(
         + _select("severity", [s.value for s in Severity], filters.get("severity", ""))
         + "<label for='filter-service'>service</label><input id='filter-service' name='service' "
         f"value='{text(filters.get('service', ''))}'>"
+        "<label for='filter-owner'>owner</label><input id='filter-owner' name='owner' "
+        f"value='{text(filters.get('owner', ''))}'>"
         "<button type='submit'>Filter</button></form>"
     )
     body_rows = "".join(
         f"<tr><td><a href='/ui/incidents/{text(r.id)}'>{text(r.id)}</a></td>"
         f"<td>{text(r.title)}</td><td><span class='sev sev-{text(r.severity)}'>"
         f"{text(r.severity)}</span></td><td class='state'>{text(r.state)}</td>"
-        f"<td>{text(r.service)}</td><td>{_age(r.started, now)}</td>"
+        f"<td>{text(r.service)}</td><td>{text(r.owner)}</td><td>{_age(r.started, now)}</td>"
         f"<td>{text(WAITS_FOR.get(r.state, '—'))}</td></tr>"
         for r in rows
     )
@@ -141,7 +154,7 @@ def list_page(
         "<div class='scroll'><table class='incidents'><thead><tr>"
         + "".join(
             f"<th scope='col'>{h}</th>"
-            for h in ("id", "title", "severity", "state", "service", "age", "waiting for")
+            for h in ("id", "title", "severity", "state", "service", "owner", "age", "waiting for")
         )
         + f"</tr></thead><tbody>{body_rows}</tbody></table></div>"
     )

@@ -98,6 +98,8 @@ async def takeover(stack: Stack) -> dict[str, str]:
     await wait_for_state(stack.client, incident_id, {IncidentState.INVESTIGATING})
     await api(stack, incident_id, "pause", {"text": "looking"})
     await api(stack, incident_id, "resume", {})
+    # Assigning upserts the IncidentOwner search attribute (issue 20).
+    await api(stack, incident_id, "assign", {"text": "recorder"})
     record = await wait_for_state(stack.client, incident_id, WAITING)
     mine = person_investigation(incident_id, record.incident.opened_at)
     await api(
@@ -197,9 +199,6 @@ async def continued(stack: Stack) -> dict[str, str]:
         AlertStreamWorkflow.run,
         StreamInput(
             environment=s.environment,
-            agent_queue=s.temporal.agent_queue,
-            remediation_queue=s.temporal.remediation_queue,
-            workflow_queue=s.temporal.workflow_queue,
             continue_as_new_after_events=20,
         ),
         id=stream_id,
