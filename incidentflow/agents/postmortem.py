@@ -6,12 +6,12 @@ so the draft is reproducible; people edit it afterwards. Pure and deterministic.
 
 from __future__ import annotations
 
-import heapq
-from collections.abc import Iterator
+from collections import Counter
 from datetime import datetime
 
 from incidentflow.agents.common import ago, utc
-from incidentflow.agents.postmortem_diagrams import blast_radius, timeline_chart
+from incidentflow.agents.postmortem_diagrams import blast_radius
+from incidentflow.agents.postmortem_timeline import cell, timeline_section
 from incidentflow.identity.audit import attempt_line
 from incidentflow.models import (
     ActionItem,
@@ -42,7 +42,7 @@ def draft(record: IncidentRecord, graph: ServiceGraph) -> PostMortem:
         _detection(record),
         _action_items(items),
         _lessons(record),
-        _timeline(record),
+        timeline_section(record),
         _supporting(record),
     ]
     top = record.investigation.top if record.investigation else None
@@ -70,11 +70,6 @@ def impact_window(record: IncidentRecord) -> tuple[datetime, datetime | None]:
     if passed:
         return start, utc(passed[-1].checked_at)
     return start, None
-
-
-def _cell(text: str) -> str:
-    # Alert text is untrusted input: keep it from breaking out of a table cell.
-    return text.replace("|", "\\|").replace("\n", " ")
 
 
 def _when(at: datetime) -> str:
@@ -111,12 +106,18 @@ def _summary(record: IncidentRecord) -> str:
 def _impact(record: IncidentRecord, graph: ServiceGraph) -> str:
     inc = record.incident
     lines = ["## Impact", "", "| Service | Owner | Tier | Alerts |", "|---|---|---|---|"]
+    by_service: dict[str | None, set[str]] = {}
+    where = _services_by_fingerprint(record)
+    for alert in inc.alerts:
+        by_service.setdefault(where.get(alert.fingerprint, inc.origin_service), set()).add(
+            alert.name
+        )
     for svc in inc.services:
         service = graph.get(svc)
-        names = sorted({a.name for a in inc.alerts if _service_of(record, a.fingerprint) == svc})
+        names = sorted(by_service.get(svc, ()))
         lines.append(
             f"| {svc} | {service.owner if service else 'unknown'} | "
-            f"{service.tier if service else 'unknown'} | {_cell(', '.join(names)) or '-'} |"
+            f"{service.tier if service else 'unknown'} | {cell(', '.join(names)) or '-'} |"
         )
     start, end = impact_window(record)
     lines.append("")
@@ -135,61 +136,20 @@ def _impact(record: IncidentRecord, graph: ServiceGraph) -> str:
     return "\n".join(lines)
 
 
-def _service_of(record: IncidentRecord, fingerprint: str) -> str | None:
-    for det in record.detections:
-        if det.alert.fingerprint == fingerprint:
-            return det.service
+def _services_by_fingerprint(record: IncidentRecord) -> dict[str, str | None]:
+    """Each alert's service: detection's first word on it, else correlation's, else the origin."""
+    where: dict[str, str | None] = {}
     for down in record.incident.downstream:
-        if down.fingerprint == fingerprint:
-            return down.service
-    return record.incident.origin_service
+        where.setdefault(down.fingerprint, down.service)
+    for det in reversed(record.detections):
+        where[det.alert.fingerprint] = det.service
+    return where
 
 
 def _last_time(record: IncidentRecord) -> datetime:
     times = [utc(a.starts_at) for a in record.incident.alerts]
     times += [utc(e.at) for e in record.timeline]
     return max(times, default=utc(record.incident.opened_at))
-
-
-def _timeline_rows(record: IncidentRecord) -> Iterator[tuple[datetime, str, str, str]]:
-    """Alerts, the blamed change and every recorded event, merged by time.
-
-    The recorded timeline keeps its own order even if two events share a time.
-    """
-    alerts = sorted(
-        (
-            (
-                utc(a.starts_at),
-                "alert fired",
-                a.source,
-                f"{a.name} ({a.labels.get('severity', 'no severity')}): {a.summary}",
-            )
-            for a in record.incident.alerts
-        ),
-        key=lambda r: r[0],
-    )
-    changes = []
-    if record.investigation:
-        for ev in record.investigation.evidence:
-            top = record.investigation.top
-            if top and ev.attributes.get("change_id") == top.change_id:
-                changes.append((utc(ev.start), "change", ev.service or "-", ev.finding))
-    events = ((utc(e.at), e.kind.value, e.actor, e.summary) for e in record.timeline)
-    yield from heapq.merge(changes, alerts, events, key=lambda r: r[0])
-
-
-def _timeline(record: IncidentRecord) -> str:
-    rows = list(_timeline_rows(record))
-    lines = [
-        "## Timeline",
-        "",
-        "| Time (UTC) | Kind | Actor | What happened |",
-        "|---|---|---|---|",
-    ]
-    for at, kind, actor, text in rows:
-        lines.append(f"| {_when(at)} | {kind} | {_cell(actor)} | {_cell(text)} |")
-    lines += ["", timeline_chart(record, rows)]
-    return "\n".join(lines)
 
 
 def _root_cause(record: IncidentRecord) -> str:
@@ -210,7 +170,7 @@ def _root_cause(record: IncidentRecord) -> str:
         ev = by_id.get(eid)
         if ev:
             link = f" ([source]({ev.link}))" if ev.link else ""
-            lines.append(f"- `{eid}`: {_cell(ev.finding)}{link}")
+            lines.append(f"- `{eid}`: {cell(ev.finding)}{link}")
     for alt in inv.hypotheses[1:]:
         lines.append(f"- Also considered ({alt.confidence:.2f}): {alt.cause}")
     return "\n".join(lines)
@@ -222,8 +182,11 @@ def _contributing(record: IncidentRecord) -> str:
     top = inv.top if inv else None
     if top and top.change_id:
         lines.append(f"- Trigger: change `{top.change_id}` on {top.service}.")
-    for down in inc.downstream:
-        lines.append(f"- Cascade: {down.explanation}.")
+    # A storm's symptom alerts share a few explanations: one line each, with how many.
+    cascades = Counter(down.explanation for down in inc.downstream)
+    for explanation, count in cascades.items():
+        alerts = f" ({count} alerts)" if count > 1 else ""
+        lines.append(f"- Cascade: {explanation}{alerts}.")
     if inc.duplicates:
         lines.append(f"- {len(inc.duplicates)} duplicate alert delivery(ies) were folded in.")
     for rej in inv.rejected if inv else []:
@@ -299,9 +262,7 @@ def _lessons(record: IncidentRecord) -> str:
 
 def _action_items(items: list[tuple[str, str]]) -> str:
     lines = ["## Action items", "", "| # | Action | Owner |", "|---|---|---|"]
-    lines += [
-        f"| {n} | {_cell(text)} | {_cell(owner)} |" for n, (text, owner) in enumerate(items, 1)
-    ]
+    lines += [f"| {n} | {cell(text)} | {cell(owner)} |" for n, (text, owner) in enumerate(items, 1)]
     return "\n".join(lines)
 
 
@@ -330,7 +291,7 @@ def _supporting(record: IncidentRecord) -> str:
     )
     for ev in record.investigation.evidence if record.investigation else []:
         link = f" ({ev.link})" if ev.link else ""
-        lines.append(f"- `{ev.id}` {ev.kind.value}: `{_cell(ev.query)}`{link}")
+        lines.append(f"- `{ev.id}` {ev.kind.value}: `{cell(ev.query)}`{link}")
     return "\n".join(lines)
 
 

@@ -21,11 +21,23 @@ from incidentflow.visible import visible
 SAFE_LINK_PREFIXES = ("http://", "https://", "#", "/")
 # Post-mortems whose HTML is kept (a few MB at most: the page's own size, times this).
 MARKDOWN_CACHE = 32
+# Escaped strings kept: a storm's page repeats a few names, services, states and reasons in
+# thousands of cells. Strings longer than TEXT_CACHED_MAX are escaped every time.
+TEXT_CACHE = 8_192
+TEXT_CACHED_MAX = 200
 
 
 def text(value: object) -> str:
     """`value` as HTML text: control characters as visible escapes, then HTML-escaped."""
-    return escape(visible(str(value)), quote=True)
+    raw = str(value)
+    return _short(raw) if len(raw) <= TEXT_CACHED_MAX else _escaped(raw)
+
+
+def _escaped(raw: str) -> str:
+    return escape(visible(raw), quote=True)
+
+
+_short = lru_cache(maxsize=TEXT_CACHE)(_escaped)
 
 
 def href(url: str | None) -> str | None:

@@ -175,6 +175,16 @@ def test_alert_and_model_text_reach_the_page_only_as_escaped_text() -> None:
     assert "&lt;iframe" in page and "&lt;script&gt;alert(4)" in page
 
 
+def test_short_strings_from_the_cache_and_long_ones_are_escaped_alike() -> None:
+    payload = "<script>alert(1)</script>\x1b[31m\u202e'\"&"
+    for raw in (payload, payload * 40):  # cached, then past TEXT_CACHED_MAX
+        for _ in range(2):  # the second call of a short one is a cache hit
+            out = text(raw)
+            assert "<" not in out and "'" not in out and '"' not in out and "\x1b" not in out
+            assert out.startswith("&lt;script&gt;alert(1)&lt;/script&gt;\\x1b[31m\\u202e")
+    assert len(text(payload * 40)) == 40 * len(text(payload))
+
+
 def test_markdown_keeps_safe_links_and_drops_script_links() -> None:
     html = markdown("[ok](https://example.com/a) [bad](javascript:alert(1)) [data](data:x)")
     assert 'href="https://example.com/a"' in html
