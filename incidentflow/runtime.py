@@ -31,9 +31,14 @@ larger, rarer passes; 0 keeps Python's defaults. Measured with
 
 from __future__ import annotations
 
+import asyncio
+import ctypes
+import ctypes.util
 import gc
 import logging
 import os
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 log = logging.getLogger("incidentflow.runtime")
@@ -67,3 +72,32 @@ def tune_gc(gen0_threshold: int) -> None:
     gc.freeze()
     _, gen1, gen2 = gc.get_threshold()
     gc.set_threshold(gen0_threshold, gen1, gen2)
+
+
+def malloc_trim() -> Callable[[], int] | None:
+    """glibc's `malloc_trim(0)`, or None where the C library is not glibc (musl, macOS)."""
+    name = ctypes.util.find_library("c")
+    if name is None:
+        return None
+    try:
+        trim = ctypes.CDLL(name).malloc_trim
+    except (OSError, AttributeError):
+        return None
+    trim.argtypes = [ctypes.c_size_t]
+    trim.restype = ctypes.c_int
+    return lambda: int(trim(0))
+
+
+async def trim_heap_every(seconds: float) -> None:
+    """Hand the C heap's free pages back to the kernel every `seconds`, until cancelled.
+
+    0, or a C library without `malloc_trim`, does nothing.
+    """
+    trim = malloc_trim() if seconds > 0 else None
+    if trim is None:
+        return
+    while True:
+        await asyncio.sleep(seconds)
+        t0 = time.perf_counter()
+        released = trim()
+        log.debug("malloc_trim: released=%d in %.1f ms", released, (time.perf_counter() - t0) * 1e3)
