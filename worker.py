@@ -32,7 +32,7 @@ from incidentflow.executors import Ledger, build_executors
 from incidentflow.logs import configure_logging
 from incidentflow.metrics import report_incident_states
 from incidentflow.notify import build_notifiers
-from incidentflow.runtime import lower_priority, tune_gc
+from incidentflow.runtime import lower_priority, trim_heap_every, tune_gc
 from incidentflow.settings import Settings
 from incidentflow.telemetry import configure_tracing
 from incidentflow.temporal import connect
@@ -148,9 +148,11 @@ async def run_workers(settings: Settings, queue: str, *, stop: asyncio.Event | N
         if settings.process.metrics_bind and "workflows" in QUEUES[queue]
         else None
     )
+    trimmer = asyncio.create_task(trim_heap_every(settings.process.malloc_trim_seconds))
     stopper = asyncio.create_task(stop.wait())
     await asyncio.wait([*tasks, stopper], return_when=asyncio.FIRST_COMPLETED)
     stopper.cancel()
+    trimmer.cancel()
     if census is not None:
         census.cancel()
     # A worker still starting up has nothing to drain: cancel it rather than wait for it.

@@ -50,6 +50,20 @@ def rss_mb(pid: int) -> float:
     return float("nan")
 
 
+def smaps_mb(pid: int) -> str:
+    """Resident memory by kind of mapping: the [heap], anonymous maps, and files (code, libs)."""
+    kinds = {"heap": 0, "anon": 0, "file": 0}
+    kind = "anon"
+    for line in Path(f"/proc/{pid}/smaps").read_text().splitlines():
+        head = line.split()
+        if head and "-" in head[0] and not head[0].endswith(":"):
+            name = head[5] if len(head) > 5 else ""
+            kind = "heap" if name == "[heap]" else "file" if name.startswith("/") else "anon"
+        elif head and head[0] == "Rss:":
+            kinds[kind] += int(head[1])
+    return ", ".join(f"{k} {v / 1024:.0f}" for k, v in kinds.items()) + " MiB"
+
+
 def storm_bodies(
     n: int, batch: int, services: list[str], start: datetime, tag: str
 ) -> list[dict[str, Any]]:
@@ -130,7 +144,7 @@ async def main(args: argparse.Namespace) -> None:
         await wait_for_pollers(client, Settings().replace(dict(task_queue_prefix="bench-")))
         await asyncio.sleep(args.rest / 6)
         rest = rss_mb(worker.pid)
-        print(f"worker resting RSS before the first storm: {rest:.0f} MiB")
+        print(f"worker resting RSS before the first storm: {rest:.0f} MiB ({smaps_mb(worker.pid)})")
         stream = client.get_workflow_handle(stream_workflow_id("bench"))
         start = datetime.now(UTC) - timedelta(minutes=6)
         for s in range(args.storms):
@@ -159,7 +173,7 @@ async def main(args: argparse.Namespace) -> None:
                 f"storm {s + 1}: {args.alerts} alerts accepted in {sent_s:.1f} s "
                 f"({retries} 503-retries), all {stats.alerts_processed}/{want} processed after "
                 f"{took:.1f} s; worker RSS {rss_mb(worker.pid):.0f} MiB "
-                f"(peak {peak_rss_mb(worker.pid):.0f})"
+                f"(peak {peak_rss_mb(worker.pid):.0f}; {smaps_mb(worker.pid)})"
             )
             print(
                 f"  stream: {stats.incidents_opened} opened, {stats.alerts_joined} joined, "
@@ -190,7 +204,8 @@ async def main(args: argparse.Namespace) -> None:
         await asyncio.sleep(args.rest)
         print(
             f"worker RSS {args.rest:.0f} s after the last storm: {rss_mb(worker.pid):.0f} MiB "
-            f"(resting before: {rest:.0f} MiB, peak {peak_rss_mb(worker.pid):.0f} MiB)"
+            f"(resting before: {rest:.0f} MiB, peak {peak_rss_mb(worker.pid):.0f} MiB; "
+            f"{smaps_mb(worker.pid)})"
         )
     finally:
         for proc in (ingest, worker):

@@ -90,6 +90,12 @@ class ProcessSettings(Group):
         "workers, which also freeze what startup loaded (incidentflow/runtime.py); "
         "0 = Python's defaults",
     )
+    malloc_trim_seconds: float = Field(
+        default=30.0,
+        ge=0,
+        description="How often a worker hands the C heap's free pages back to the kernel "
+        "(glibc malloc_trim; incidentflow/runtime.py); 0 = never",
+    )
     otlp_endpoint: str | None = Field(
         default=None,
         description="OTLP/HTTP traces endpoint, e.g. http://collector:4318/v1/traces; unset = none",
