@@ -97,7 +97,11 @@ class AlertStreamWorkflow:
 
     @workflow.init
     def __init__(self, inp: StreamInput) -> None:
-        self._inp = inp
+        # Only what identifies the stream is kept of the input: the rest is copied into state
+        # below, and holding the input itself would pin its carried batches (raw payloads
+        # included) in the worker's memory for the whole run.
+        self._environment = inp.environment
+        self._hand_over_after = inp.continue_as_new_after_events
         self._pending: list[AlertBatch] = [without_raw(b) for b in inp.pending]
         # Sizes kept as batches come and go: the hand-over check runs after every activation.
         self._pending_alerts = sum(len(b.alerts) for b in self._pending)
@@ -186,6 +190,7 @@ class AlertStreamWorkflow:
     @workflow.run
     async def run(self, inp: StreamInput) -> None:
         """Process batches forever, handing over to a new run before the history limits."""
+        del inp  # state was built from it in __init__; see there
         while True:
             await workflow.wait_condition(lambda: bool(self._pending) or self._should_hand_over())
             config = await self._read_config()
@@ -207,17 +212,17 @@ class AlertStreamWorkflow:
                     len(self._pending),
                 )
                 workflow.continue_as_new(
-                    inp.model_copy(
-                        update={
-                            "open_incidents": list(self._open.values()),
-                            "pending": list(self._pending),
-                            "seen_batches": list(self._seen),
-                            "stats": self._stats.model_copy(update={"runs": self._stats.runs + 1}),
-                            "transitions": self._transitions,
-                            "quiet": list(self._quiet.values()),
-                            "quarantined": self._quarantined,
-                            "gone": self._gone,
-                        }
+                    StreamInput(
+                        environment=self._environment,
+                        continue_as_new_after_events=self._hand_over_after,
+                        open_incidents=list(self._open.values()),
+                        pending=list(self._pending),
+                        seen_batches=list(self._seen),
+                        stats=self._stats.model_copy(update={"runs": self._stats.runs + 1}),
+                        transitions=self._transitions,
+                        quiet=list(self._quiet.values()),
+                        quarantined=self._quarantined,
+                        gone=self._gone,
                     )
                 )
 
@@ -231,7 +236,7 @@ class AlertStreamWorkflow:
         ):
             self._config = await workflow.execute_activity_method(
                 StreamConfigActivities.stream_config,
-                self._inp.environment,
+                self._environment,
                 # The one queue the stream knows without configuration: its own.
                 task_queue=workflow.info().task_queue,
                 start_to_close_timeout=policies.CONFIG_TIMEOUT,
@@ -325,7 +330,7 @@ class AlertStreamWorkflow:
             correlation = await workflow.execute_activity_method(
                 CorrelationActivities.correlate,
                 CorrelationInput(
-                    environment=self._inp.environment,
+                    environment=self._environment,
                     detections=[*detections.detections, *refed],
                     open_incidents=index_for(list(self._open.values()), batch),
                 ),
@@ -437,7 +442,7 @@ class AlertStreamWorkflow:
             or info.get_current_history_size() >= FORCE_HAND_OVER_BYTES
             or self._signals >= MAX_SIGNALS_PER_RUN
             or info.is_continue_as_new_suggested()
-            or length >= self._inp.continue_as_new_after_events
+            or length >= self._hand_over_after
         )
         # The backlog rides in the next run's input (2 MB at most): drain it below the carry
         # limit first; the edge's backpressure (503 over its backlog limit) lets it drain.
