@@ -199,8 +199,9 @@ def detect_onset(
             shift = (total - before) / (n - i) - before / i
             stat = sign * shift / scale * (i * (n - i) / n) ** 0.5
             slot = int((pts[i].at - origin) / step + 0.5)
-            pooled[slot] = pooled.get(slot, 0.0) + max(stat, 0.0)
-            at[slot] = min(at.get(slot, pts[i].at), pts[i].at)
+            if stat > 0:
+                pooled[slot] = pooled.get(slot, 0.0) + stat
+                at[slot] = min(at.get(slot, pts[i].at), pts[i].at)
     if not pooled:
         return None
     best = max(pooled, key=lambda k: (pooled[k], k))
