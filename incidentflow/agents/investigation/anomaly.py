@@ -15,11 +15,14 @@ largest standardised deviation. Two departures, both for short, coarse windows:
   availability): traffic that falls at a callee is its caller's problem showing.
 
 Where the alerts give no usable onset (they were already firing when the data begins), the
-onset is found in the data, in the spirit of BARO's first stage: at every sample, count the
-series whose sustained deviation from everything before that sample begins there; the onset
-is the latest sample where at least `ONSET_SHARE` as many series start to deviate as at the
-busiest one. The latest, because an incident is about what is going wrong now: an earlier
-episode in the same window has already ended.
+onset is found in the data as the single change point that best splits all series at once:
+per series the standardised CUSUM statistic of a mean shift at each sample (Page,
+"Continuous inspection schemes", Biometrika 1954), in the direction that hurts, with the
+noise read from the MAD of successive differences (a level shift does not inflate it); the
+positive parts are summed over the series, as a panel CUSUM does (Horvath and Huskova,
+"Change-point detection in panel data", J. Time Series Analysis 2012). It has no knob of its
+own. docs/rca.md measures it against the detector it replaced (which found the onset more
+often on the dev set: a single split prefers an older, larger change in the window).
 
 "No data" (no point in the window), "no history" (fewer than `MIN_HISTORY` points before the
 onset) and "no change" are distinct outcomes, reported as such.
