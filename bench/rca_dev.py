@@ -129,6 +129,37 @@ def _oracle(folder: Path) -> None:
     gather.detect_onset = lambda series, after, hurts: at  # type: ignore[assignment]
 
 
+def onset_report(folders: list[Path]) -> None:
+    """How far the onset the engine settles on lies from the injection (raw cases only):
+    the cut `gather.settle_cut` returns, per case, and how many fall within 1 and 2 minutes."""
+    import incidentflow.agents.investigation as inv
+
+    settle = inv.settle_cut
+    seen: list[Any] = []
+
+    def spy(window: Any, series: Any) -> Any:
+        out = settle(window, series)
+        seen.append(out)
+        return out
+
+    inv.settle_cut = spy  # type: ignore[assignment]
+    offs: list[float] = []
+    for folder in folders:
+        if (folder / "scenario.yaml").exists() or not (folder / "truth.json").exists():
+            continue
+        scenario, _, _, label = nezha_case(folder)
+        at = _time(json.loads((folder / "truth.json").read_text())["inject_time_utc"])
+        seen.clear()
+        run_offline(scenario)
+        if not seen:
+            continue
+        cut = max(seen, key=lambda w: w.end - w.start).cut
+        offs.append((cut - at).total_seconds())
+        print(f"{folder.name[:40]:40} {label:16} onset {offs[-1]:+6.0f} s")
+    within = {m: sum(abs(o) <= 60 * m for o in offs) for m in (1, 2)}
+    print(f"onsets {len(offs)}: within 1 min {within[1]}, within 2 min {within[2]}")
+
+
 def ranked(invs: list[Investigation]) -> list[tuple[str, str, float]]:
     """The ranking of the incident whose investigation looked at most (the main incident)."""
     if not invs:
@@ -146,8 +177,20 @@ def main() -> None:
         "--oracle-onset", action="store_true", help="diagnosis only: onset from truth.json"
     )
     parser.add_argument("-d", action="store_true", help="print each hypothesis' cause")
+    parser.add_argument(
+        "--onsets", action="store_true", help="diagnosis: the engine's onset against truth.json"
+    )
+    parser.add_argument("--detector", default="", help="diagnosis: anomaly.<name> as the onset")
     args = parser.parse_args()
+    if args.detector:
+        import incidentflow.agents.investigation.anomaly as anomaly
+        import incidentflow.agents.investigation.gather as gather
+
+        gather.detect_onset = getattr(anomaly, args.detector)
     folders = sorted(p for p in args.folder.iterdir() if p.is_dir() and args.k in p.name)
+    if args.onsets:
+        onset_report(folders)
+        return
     hits = Counter[str]()
     per: dict[str, Counter[str]] = defaultdict(Counter)
     conf: list[tuple[float, bool]] = []

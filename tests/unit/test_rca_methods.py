@@ -8,6 +8,7 @@ from incidentflow.agents.investigation import own_series, propagation
 from incidentflow.agents.investigation.anomaly import (
     SeriesStatus,
     detect_onset,
+    noise_scale,
     robust_scale,
     score_series,
 )
@@ -72,6 +73,20 @@ def test_an_earlier_episode_in_the_history_cannot_hide_the_new_one() -> None:
     med, scale = robust_scale(history)
     assert med < 10 and scale < 5
     assert score_series(points([*history, 85.0, 90.0]), T0 + 10 * MIN).anomalous
+
+
+def test_noise_is_read_from_differences_so_a_level_shift_does_not_inflate_it() -> None:
+    shifted = [*NOISE, *(v + 100 for v in NOISE)]
+    assert noise_scale(shifted) < 3 * noise_scale(NOISE)
+    assert robust_scale(shifted)[1] > 10 * noise_scale(shifted)
+
+
+def test_onset_is_where_most_series_shift_together_not_one_loud_series() -> None:
+    calm = [5.0, 5.5, 4.5, 5.0, 5.2, 4.8, 5.1, 4.9, 5.0, 5.3]
+    loud = [*calm[:3], *(v * 4 for v in calm[3:]), *(v * 4 for v in calm[:5])]
+    group = [series("loud", "cpu", loud)]
+    group += [series(f"s{i}", "cpu", [*calm, *(v * 3 + i for v in calm[:5])]) for i in range(4)]
+    assert detect_onset(group, after=T0) == T0 + 10 * MIN
 
 
 def test_onset_is_the_latest_sample_where_many_series_shift() -> None:
@@ -237,6 +252,16 @@ def test_a_silent_database_its_callers_wait_on_is_named_with_the_path() -> None:
     assert top.confidence >= max(h.confidence for h in inv.hypotheses)
     shown = "\n".join(hypotheses_text(inv))
     assert "why:" in shown and "path: web ->" in shown
+
+
+def test_callers_that_only_wait_on_their_callee_are_listed_as_its_victims() -> None:
+    # a and b wait on db like all db's callers: evidence, so listed (after db, at 0), not dropped.
+    _, [inv] = run_offline(_silent_db_world())
+    by = {h.service: h for h in inv.hypotheses}
+    assert len(inv.hypotheses) >= 3 and {"a", "b"} <= set(by)
+    for name in ("a", "b"):
+        assert by[name].confidence == 0 and "only waits longer on db" in by[name].why
+        assert any(r.service == name and "db" in r.reason for r in inv.rejected)
 
 
 def test_a_tie_is_reported_as_a_tie_not_settled_by_name() -> None:

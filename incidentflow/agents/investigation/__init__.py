@@ -18,7 +18,13 @@ from datetime import timedelta
 
 from incidentflow.agents.common import utc
 from incidentflow.agents.investigation import propagation
-from incidentflow.agents.investigation.explain import hypothesis, rejections, victim_why, why
+from incidentflow.agents.investigation.explain import (
+    hypothesis,
+    rejections,
+    uncounted_why,
+    victim_why,
+    why,
+)
 from incidentflow.agents.investigation.gather import (
     candidates_of,
     own_series,
@@ -26,7 +32,13 @@ from incidentflow.agents.investigation.gather import (
     read_traces,
     settle_cut,
 )
-from incidentflow.agents.investigation.scoring import Candidate, combine, confidence, score
+from incidentflow.agents.investigation.scoring import (
+    Candidate,
+    combine,
+    confidence,
+    score,
+    waits_on,
+)
 from incidentflow.agents.investigation.signals import (
     Window,
     change_finding,
@@ -137,6 +149,10 @@ def investigate(
     for cand in candidates.values():
         score(cand, candidates, incident.origin_service)
         combine(cand)
+    # A caller whose only change is waiting on a callee (that callee's other callers wait
+    # too) is that callee's victim: listed, at confidence 0, never silently dropped.
+    for name, cand in candidates.items():
+        cand.explained_by = cand.explained_by or waits_on(name, cand, candidates)
     mass = propagation.rank(
         {n: c.weight for n, c in candidates.items()},
         {n: calls.get(n, []) for n in candidates},
@@ -152,10 +168,14 @@ def investigate(
         key=lambda c: (-c.rank_mass, -c.anomaly, c.depth),
     )
     victims = sorted(
-        (c for c in candidates.values() if c.anomaly > 0 and c.explained_by),
+        (c for c in candidates.values() if (c.anomaly > 0 or c.jumps) and c.explained_by),
         key=lambda c: (-c.anomaly, c.depth),
     )
-    ranked = [*ordered, *victims][:MAX_HYPOTHESES]
+    # Evidence the scores do not count (a leaf's own client-side latency) still lists it.
+    uncounted = [
+        c for c in candidates.values() if c.anomaly == 0 and c.jumps and not c.explained_by
+    ]
+    ranked = [*ordered, *uncounted, *victims][:MAX_HYPOTHESES]
     total_mass = sum(c.rank_mass for c in ordered)
     top = ranked[0] if ranked else None
     hypotheses = [
@@ -164,6 +184,8 @@ def investigate(
             0.0 if c.explained_by else confidence(c, total_mass),
             why=victim_why(c)
             if c.explained_by
+            else uncounted_why(c)
+            if c in uncounted
             else why(
                 c,
                 c.rank_mass / total_mass if total_mass else 0.0,

@@ -15,11 +15,14 @@ largest standardised deviation. Two departures, both for short, coarse windows:
   availability): traffic that falls at a callee is its caller's problem showing.
 
 Where the alerts give no usable onset (they were already firing when the data begins), the
-onset is found in the data, in the spirit of BARO's first stage: at every sample, count the
-series whose sustained deviation from everything before that sample begins there; the onset
-is the latest sample where at least `ONSET_SHARE` as many series start to deviate as at the
-busiest one. The latest, because an incident is about what is going wrong now: an earlier
-episode in the same window has already ended.
+onset is found in the data as the single change point that best splits all series at once:
+per series the standardised CUSUM statistic of a mean shift at each sample (Page,
+"Continuous inspection schemes", Biometrika 1954), in the direction that hurts, with the
+noise read from the MAD of successive differences (a level shift does not inflate it); the
+positive parts are summed over the series, as a panel CUSUM does (Horvath and Huskova,
+"Change-point detection in panel data", J. Time Series Analysis 2012). It has no knob of its
+own. docs/rca.md measures it against the detector it replaced (which found the onset more
+often on the dev set: a single split prefers an older, larger change in the window).
 
 "No data" (no point in the window), "no history" (fewer than `MIN_HISTORY` points before the
 onset) and "no change" are distinct outcomes, reported as such.
@@ -27,8 +30,8 @@ onset) and "no change" are distinct outcomes, reported as such.
 
 from __future__ import annotations
 
+import itertools
 import statistics
-from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -52,9 +55,6 @@ BOUNDED_FLOOR = 0.01
 # A standardised deviation this large is anomalous: with a normal baseline, IQR is about
 # 1.35 sigma, so 3 IQR is about 4 sigma (well outside noise).
 ANOMALY_Z = 3.0
-# Onset: a sample where at least this share of the busiest sample's new deviations begin.
-ONSET_Z = 5.0
-ONSET_SHARE = 0.5
 
 
 class SeriesStatus(StrEnum):
@@ -160,37 +160,55 @@ def _step(series: Sequence[MetricSeries]) -> timedelta:
     return timedelta(seconds=max(statistics.median(gaps), 1.0)) if gaps else timedelta(minutes=1)
 
 
+def noise_scale(values: Sequence[float]) -> float:
+    """The noise of a series that may hold a level shift: the MAD of its successive
+    differences, over sqrt(2) (a shift moves one difference, not the median of them)."""
+    diffs = [b - a for a, b in itertools.pairwise(values)]
+    if not diffs:
+        return 0.0
+    return MAD_TO_SIGMA * statistics.median(abs(d) for d in diffs) / 2**0.5
+
+
 def detect_onset(
     series: Sequence[MetricSeries],
     *,
     after: datetime,
     hurts: Callable[[MetricSeries], int] = lambda s: 1,
 ) -> datetime | None:
-    """The latest sample (at or after `after`) where many series start a sustained shift
-    in the direction that hurts (a recovery from an earlier episode is not an onset)."""
+    """The sample (at or after `after`) that best splits all series at once: per series the
+    standardised CUSUM statistic of a mean shift there, in the direction that hurts, summed
+    over the series (Page 1954; the pooled form of the multivariate single change point)."""
     step = _step(series)
-    starts: Counter[int] = Counter()
-    first: dict[int, datetime] = {}
     origin = min((s.points[0].at for s in series if s.points), default=None)
     if origin is None:
         return None
+    pooled: dict[int, float] = {}
+    at: dict[int, datetime] = {}
     for s in series:
         pts = s.points
+        n = len(pts)
+        if n < MIN_HISTORY + SUSTAIN:
+            continue
+        vals = [p.value for p in pts]
+        med = statistics.median(vals)
+        scale = max(noise_scale(vals), SCALE_FLOOR * abs(med), 1e-9)
         sign = hurts(s)
-        for i in range(MIN_HISTORY, len(pts) - SUSTAIN + 1):
-            if pts[i].at < after:
+        total = sum(vals)
+        before = 0.0
+        for i in range(1, n):
+            before += vals[i - 1]
+            if i < MIN_HISTORY or n - i < SUSTAIN or pts[i].at < after:
                 continue
-            med, scale = robust_scale([p.value for p in pts[:i]])
-            devs = [sign * (p.value - med) / scale for p in pts[i - 1 : i + SUSTAIN]]
-            if devs[0] < ONSET_Z and all(d >= ONSET_Z for d in devs[1:]):
-                slot = int((pts[i].at - origin) / step + 0.5)
-                starts[slot] += 1
-                first[slot] = min(first.get(slot, pts[i].at), pts[i].at)
-    if not starts:
+            shift = (total - before) / (n - i) - before / i
+            stat = sign * shift / scale * (i * (n - i) / n) ** 0.5
+            slot = int((pts[i].at - origin) / step + 0.5)
+            if stat > 0:
+                pooled[slot] = pooled.get(slot, 0.0) + stat
+                at[slot] = min(at.get(slot, pts[i].at), pts[i].at)
+    if not pooled:
         return None
-    busiest = max(starts.values())
-    slot = max(k for k, n in starts.items() if n >= ONSET_SHARE * busiest)
-    return first[slot]
+    best = max(pooled, key=lambda k: (pooled[k], k))
+    return at[best]
 
 
 def squash(z: float) -> float:

@@ -54,10 +54,24 @@ def why(
 def victim_why(cand: Candidate) -> str:
     """Why a victim ranks last: the dependency its failure follows."""
     blamed = any(f.points_to == cand.explained_by for f in cand.logs)
+    if cand.anomaly == 0:
+        return (
+            f"ranked after every service with evidence of its own: it only waits longer on "
+            f"{cand.explained_by}, as {cand.explained_by}'s other callers do"
+        )
     how = "its errors blame" if blamed else "it follows"
     return (
         f"ranked after every service with evidence of its own: {how} {cand.explained_by}, "
         f"which explains its failure (anomaly {cand.anomaly:.2f})"
+    )
+
+
+def uncounted_why(cand: Candidate) -> str:
+    """Why a service whose only change the scores do not count ranks after the scored ones."""
+    what = ", ".join(sorted({m.signal for m in cand.jumps}))
+    return (
+        f"ranked after every service with scored evidence: only its {what} moved, which the "
+        "engine counts for the services it calls, and it calls none of the candidates"
     )
 
 
@@ -152,6 +166,8 @@ def rejections(cand: Candidate) -> list[RejectedHypothesis]:
         detail = (
             f"{blame[0].count} of its error lines blame {cand.explained_by}"
             if blame
+            else f"it only waits longer on {cand.explained_by}, as its other callers do"
+            if cand.anomaly == 0
             else f"{cand.explained_by} started failing first"
         )
         out.append(

@@ -189,6 +189,16 @@ def score(cand: Candidate, candidates: dict[str, Candidate], origin: str | None)
     cand.score = round(max(0.0, min(MAX_CONFIDENCE, total)), 2)
 
 
+def waits_on(name: str, cand: Candidate, candidates: dict[str, Candidate]) -> str | None:
+    """The callee that explains a caller whose only change is waiting longer on its calls
+    (its callees' other callers wait too): the most anomalous callee it waits on."""
+    if cand.anomaly > 0 or not cand.jumps or cand.explained_by:
+        return None
+    waited = [c for c in candidates.values() if any(caller == name for caller, _ in c.waited_on)]
+    best = max(waited, key=lambda c: c.anomaly, default=None)
+    return best.service if best is not None else None
+
+
 def _corroborates(change: ChangeFinding, cand: Candidate) -> bool:
     """The service started failing soon after the change, or its errors name the new version."""
     first = cand.first_jump
