@@ -25,6 +25,14 @@ from incidentflow.temporal import DevServer, connect, free_port
 from worker import run_workers
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Every test under tests/integration drives real peers: mark it `peer`, so that
+    `scripts/test -m "not slow and not peer"` is the fast subset (README)."""
+    for item in items:
+        if "integration" in item.path.parts:
+            item.add_marker(pytest.mark.peer)
+
+
 @pytest.fixture(scope="session")
 def dev_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevServer]:
     """The real dev server on free ports and a fresh SQLite file, for the whole session."""
