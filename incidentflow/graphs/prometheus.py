@@ -17,9 +17,9 @@ from datetime import datetime
 import httpx
 from pydantic import BaseModel, ConfigDict, Field
 
-from incidentflow.errors import ConfigError, EvidenceUnavailable
+from incidentflow.errors import ConfigError
 from incidentflow.graphs.edges import Edge, EdgeOrigin, clean
-from incidentflow.telemetry import evidence_span
+from incidentflow.sources.prometheus import api_result
 
 SETTING = "INCIDENTFLOW_GRAPH_PROMETHEUS_QUERIES"
 # One refresh must never hold correlation up for long: Prometheus answers these in
@@ -120,17 +120,11 @@ class PrometheusEdgeLearner:
 
     def _instant(self, http: httpx.Client, query: str, now: datetime) -> list[dict[str, str]]:
         params = {"query": query, "time": f"{now.timestamp():.3f}"}
-        try:
-            with evidence_span("prometheus-graph", query):
-                resp = http.get(f"{self._base}/api/v1/query", params=params)
-        except httpx.HTTPError as err:
-            raise EvidenceUnavailable(f"Prometheus at {self._base} did not answer: {err}") from err
-        if resp.status_code == 400:
-            raise ConfigError(f"{SETTING}: Prometheus rejected {query!r}: {resp.text[:200]}")
-        if resp.status_code >= 300:
-            raise EvidenceUnavailable(f"Prometheus at {self._base} answered {resp.status_code}")
-        try:
-            result = resp.json().get("data", {}).get("result", [])
-        except ValueError as err:
-            raise EvidenceUnavailable(f"Prometheus at {self._base} sent no JSON") from err
-        return [r.get("metric", {}) for r in result if isinstance(r, dict)]
+        result = api_result(
+            http,
+            f"{self._base}/api/v1/query",
+            params,
+            span="prometheus-graph",
+            rejected=f"{SETTING}: Prometheus rejected {query!r}",
+        )
+        return [m for r in result if isinstance(m := r.get("metric", {}), dict)]

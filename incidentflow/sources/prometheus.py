@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime, timedelta
+from typing import Any
 from urllib.parse import urlencode
 
 import httpx
@@ -34,6 +35,28 @@ DEFAULT_QUERIES: dict[str, str] = {
 # Points per range query: enough resolution for a change point, small enough for the budget.
 POINTS_PER_QUERY = 240
 HTTP_TIMEOUT_S = 10.0
+
+
+def api_result(
+    http: httpx.Client, url: str, params: dict[str, str], *, span: str, rejected: str
+) -> list[dict[str, Any]]:
+    """One Prometheus HTTP API read: its `data.result`. A query Prometheus rejects (400) is a
+    ConfigError starting with `rejected`; anything else that fails is EvidenceUnavailable."""
+    where = url.split("/api/", 1)[0]
+    try:
+        with evidence_span(span, params["query"]):
+            resp = http.get(url, params=params)
+    except httpx.HTTPError as err:
+        raise EvidenceUnavailable(f"Prometheus at {where} did not answer: {err}") from err
+    if resp.status_code == 400:
+        raise ConfigError(f"{rejected}: {resp.text[:200]}")
+    if resp.status_code >= 300:
+        raise EvidenceUnavailable(f"Prometheus at {where} answered {resp.status_code}")
+    try:
+        result = resp.json().get("data", {}).get("result", [])
+    except ValueError as err:
+        raise EvidenceUnavailable(f"Prometheus at {where} sent no JSON") from err
+    return [r for r in result if isinstance(r, dict)] if isinstance(result, list) else []
 
 
 class PrometheusSource(LiveSource):
@@ -103,19 +126,13 @@ class PrometheusSource(LiveSource):
             "end": f"{utc(end).timestamp():.3f}",
             "step": f"{step.total_seconds():.3f}",  # float seconds; "3.5s" is not a duration
         }
-        try:
-            with evidence_span(self._name, query):
-                resp = http.get(f"{self._base}/api/v1/query_range", params=params)
-        except httpx.HTTPError as err:
-            raise EvidenceUnavailable(f"Prometheus at {self._base} did not answer: {err}") from err
-        if resp.status_code == 400:
-            raise ConfigError(f"Prometheus rejected the query {query!r}: {resp.text[:200]}")
-        if resp.status_code >= 300:
-            raise EvidenceUnavailable(f"Prometheus at {self._base} answered {resp.status_code}")
-        try:
-            result = resp.json().get("data", {}).get("result", [])
-        except ValueError as err:
-            raise EvidenceUnavailable(f"Prometheus at {self._base} sent no JSON") from err
+        result = api_result(
+            http,
+            f"{self._base}/api/v1/query_range",
+            params,
+            span=self._name,
+            rejected=f"Prometheus rejected the query {query!r}",
+        )
         if not result:
             return []
         # A template is written to return one series; if it returns more, the first is read.
