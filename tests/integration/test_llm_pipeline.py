@@ -158,7 +158,10 @@ async def test_temporal_retries_a_503_and_a_wrong_key_parks_with_the_setting_nam
         incident_id = await fire(stack)
         record = await wait_for_state(stack.client, incident_id, WAITING, timeout=90)
     assert record.investigation is not None and record.investigation.engine is Engine.LLM
-    assert failures == ["503"] and len(fake.by_agent("investigation")) == 3
+    # One 503, retried by Temporal: the failed call, then the investigation's two calls (and
+    # two more per re-investigation when later alerts join the incident).
+    calls = len(fake.by_agent("investigation"))
+    assert failures == ["503"] and calls >= 3 and (calls - 1) % 2 == 0, calls
 
     async with llm_stack(
         dev_server,
