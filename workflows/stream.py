@@ -415,8 +415,10 @@ class AlertStreamWorkflow:
         self._open[entry.id] = entry
 
     def _current_config(self) -> StreamConfig:
-        # Every round starts with _read_config: a round never runs without it.
-        assert self._config is not None, "the stream's settings are read before any round"
+        # Every round starts with _read_config: a round never runs without it. Were that ever
+        # broken, failing the workflow task (retried, visible in the UI) is the right outcome.
+        if self._config is None:
+            raise RuntimeError(f"{self._environment}: stream settings used before they were read")
         return self._config
 
     def _agent_queue(self) -> str:
