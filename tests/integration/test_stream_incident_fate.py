@@ -164,6 +164,14 @@ async def test_a_reset_incident_keeps_receiving_alerts(stack: Stack) -> None:
 async def test_a_recurrence_after_close_opens_a_new_incident(stack: Stack) -> None:
     await send(stack, "PaymentsDown", "fp-a")
     first = await open_with(stack, "fp-a")
+
+    async def configured() -> bool:
+        # A person decides once the incident has read its configuration (who is believed):
+        # the agents have answered by then.
+        record = await IncidentClient(stack.client).record(first.id)
+        return record.investigation is not None
+
+    await until(configured)
     await IncidentClient(stack.client).take_over(
         first.id, "resolve", TakeoverRequest(by="erin", text="ok")
     )
