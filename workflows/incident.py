@@ -210,7 +210,9 @@ class IncidentWorkflow:
     @workflow.update(name="split_out")
     def split_out(self, req: SplitRequest) -> IncidentMoved:
         """Move alerts out of this incident; the caller opens the new incident with them."""
-        return self._s.apply_split_out(req)
+        moved = self._s.apply_split_out(req)
+        self._publish()
+        return moved
 
     @split_out.validator
     def _validate_split_out(self, req: SplitRequest) -> None:
