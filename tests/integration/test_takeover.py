@@ -149,7 +149,8 @@ async def test_pause_holds_the_gate_and_skip_note_assign_resolve(
     assert final.postmortem is not None and "DB team looking" in final.postmortem.markdown
 
 
-CONFIG_DELAY_S = 4
+# Long enough that the attempts below surely arrive first, even on a loaded machine.
+CONFIG_DELAY_S = 6
 
 
 async def test_a_takeover_before_the_configuration_is_judged_against_it(
