@@ -18,7 +18,15 @@ from temporalio import activity
 
 from activities.execution import ExecutionActivities
 from activities.investigation import InvestigationActivities
-from incidentflow.models import ActionResult, ExecuteInput, Investigation, InvestigationInput
+from activities.remediation import RemediationActivities
+from incidentflow.models import (
+    ActionResult,
+    ConfigRequest,
+    ExecuteInput,
+    IncidentConfig,
+    Investigation,
+    InvestigationInput,
+)
 
 HEARTBEAT_EVERY_S = 1.0
 
@@ -37,6 +45,18 @@ def slow_investigation(delay_seconds: float) -> type[InvestigationActivities]:
             return await super().investigate(inp)
 
     return SlowInvestigation
+
+
+def slow_config(delay_seconds: float) -> type[RemediationActivities]:
+    """The incident's configuration read, answered only after `delay_seconds`."""
+
+    class SlowConfig(RemediationActivities):
+        @activity.defn(name="incident_config")
+        async def incident_config(self, inp: ConfigRequest) -> IncidentConfig:
+            await asyncio.sleep(delay_seconds)
+            return await super().incident_config(inp)
+
+    return SlowConfig
 
 
 class CrashAfterExecute(ExecutionActivities):

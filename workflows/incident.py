@@ -1,244 +1,142 @@
 """IncidentWorkflow: one incident from correlation to post-mortem, as a person sees it.
 
-Deterministic orchestration only: agents run as activities on the agents' task queue, the
-approved action on the remediation queue, and the workflow keeps every artifact they emit.
-A gate before every agent step honours a person's pause, override, retry, skip and resolve
-(workflows/takeover.py); approval, execution, verification and undo live in
-workflows/acting.py. A failing agent parks the incident in `needs_attention`; the workflow
-itself does not fail.
+`run` reads as the incident's life: investigate, plan, wait for a person, act, verify, draft
+the post-mortem. The state is one plain object (workflows/incident_state.py) whose pure
+check/apply methods hold every rule; the steps that run activities or wait are in
+workflows/incident_steps.py; execute -> verify -> undo is workflows/execution.py. The handlers
+below are the workflow's whole surface, each a thin delegation to the state.
+
+Every person's action is an update (validated, refused before it reaches history) and a signal
+of the same name (for `temporal workflow signal`; an invalid one is recorded with who tried).
+Whatever is judged against the incident's configuration (who is believed, the approval policy,
+notifiers) waits until the configuration activity has answered: updates wait in their handler,
+signals are held and applied in order once it is in. A failing agent parks the incident in
+`needs_attention`; the workflow itself does not fail.
+
+Deterministic module: no I/O, no clock but workflow.now(), no randomness.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+import contextlib
+from collections.abc import Callable
 from typing import TypeVar
 
 from temporalio import workflow
-from temporalio.exceptions import ActivityError
+from temporalio.common import RawValue
+from temporalio.exceptions import ApplicationError
 
 with workflow.unsafe.imports_passed_through():
-    from activities.investigation import InvestigationActivities
-    from activities.postmortem import PostmortemActivities
-    from activities.remediation import RemediationActivities
-    from incidentflow.identity.signing import plan_digest
     from incidentflow.models import (
-        ActionResult,
-        Alert,
+        AlertsResolved,
         Approval,
         Decision,
-        DownstreamAlert,
-        Duplicate,
-        Incident,
-        IncidentClosed,
-        IncidentConfig,
+        DecisionRequest,
         IncidentInput,
+        IncidentMoved,
         IncidentRecord,
         IncidentState,
         IncidentUpdate,
-        Investigation,
-        InvestigationInput,
-        NotificationKind,
         OverrideRequest,
-        PlanInput,
-        PostMortem,
-        PostmortemInput,
-        RemediationPlan,
+        SplitRequest,
         Stage,
+        StageRequest,
+        TakeoverRequest,
         TimelineEvent,
         TimelineKind,
-        Verification,
     )
-    from incidentflow.search import SERVICE_KEY
-    from workflows import joins, living, policies
-    from workflows.acting import ActingSteps
-    from workflows.moves import MoveHandlers
-    from workflows.names import INCIDENT_CLOSED_SIGNAL
+    from incidentflow.search import OWNER_KEY, SERVICE_KEY, STATE_KEY
+    from workflows.incident_state import LiveIncident, Refused
+    from workflows.incident_steps import IncidentSteps
+    from workflows.signal_input import decode
 
-
-T = TypeVar("T")
+R = TypeVar("R", TakeoverRequest, StageRequest, OverrideRequest)
+KEYS = {"state": STATE_KEY, "service": SERVICE_KEY, "owner": OWNER_KEY}
 
 
 @workflow.defn(name="IncidentWorkflow")
-class IncidentWorkflow(MoveHandlers, ActingSteps):
+class IncidentWorkflow:
     """Investigate, plan, wait for a person, act, verify, draft the post-mortem."""
 
     @workflow.init
     def __init__(self, inp: IncidentInput) -> None:
-        self._inp = inp
-        self._incident = inp.incident
-        # Bounded detail (issue 14): the first MAX_DETAIL alerts in full, the rest counted.
-        kept, counted = joins.take_detail({}, inp.incident.alerts)
-        self._alerts: dict[str, Alert] = {a.fingerprint: a for a in kept}
-        self._digest = joins.add_to_digest(None, counted)
-        self._services: list[str] = list(inp.incident.services)
-        self._downstream: list[DownstreamAlert] = joins.capped([], inp.incident.downstream)
-        self._duplicates: list[Duplicate] = joins.capped([], inp.incident.duplicates)
-        self._state = IncidentState.OPEN
-        self._waiting_for = "starting"
-        self._investigation: Investigation | None = None
-        self._plan: RemediationPlan | None = None
-        self._approval: Approval | None = None
-        self._results: list[ActionResult] = []
-        self._verification: Verification | None = None
-        self._postmortem: PostMortem | None = None
-        self._timeline: list[TimelineEvent] = []
-        # Issue 17: every version, oldest first; material changes not yet investigated.
-        self._investigations: list[Investigation] = []
-        self._plans: list[RemediationPlan] = []
-        self._changes: list[str] = []
-        self._asked = False
-        # Until the config activity answers: anyone approves, high risk needs two, no notifier.
-        self._config = IncidentConfig()
-        self._closing = False
-        self._config_loading = None
-        self._replan_reason = ""
-        self._init_takeover()
-        self._init_acting()
-        self._init_moves()
+        self._s = LiveIncident.open(inp, now=workflow.now)
+        self._steps = IncidentSteps(self._s, self._publish)
+        # Signals that arrived before the configuration: applied in order once it is in.
+        self._held: list[Callable[[], object]] = []
+        # Search attributes as the UI has them: the start sets them, `_publish` sends changes.
+        self._shown = self._s.search_attributes()
+        self._config_task: asyncio.Task[None] | None = None
 
-    # -- what people and the CLI read ------------------------------------------------------
-
-    def _current_incident(self) -> Incident:
-        """The incident as it stands now: joined alerts, added services, the current origin."""
-        return self._incident.model_copy(
-            update={
-                "alerts": list(self._alerts.values()),
-                "services": self._services,
-                "downstream": self._downstream,
-                "duplicates": self._duplicates,
-            }
-        )
-
-    @workflow.query(name="record")
-    def record(self) -> IncidentRecord:
-        """Every artifact emitted so far, in order."""
-        return IncidentRecord(
-            incident=self._current_incident(),
-            state=self._state,
-            waiting_for=self._waiting_for,
-            detections=self._inp.detections[: joins.MAX_DETAIL],
-            investigation=self._investigation,
-            plan=self._plan,
-            approval=self._approval,
-            results=self._results,
-            verification=self._verification,
-            postmortem=self._postmortem,
-            timeline=self._timeline,
-            decisions=self._decisions,
-            owner=self._owner,
-            paused=self._paused_by is not None,
-            escalated=self._escalated,
-            parked_stage=self._parked.value if self._parked else None,
-            verifications=self._verifications,
-            digest=self._digest,
-            investigations=self._investigations,
-            plans=self._plans,
-            merged_into=self._merged_into,
-        )
-
-    # -- machines: the stream joins later alerts to this incident --------------------------
-
-    @workflow.signal(name="alerts_joined")
-    def alerts_joined(self, update: IncidentUpdate) -> None:
-        """Alerts correlation joined to this incident after it opened (firing or resolved)."""
-        changes = living.material_changes(
-            update,
-            alerts=self._alerts,
-            services=self._services,
-            origin=self._incident.origin_service,
-        )
-        self._services += [s for s in update.services if s not in self._services]
-        if update.origin_service and update.origin_service != self._incident.origin_service:
-            # A deeper failing dependency joined: correlation re-explained every alert.
-            was, now = self._incident.origin_service, update.origin_service
-            why = f"origin moved from {was} to {now}: {update.origin_reason}"
-            self._event(TimelineKind.CORRELATION, "correlation", why)
-            self._incident = self._incident.model_copy(update={"origin_service": now})
-            self._downstream = joins.capped([], update.downstream)
-            workflow.upsert_search_attributes([SERVICE_KEY.value_set(update.origin_service)])
-        else:
-            self._downstream = joins.capped(self._downstream, update.downstream)
-        self._duplicates = joins.capped(self._duplicates, update.duplicates)
-        for line in joins.duplicate_lines(update):
-            self._event(TimelineKind.ALERT, "correlation", line)
-        for line in joins.join_summaries(update, self._alerts):
-            self._event(TimelineKind.ALERT, "correlation", line)
-        kept, counted = joins.take_detail(self._alerts, update.alerts)
-        self._alerts.update((alert.fingerprint, alert) for alert in kept)
-        self._digest = joins.add_to_digest(self._digest, counted)
-        self._show_details()
-        if changes and self._may_reinvestigate():
-            self._changes += changes
-
-    # -- the run ---------------------------------------------------------------------------
+    # -- the incident's life ----------------------------------------------------------------
 
     @workflow.run
     async def run(self, inp: IncidentInput) -> IncidentRecord:
         """Drive the incident to a terminal state and return its full record."""
-        self._record_intake()
-        # The policy is needed only at the approval gate: read it while the agents work.
-        self._config_loading = asyncio.create_task(self._load_config())
-        sender = asyncio.create_task(self._deliver_notifications())
-        watcher = asyncio.create_task(self._watch_resolution())
+        s, steps = self._s, self._steps
+        s.record_intake()
+        # The configuration is needed first by a person's attempt or the approval gate: it is
+        # read while the agents work.
+        self._config_task = asyncio.create_task(self._configure())
+        sender = asyncio.create_task(steps.deliver_notifications())
+        watcher = asyncio.create_task(steps.watch_resolution())
         final = await self._respond()
-        if final is IncidentState.MERGED:
-            await self._end_merged()
-        else:
-            await self._finish(final)
-        self._closing = True
+        await steps.end(final)
+        s.closing = True
         await sender
         await watcher
         await workflow.wait_condition(workflow.all_handlers_finished)
-        return self.record()
+        self._publish()
+        return s.record()
 
     async def _respond(self) -> IncidentState:
         """Investigation to verified action; the state the incident ends in."""
+        s, steps = self._s, self._steps
         stage = Stage.INVESTIGATION
-        while self._resolved_by is None and self._withdrawn is None:
-            if self._merged_into is not None:
+        while s.resolved_by is None and s.withdrawn is None:
+            if s.merged_into is not None:
                 return IncidentState.MERGED
             if stage is Stage.INVESTIGATION:
-                inv = await self._stage(stage, self._investigate, lambda o: o.investigation)
-                self._adopt_investigation(inv or self._skipped_investigation())
+                inv = await steps.stage(stage, steps.investigate, lambda o: o.investigation)
+                s.adopt_investigation(inv or s.skipped_investigation())
                 stage = Stage.PLANNING
             elif stage is Stage.PLANNING:
-                await self._gate(stage)  # a pause holds before re-planning, too
-                if await self._settle_changes():
+                await steps.gate(stage)  # a pause holds before re-planning, too
+                if await steps.settle_changes():
                     stage = Stage.INVESTIGATION
                     continue
-                plan = await self._stage(stage, self._plan_remediation, lambda o: o.plan)
+                plan = await steps.stage(stage, steps.plan_remediation, lambda o: o.plan)
                 if plan is None:
-                    if self._resolved_by is None and self._withdrawn is None:
-                        self._event(TimelineKind.PLAN, "system", "remediation skipped by a person")
-                    return self._end_state()
-                self._adopt_plan(plan)
+                    if not s.ended():
+                        s.event(TimelineKind.PLAN, "system", "remediation skipped by a person")
+                    return s.end_state()
+                plan = s.adopt_plan(plan)
                 if plan.action is None:
-                    await self._park(stage, f"no action proposed: {plan.rationale}")
+                    await steps.park(stage, f"no action proposed: {plan.rationale}")
                     continue
-                decision = await self._await_decision()
+                decision = await steps.await_decision()
                 if decision is None:
-                    stage = self._rewind()
+                    stage = s.rewind()
                     continue
-                self._changes.clear()  # decided: later changes no longer re-plan
+                s.changes.clear()  # decided: later changes no longer re-plan
                 if decision.decision is Decision.EXPIRED:
                     return IncidentState.EXPIRED
                 if decision.decision is Decision.REJECTED:
                     return IncidentState.REJECTED
                 stage = Stage.EXECUTION
             else:
-                await self._gate(stage)
-                if Stage.EXECUTION in self._skips or self._resolved_by is not None:
-                    self._skips.discard(Stage.EXECUTION)
+                await steps.gate(stage)
+                if s.take_skip(Stage.EXECUTION) or s.resolved_by is not None:
                     return IncidentState.CLOSED
-                action = self._plan.action if self._plan else None
+                action = s.plan.action if s.plan else None
                 if action is None:
                     return IncidentState.NEEDS_ATTENTION
-                if self._approval is None or self._approval.decision is not Decision.APPROVED:
+                if s.approval is None or s.approval.decision is not Decision.APPROVED:
                     # Nothing runs that a person did not approve: ask about the plan again.
                     stage = Stage.PLANNING
                     continue
-                outcome = await self._act(action)
+                outcome = await steps.act(action)
                 if outcome is True:
                     return IncidentState.CLOSED
                 why = (
@@ -246,244 +144,317 @@ class IncidentWorkflow(MoveHandlers, ActingSteps):
                     if outcome is None
                     else "verification failed and the action was undone; a person decides next"
                 )
-                await self._park(stage, why)
-                stage = self._rewind() if self._wake() else Stage.EXECUTION
-        return self._end_state()
+                await steps.park(stage, why)
+                stage = s.rewind() if s.wake() else Stage.EXECUTION
+        return s.end_state()
 
-    def _end_state(self) -> IncidentState:
-        """Closed, or resolved when the alerts resolved on their own before any approval."""
-        if self._merged_into is not None:
-            return IncidentState.MERGED
-        return IncidentState.RESOLVED if self._withdrawn is not None else IncidentState.CLOSED
+    async def _configure(self) -> None:
+        """Read the incident's configuration; then apply the signals that waited for it."""
+        self._s.adopt_config(await self._steps.read_config())
+        held, self._held = self._held, []
+        for apply in held:
+            self._attempt(apply)
+        self._publish()
 
-    def _rewind(self) -> Stage:
-        """Where the loop goes after a person's override, a skip or a change interrupted a wait."""
-        if self._replan_reason or Stage.INVESTIGATION in self._overrides:
-            return Stage.INVESTIGATION  # a re-investigation was called for, or a person's own
-        if self._changes or Stage.PLANNING in self._overrides or Stage.PLANNING in self._skips:
-            return Stage.PLANNING
-        return Stage.EXECUTION
+    def _publish(self) -> None:
+        """Show the state in the Temporal UI: current details, changed search attributes."""
+        workflow.set_current_details(self._s.details())
+        now = self._s.search_attributes()
+        changed = [KEYS[k].value_set(v) for k, v in now.items() if self._shown.get(k) != v]
+        if changed:
+            workflow.upsert_search_attributes(changed)
+            self._shown = now
 
-    async def _stage(
-        self,
-        stage: Stage,
-        agent: Callable[[], Awaitable[T]],
-        person: Callable[[OverrideRequest], T | None],
-    ) -> T | None:
-        """Gate, then a person's artifact or the agent's; None when skipped or resolved."""
-        while True:
-            await self._gate(stage)
-            ended = (
-                self._resolved_by is not None
-                or self._withdrawn is not None
-                or self._merged_into is not None
-            )
-            if ended and stage is not Stage.POSTMORTEM:
-                return None
-            override = self._overrides.pop(stage, None)
-            if override is not None:
-                self._event(
-                    TimelineKind.TAKEOVER, override.by, f"{stage.value}: using a person's artifact"
-                )
-                return person(override)
-            if stage in self._skips:
-                self._skips.discard(stage)
-                return None
-            try:
-                return await agent()
-            except ActivityError as err:
-                if workflow.cancellation_reason() is not None:
-                    raise  # the workflow was cancelled (the UI's button): it ends cancelled
-                self._event(TimelineKind.STATE, stage.value, f"failed: {err.cause or err}")
-                await self._park(stage, f"{stage.value} failed: {err.cause or err}")
+    # -- what people and the CLI read --------------------------------------------------------
 
-    async def _gate(self, stage: Stage) -> None:
-        """Hold while paused; a resolve also lets the loop go on (to close)."""
-        if self._paused_by is None:
-            return
-        self._waiting_for = (
-            f"paused by {self._paused_by} before {stage.value}: "
-            f"`incidentflow resume {self._incident.id}`"
-        )
-        self._show_details()
-        await workflow.wait_condition(
-            lambda: (
-                self._paused_by is None
-                or self._resolved_by is not None
-                or self._withdrawn is not None
-                or self._merged_into is not None
-            )
-        )
+    @workflow.query(name="record")
+    def record(self) -> IncidentRecord:
+        """Every artifact emitted so far, in order."""
+        return self._s.record()
 
-    async def _park(self, stage: Stage, why: str) -> None:
-        """needs_attention until a person retries, skips, overrides or resolves."""
-        await self._config_ready()
-        self._parked = stage
-        self._event(TimelineKind.STATE, "system", f"needs attention: {why}")
-        self._set_state(
-            IncidentState.NEEDS_ATTENTION,
-            f"a person to retry, skip or override {stage.value}, or resolve "
-            f"(`incidentflow retry {self._incident.id} {stage.value}`)",
-        )
-        await workflow.wait_condition(
-            lambda: (
-                stage in self._retries
-                or stage in self._overrides
-                or stage in self._skips
-                or self._wake()
-            )
-        )
-        self._retries.discard(stage)
-        self._parked = None
+    # -- machines: the stream joins later alerts and says when they all resolved -------------
 
-    # -- stages ----------------------------------------------------------------------------
+    @workflow.signal(name="alerts_joined")
+    def alerts_joined(self, update: IncidentUpdate) -> None:
+        """Alerts correlation joined to this incident after it opened (firing or resolved)."""
+        self._s.join(update)
+        self._publish()
 
-    def _record_intake(self) -> None:
-        self._record_split_from()
-        inc = self._incident
-        for alert in joins.intake_alerts(inc.alerts):
-            self._event(
-                TimelineKind.ALERT,
-                alert.source,
-                f"{alert.status.value}: {alert.name} - {alert.summary}",
-                at=alert.starts_at,
-            )
-        for det in self._inp.detections[: joins.LISTED_AT_INTAKE]:
-            verdict = "noise" if det.noise else det.severity.value
-            self._event(
-                TimelineKind.DETECTION,
-                "detection",
-                f"{det.alert.name}: service={det.service or '?'} {verdict}"
-                + (" flapping" if det.flapping else ""),
-            )
-        self._event(
-            TimelineKind.CORRELATION,
-            "correlation",
-            f"opened {inc.id}: {len(inc.alerts)} alert(s), origin "
-            f"{inc.origin_service or 'unknown'}, {len(inc.downstream)} downstream, "
-            f"{len(inc.duplicates)} duplicate(s)",
-        )
+    @workflow.signal(name="alerts_resolved")
+    def alerts_resolved(self, msg: AlertsResolved) -> None:
+        """The stream saw every alert of this incident resolve: mark the incident so."""
+        self._s.mark_resolved(msg)
 
-    async def _investigate(self) -> Investigation:
-        self._set_state(IncidentState.INVESTIGATING, "the investigation agent")
-        result = await workflow.execute_activity_method(
-            InvestigationActivities.investigate,
-            InvestigationInput(incident=self._current_incident()),
-            task_queue=self._inp.agent_queue,
-            start_to_close_timeout=policies.INVESTIGATION_TIMEOUT,
-            heartbeat_timeout=policies.INVESTIGATION_HEARTBEAT,
-            retry_policy=policies.AGENT_RETRY,
-            summary=f"investigate {self._incident.origin_service or 'incident'}",
-        )
-        top = result.top
-        self._event(
-            TimelineKind.INVESTIGATION,
-            "investigation",
-            f"root cause: {top.cause} (confidence {top.confidence:.2f}, "
-            f"evidence {', '.join(top.evidence_ids)})"
-            if top
-            else f"no root cause found: {result.summary}",
-        )
-        return result
+    # -- people: merge and split (each side records the move in its own timeline) ------------
 
-    async def _end_merged(self) -> None:
-        """A merged-away incident ends: its pending decision cancelled, nothing executed."""
-        self._event(
-            TimelineKind.STATE,
-            "system",
-            f"ended: merged into {self._merged_into}; its plan was cancelled and nothing of "
-            "it will run",
-        )
-        self._set_state(IncidentState.MERGED, f"nothing: {self._merged_into} carries on")
-        await self._tell_stream()
+    @workflow.update(name="merge_into")
+    def merge_into(self, msg: IncidentMoved) -> IncidentMoved:
+        """This incident is merged into `msg.other_id`: hand over its alerts and services.
 
-    def _skipped_investigation(self) -> Investigation:
-        return Investigation(
-            incident_id=self._incident.id,
-            hypotheses=[],
-            rejected=[],
-            evidence=[],
-            summary="investigation skipped by a person",
-        )
+        The incident then ends `merged`: a pending decision is cancelled and nothing of it
+        runs. Asked again for the same target (a command re-run), it answers the same.
+        """
+        return self._s.apply_merge_into(msg)
 
-    async def _plan_remediation(self) -> RemediationPlan:
-        investigation = self._investigation or self._skipped_investigation()
-        self._set_state(IncidentState.PLANNING, "the remediation agent")
-        return await workflow.execute_activity_method(
-            RemediationActivities.plan_remediation,
-            PlanInput(incident=self._current_incident(), investigation=investigation),
-            task_queue=self._inp.agent_queue,
-            start_to_close_timeout=policies.PLANNING_TIMEOUT,
-            retry_policy=policies.AGENT_RETRY,
-            summary="plan a reversible action",
-        )
+    @merge_into.validator
+    def _validate_merge_into(self, msg: IncidentMoved) -> None:
+        self._s.check_merge_into(msg)
 
-    def _adopt_investigation(self, inv: Investigation) -> None:
-        self._investigation = inv
-        self._investigations.append(inv)
+    @workflow.update(name="absorb")
+    def absorb(self, msg: IncidentMoved) -> int:
+        """Take alerts merged or split into this incident; returns its alert count."""
+        count = self._s.apply_absorb(msg)
+        self._publish()
+        return count
 
-    def _adopt_plan(self, plan: RemediationPlan) -> None:
-        """Make `plan` the current version: numbered, digested, kept beside the earlier ones."""
-        plan = plan.model_copy(
-            update={
-                "id": living.plan_id(self._incident.id, len(self._plans) + 1),
-                "digest": plan_digest(plan.action),
-                "reason": self._replan_reason,
-            }
-        )
-        replaced = self._plan if self._plans else None
-        self._plan = plan
-        self._plans.append(plan)
-        actor = "person" if plan.engine.value == "person" else "remediation"
-        version = f"plan {plan.id}" + (f" replaces {replaced.id}" if replaced else "")
-        if plan.action is None:
-            self._event(
-                TimelineKind.PLAN, actor, f"{version}: no action proposed: {plan.rationale}"
-            )
-        else:
-            self._event(
-                TimelineKind.PLAN,
-                actor,
-                f"{version}: proposed {plan.action.summary} (risk {plan.action.risk.value}; "
-                f"undo: {plan.action.undo_summary}; digest {(plan.digest or '')[:19]})",
-            )
-        if replaced is not None and self._asked:
-            # The person asked about the old plan hears it was replaced before deciding.
-            self._asked = False
-            self._notify(
-                NotificationKind.PLAN_CHANGED,
-                f"{replaced.id} was replaced by {plan.id} ({self._replan_reason}); a decision "
-                f"on {replaced.id} is refused",
-            )
-        self._replan_reason = ""
+    @workflow.update(name="split_out")
+    def split_out(self, req: SplitRequest) -> IncidentMoved:
+        """Move alerts out of this incident; the caller opens the new incident with them."""
+        moved = self._s.apply_split_out(req)
+        self._publish()
+        return moved
 
-    async def _draft(self) -> PostMortem:
-        self._set_state(IncidentState.DRAFTING_POSTMORTEM, "the post-mortem agent")
-        return await workflow.execute_activity_method(
-            PostmortemActivities.draft_postmortem,
-            PostmortemInput(record=self.record(), write=True),
-            task_queue=self._inp.agent_queue,
-            start_to_close_timeout=policies.POSTMORTEM_TIMEOUT,
-            retry_policy=policies.AGENT_RETRY,
-            summary="draft the post-mortem",
-        )
+    @split_out.validator
+    def _validate_split_out(self, req: SplitRequest) -> None:
+        self._s.check_split_out(req)
 
-    async def _finish(self, final: IncidentState) -> None:
-        pm = await self._stage(Stage.POSTMORTEM, self._draft, lambda o: o.postmortem)
-        if pm is not None:
-            self._postmortem = pm
-            self._event(TimelineKind.POSTMORTEM, "postmortem", "draft written")
-        else:
-            self._event(TimelineKind.POSTMORTEM, "postmortem", "post-mortem skipped")
-        waiting = "a person to take over" if final is IncidentState.NEEDS_ATTENTION else "nothing"
-        self._set_state(final, waiting)
-        await self._tell_stream()
+    # -- people: a decision on the pending plan ------------------------------------------------
 
-    async def _tell_stream(self) -> None:
-        stream = workflow.get_external_workflow_handle(self._inp.stream_workflow_id)
+    @workflow.update(name="approve")
+    async def approve(self, req: DecisionRequest) -> Approval:
+        """Approve the pending plan; the action runs once the policy's approvers agree."""
+        return await self._decide(Decision.APPROVED, req)
+
+    @approve.validator
+    def _validate_approve(self, req: DecisionRequest) -> None:
+        self._s.check_decidable(Decision.APPROVED, req)
+
+    @workflow.update(name="reject")
+    async def reject(self, req: DecisionRequest) -> Approval:
+        """Reject the pending plan; nothing executes."""
+        return await self._decide(Decision.REJECTED, req)
+
+    @reject.validator
+    def _validate_reject(self, req: DecisionRequest) -> None:
+        self._s.check_decidable(Decision.REJECTED, req)
+
+    @workflow.signal(name="approve")
+    def approve_signal(self, raw: RawValue) -> None:
+        """Same as the update, for `temporal workflow signal`; an invalid one is recorded."""
+        self._decide_by_signal(Decision.APPROVED, raw)
+
+    @workflow.signal(name="reject")
+    def reject_signal(self, raw: RawValue) -> None:
+        """Same as the update, for `temporal workflow signal`; an invalid one is recorded."""
+        self._decide_by_signal(Decision.REJECTED, raw)
+
+    @workflow.update(name="refresh")
+    async def refresh(self, req: TakeoverRequest) -> TimelineEvent:
+        """Read the incident's configuration again (approval policy and window, notifiers,
+        settle and debounce windows): a changed setting on the workers applies from now on."""
+        await self._steps.configured()
+        await self._configure()
+        return self._s.event(TimelineKind.TAKEOVER, req.by, self._s.config_line())
+
+    @refresh.validator
+    def _validate_refresh(self, req: TakeoverRequest) -> None:
+        self._s.check_not_ended()
+
+    # -- people: take the wheel (the verbs that change what runs must be signed) -------------
+
+    @workflow.update(name="pause")
+    async def pause(self, req: TakeoverRequest) -> TimelineEvent:
+        """Hold the incident at the next gate until someone resumes it."""
+        return await self._take_over("pause", req, self._s.check_pause, self._s.apply_pause)
+
+    @pause.validator
+    def _validate_pause(self, req: TakeoverRequest) -> None:
+        self._s.check_pause(req)
+
+    @workflow.update(name="resume")
+    async def resume(self, req: TakeoverRequest) -> TimelineEvent:
+        """Let the agents go on from where the incident was paused."""
+        return await self._take_over("resume", req, self._s.check_resume, self._s.apply_resume)
+
+    @resume.validator
+    def _validate_resume(self, req: TakeoverRequest) -> None:
+        self._s.check_resume(req)
+
+    @workflow.update(name="override")
+    async def override(self, req: OverrideRequest) -> TimelineEvent:
+        """Replace a stage's artifact with a person's own; the pipeline continues from it."""
+        s = self._s
+        return await self._take_over("override", req, s.check_override, s.apply_override)
+
+    @override.validator
+    def _validate_override(self, req: OverrideRequest) -> None:
+        self._s.check_override(req)
+
+    @workflow.update(name="retry")
+    async def retry(self, req: StageRequest) -> TimelineEvent:
+        """Run a failed stage again."""
+        return await self._take_over("retry", req, self._s.check_retry, self._s.apply_retry)
+
+    @retry.validator
+    def _validate_retry(self, req: StageRequest) -> None:
+        self._s.check_retry(req)
+
+    @workflow.update(name="skip")
+    async def skip(self, req: StageRequest) -> TimelineEvent:
+        """Go past a stage without its agent."""
+        return await self._take_over("skip", req, self._s.check_skip, self._s.apply_skip)
+
+    @skip.validator
+    def _validate_skip(self, req: StageRequest) -> None:
+        self._s.check_skip(req)
+
+    @workflow.update(name="assign")
+    async def assign(self, req: TakeoverRequest) -> TimelineEvent:
+        """Make `text` the owner of the incident."""
+        return await self._take_over("assign", req, self._owner_given, self._s.apply_assign)
+
+    @assign.validator
+    def _validate_assign(self, req: TakeoverRequest) -> None:
+        self._owner_given(req)
+
+    @workflow.update(name="note")
+    async def note(self, req: TakeoverRequest) -> TimelineEvent:
+        """Add a note to the timeline (and so to the post-mortem)."""
+        return await self._take_over("note", req, self._note_given, self._s.apply_note)
+
+    @note.validator
+    def _validate_note(self, req: TakeoverRequest) -> None:
+        self._note_given(req)
+
+    @workflow.update(name="escalate")
+    async def escalate(self, req: TakeoverRequest) -> TimelineEvent:
+        """Call for help: recorded and sent to every notifier."""
+        return await self._take_over("escalate", req, self._live, self._s.apply_escalate)
+
+    @escalate.validator
+    def _validate_escalate(self, req: TakeoverRequest) -> None:
+        self._live(req)
+
+    @workflow.update(name="resolve")
+    async def resolve(self, req: TakeoverRequest) -> TimelineEvent:
+        """The problem is fixed: stop remediating, draft the post-mortem, close."""
+        return await self._take_over("resolve", req, self._s.check_resolve, self._s.apply_resolve)
+
+    @resolve.validator
+    def _validate_resolve(self, req: TakeoverRequest) -> None:
+        self._s.check_resolve(req)
+
+    # -- the same, as signals ----------------------------------------------------------------
+
+    @workflow.signal(name="pause")
+    def pause_signal(self, raw: RawValue) -> None:
+        self._by_signal("pause", raw, TakeoverRequest, self._s.check_pause, self._s.apply_pause)
+
+    @workflow.signal(name="resume")
+    def resume_signal(self, raw: RawValue) -> None:
+        self._by_signal("resume", raw, TakeoverRequest, self._s.check_resume, self._s.apply_resume)
+
+    @workflow.signal(name="override")
+    def override_signal(self, raw: RawValue) -> None:
+        s = self._s
+        self._by_signal("override", raw, OverrideRequest, s.check_override, s.apply_override)
+
+    @workflow.signal(name="retry")
+    def retry_signal(self, raw: RawValue) -> None:
+        self._by_signal("retry", raw, StageRequest, self._s.check_retry, self._s.apply_retry)
+
+    @workflow.signal(name="skip")
+    def skip_signal(self, raw: RawValue) -> None:
+        self._by_signal("skip", raw, StageRequest, self._s.check_skip, self._s.apply_skip)
+
+    @workflow.signal(name="assign")
+    def assign_signal(self, raw: RawValue) -> None:
+        check = self._s.check_text
+        apply = self._s.apply_assign
+        self._by_signal("assign", raw, TakeoverRequest, lambda r: check(r, "an owner"), apply)
+
+    @workflow.signal(name="note")
+    def note_signal(self, raw: RawValue) -> None:
+        check = self._s.check_text
+        apply = self._s.apply_note
+        self._by_signal("note", raw, TakeoverRequest, lambda r: check(r, "a text"), apply)
+
+    @workflow.signal(name="escalate")
+    def escalate_signal(self, raw: RawValue) -> None:
+        self._by_signal("escalate", raw, TakeoverRequest, self._live, self._s.apply_escalate)
+
+    @workflow.signal(name="resolve")
+    def resolve_signal(self, raw: RawValue) -> None:
+        s = self._s
+        self._by_signal("resolve", raw, TakeoverRequest, s.check_resolve, s.apply_resolve)
+
+    # -- how a handler hands over to the state -------------------------------------------------
+
+    def _live(self, req: TakeoverRequest) -> None:
+        self._s.check_not_ended()
+
+    def _owner_given(self, req: TakeoverRequest) -> None:
+        self._s.check_text(req, "an owner (--to NAME)")
+
+    def _note_given(self, req: TakeoverRequest) -> None:
+        self._s.check_text(req, "the note's text")
+
+    async def _decide(self, decision: Decision, req: DecisionRequest) -> Approval:
+        await self._steps.configured()
         try:
-            await stream.signal(
-                INCIDENT_CLOSED_SIGNAL, IncidentClosed(incident_id=self._incident.id)
-            )
-        except Exception as err:
-            workflow.logger.warning("could not tell stream %s: %s", stream.id, err)
+            return self._s.decide(decision, req, signal=False)
+        except Refused as err:
+            # Accepted into history so who tried is on record, then failed for the caller.
+            raise ApplicationError(str(err), type=err.kind, non_retryable=True) from None
+        finally:
+            self._publish()
+
+    async def _take_over(
+        self,
+        verb: str,
+        req: R,
+        check: Callable[[R], None],
+        apply: Callable[[R], TimelineEvent],
+    ) -> TimelineEvent:
+        await self._steps.configured()
+        try:
+            return self._s.takeover(verb, req, check, apply, signal=False)
+        except Refused as err:
+            raise ApplicationError(str(err), type=err.kind, non_retryable=True) from None
+        finally:
+            self._publish()
+
+    def _decide_by_signal(self, decision: Decision, raw: RawValue) -> None:
+        verb = "approve" if decision is Decision.APPROVED else "reject"
+        req = decode(raw, DecisionRequest)
+        if isinstance(req, str):
+            self._s.refuse_malformed(verb, req, decision=True)
+            return
+        self._when_configured(lambda: self._s.decide(decision, req, signal=True))
+
+    def _by_signal(
+        self,
+        verb: str,
+        raw: RawValue,
+        model: type[R],
+        check: Callable[[R], None],
+        apply: Callable[[R], TimelineEvent],
+    ) -> None:
+        req = decode(raw, model)
+        if isinstance(req, str):
+            self._s.refuse_malformed(verb, req, decision=False)
+            return
+        self._when_configured(lambda: self._s.takeover(verb, req, check, apply, signal=True))
+
+    def _when_configured(self, apply: Callable[[], object]) -> None:
+        """A signal cannot wait: hold it until the configuration is in, then apply it."""
+        if self._s.config_ready:
+            self._attempt(apply)
+        else:
+            self._held.append(apply)
+
+    def _attempt(self, apply: Callable[[], object]) -> None:
+        # A refused signal was recorded by the state: the history tells who tried and why.
+        with contextlib.suppress(Refused):
+            apply()
+        self._publish()

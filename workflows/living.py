@@ -6,8 +6,8 @@ fire) makes the incident workflow investigate and plan again, once the changes h
 quiet for the debounce window (`reinvestigate_debounce_seconds`). Limits, on purpose:
 - only before a final decision: once approved, rejected or expired, changes are recorded in
   the timeline and the plan stands;
-- every alert resolving is not a re-plan: the settle rule (workflows/moves.py) withdraws the
-  plan instead;
+- every alert resolving is not a re-plan: the settle rule (LiveIncident.may_withdraw in
+  workflows/incident_state.py) withdraws the plan instead;
 - a person's own plan (an override) is never replaced by an agent's;
 - at most MAX_REPLANS versions of the plan per incident, so a flapping storm cannot
   investigate forever or grow the history without bound.

@@ -25,7 +25,7 @@ HERE = Path(__file__).resolve().parent
 sys.path[:0] = [str(HERE.parent), str(HERE.parent / "integration"), str(HERE.parents[1])]
 
 from conftest import Stack, app_stack, make_settings
-from drills import slow_investigation
+from drills import slow_config, slow_investigation
 from fakes import Receiver, install_fake_kubectl
 from flow import DEMO_ORIGIN, demo_payloads, fingerprints_of, wait_for_incident, wait_for_state
 from test_ingest_sources import am_alert, am_payload, wait_processed
@@ -35,12 +35,19 @@ import worker
 from incidentflow.cli.moves import merge, split
 from incidentflow.client import IncidentClient
 from incidentflow.identity.signing import new_key_pair
-from incidentflow.models import IncidentState, MergeRequest, SplitRequest, StreamInput
+from incidentflow.models import (
+    IncidentState,
+    MergeRequest,
+    SplitRequest,
+    StreamInput,
+    TakeoverRequest,
+)
 from incidentflow.temporal import DevServer, connect, free_port
 from workflows.names import stream_workflow_id
 from workflows.stream import AlertStreamWorkflow
 
 real_investigation = worker.InvestigationActivities
+real_remediation = worker.RemediationActivities
 
 DEPLOYMENTS = {"payments": {"images": ["payments:v2.14.0", "payments:v2.15.0"], "replicas": 3}}
 TOKEN = {"Authorization": "Bearer tok-recorder"}
@@ -111,6 +118,20 @@ async def takeover(stack: Stack) -> dict[str, str]:
     await asyncio.sleep(2)
     await wait_for_state(stack.client, incident_id, WAITING)
     await api(stack, incident_id, "skip", {"stage": "execution", "reason": "restarting by hand"})
+    await ended(stack, incident_id, IncidentState.CLOSED)
+    return {"incident": incident_id}
+
+
+async def early(stack: Stack) -> dict[str, str]:
+    """A person acts before the incident has read its configuration: the note (a signal) is
+    held, the pause (an update) waits, and both are judged against the configuration."""
+    incident_id = await demo(stack)
+    handle = stack.client.get_workflow_handle(incident_id)
+    await handle.signal("note", TakeoverRequest(by="recorder", text="seen it"))
+    await api(stack, incident_id, "pause", {"text": "before the configuration"})
+    await api(stack, incident_id, "resume", {})
+    await wait_for_state(stack.client, incident_id, WAITING)
+    await api(stack, incident_id, "approve", {"reason": "recorded"})
     await ended(stack, incident_id, IncidentState.CLOSED)
     return {"incident": incident_id}
 
@@ -218,6 +239,7 @@ PATHS: dict[str, tuple[Path_, dict[str, object]]] = {
     "reject": (reject, {}),
     "expiry": (expiry, {"approval_timeout_seconds": 2}),
     "takeover": (takeover, {"slow_investigation": 3}),
+    "early": (early, {"slow_config": 3}),
     "merge": (merged, {}),
     "split": (splitted, {}),
     "reinvestigation": (reinvestigation, {"reinvestigate_debounce_seconds": 1}),
@@ -243,6 +265,10 @@ async def record(out: Path, only: list[str]) -> None:
                 delay = extra.pop("slow_investigation", None)
                 worker.InvestigationActivities = (  # type: ignore[misc]
                     slow_investigation(float(str(delay))) if delay else real_investigation
+                )
+                late = extra.pop("slow_config", None)
+                worker.RemediationActivities = (  # type: ignore[misc]
+                    slow_config(float(str(late))) if late else real_remediation
                 )
                 if extra.pop("notify", False):
                     extra["notify_webhook_url"] = hook.url

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 from conftest import Stack, app_stack, make_settings
-from drills import slow_investigation
+from drills import slow_config, slow_investigation
 from flow import wait_for_state
 from remediation_flow import awaiting, fire
 
@@ -147,6 +147,57 @@ async def test_pause_holds_the_gate_and_skip_note_assign_resolve(
     notes = [e for e in final.timeline if e.kind is TimelineKind.NOTE]
     assert [(n.actor, n.summary) for n in notes] == [("erin", "DB team looking")]
     assert final.postmortem is not None and "DB team looking" in final.postmortem.markdown
+
+
+# Long enough that the attempts below surely arrive first, even on a loaded machine.
+CONFIG_DELAY_S = 6
+
+
+async def test_a_takeover_before_the_configuration_is_judged_against_it(
+    dev_server: DevServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The configuration allows local unsigned decisions; the default refuses them. A pause
+    (update) and an assign (signal) sent at once, while the configuration is still being read,
+    wait for it and count, instead of being refused by the default."""
+    monkeypatch.setattr(worker, "RemediationActivities", slow_config(CONFIG_DELAY_S))
+    settings = make_settings(dev_server.address, tmp_path / "data")
+    client = await connect(settings)
+    async with app_stack(settings, client) as stack:
+        incident_id, _ = await fire(stack)
+        handle = client.get_workflow_handle(incident_id)
+        await handle.signal("assign", TakeoverRequest(by="erin", text="team-payments"))
+        event = await IncidentClient(client).take_over(incident_id, "pause", _req("erin", "look"))
+        assert event.summary == "paused: look"
+        record = await IncidentClient(client).record(incident_id)
+        assert record.paused and record.owner == "team-payments"
+        assert [d.reason for d in record.decisions] == []
+        # Both arrived before the configuration activity had answered.
+        events = [e async for e in handle.fetch_history_events()]
+        config_done = next(
+            i
+            for i, e in enumerate(events)
+            if e.HasField("activity_task_completed_event_attributes")
+            and events[
+                e.activity_task_completed_event_attributes.scheduled_event_id - 1
+            ].activity_task_scheduled_event_attributes.activity_type.name
+            == "incident_config"
+        )
+        signalled = next(
+            i
+            for i, e in enumerate(events)
+            if e.workflow_execution_signaled_event_attributes.signal_name == "assign"
+        )
+        accepted = next(
+            i
+            for i, e in enumerate(events)
+            if e.workflow_execution_update_accepted_event_attributes.accepted_request.input.name
+            == "pause"
+        )
+        assert signalled < config_done and accepted < config_done
+        await IncidentClient(client).take_over(incident_id, "resolve", _req("erin", "done"))
+        final = await client.get_workflow_handle_for(IncidentWorkflow.run, incident_id).result()
+    assert final.state is IncidentState.CLOSED
+    assert not any(d.decision.value == "refused" for d in final.decisions)
 
 
 def _req(by: str, text: str = "") -> TakeoverRequest:
