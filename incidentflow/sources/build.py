@@ -8,11 +8,14 @@ from pathlib import Path
 
 from incidentflow.errors import ConfigError
 from incidentflow.evidence import (
+    CapacityRecord,
+    CapacitySource,
     ChangeRecord,
     EvidenceSource,
     LogLevel,
     LogRecord,
     MetricSeries,
+    NodeRecord,
     Runbook,
     RunbookSource,
     SpanRecord,
@@ -98,6 +101,24 @@ class CompositeSource:
             if isinstance(s, RunbookSource)
             for book in s.runbooks(alertnames=alertnames, services=services)
         ]
+
+    def capacity(self, *, services: Sequence[str]) -> list[CapacityRecord]:
+        """Deployments from the members that read the cluster; the first to name one wins."""
+        found: dict[str, CapacityRecord] = {}
+        for s in self._sources:
+            if isinstance(s, CapacitySource):
+                for record in s.capacity(services=services):
+                    found.setdefault(record.service, record)
+        return list(found.values())
+
+    def nodes(self, *, names: Sequence[str]) -> list[NodeRecord]:
+        """Nodes from the members that read the cluster; the first to name one wins."""
+        found: dict[str, NodeRecord] = {}
+        for s in self._sources:
+            if isinstance(s, CapacitySource):
+                for node in s.nodes(names=names):
+                    found.setdefault(node.name, node)
+        return list(found.values())
 
 
 class FileChangeLog(LiveSource):
