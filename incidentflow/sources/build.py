@@ -200,11 +200,13 @@ def evidence_sources(cfg: SourceSettings) -> list[EvidenceSource]:
                 cfg.changelog.changelog_url, token=cfg.changelog.changelog_token, name=name
             )
         )
-    if cfg.kubectl.kubectl_changes:
+    if cfg.kubectl.kubectl_changes or cfg.kubectl.kubectl_capacity:
         from incidentflow.sources.kubectl import KubectlChangeLog
 
         out.append(
             KubectlChangeLog(
+                read_changes=cfg.kubectl.kubectl_changes,
+                read_capacity=cfg.kubectl.kubectl_capacity,
                 binary=cfg.kubectl.kubectl_binary,
                 namespace=cfg.kubectl.kubectl_namespace,
                 kubeconfig=cfg.kubectl.kubectl_kubeconfig,

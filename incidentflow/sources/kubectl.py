@@ -72,7 +72,7 @@ def _rolled_out_at(rs: dict[str, Any]) -> datetime:
 
 
 class KubectlChangeLog(LiveSource):
-    """Deploys read from ReplicaSets; no logs or metrics."""
+    """Deploys read from ReplicaSets, and (when enabled) Deployments, HPAs, pods and nodes."""
 
     def __init__(
         self,
@@ -84,7 +84,11 @@ class KubectlChangeLog(LiveSource):
         app_label: str = "app",
         timeout_s: float = KUBECTL_TIMEOUT_S,
         name: str = "kubernetes",
+        read_changes: bool = True,
+        read_capacity: bool = False,
     ) -> None:
+        self._read_changes = read_changes
+        self._read_capacity = read_capacity
         self._binary = binary
         self._namespace = namespace
         self._kubeconfig = kubeconfig
@@ -113,7 +117,7 @@ class KubectlChangeLog(LiveSource):
     ) -> list[ChangeRecord]:
         """One deploy per revision rolled out in the window, oldest first."""
         wanted = sorted({s for s in services if _LABEL_VALUE.match(s)})
-        if not wanted:
+        if not wanted or not self._read_changes:
             return []
         lo, hi = utc(start), utc(end)
         try:
@@ -146,7 +150,7 @@ class KubectlChangeLog(LiveSource):
         """Each service's Deployment (replicas, first container's requests and limits), the
         HPA that scales it and its pods: three reads, `deployments`, `hpa`, `pods`."""
         wanted = sorted({s for s in services if _LABEL_VALUE.match(s)})
-        if not wanted:
+        if not wanted or not self._read_capacity:
             return []
         deployments = self._items(self.capacity_argv("deployments", wanted), "deployments")
         if not deployments:
@@ -171,7 +175,7 @@ class KubectlChangeLog(LiveSource):
     def nodes(self, *, names: Sequence[str]) -> list[NodeRecord]:
         """The named nodes' conditions and cordon: one `kubectl get nodes <names> -o json`."""
         wanted = sorted({n for n in names if _NODE_NAME.match(n)})
-        if not wanted:
+        if not wanted or not self._read_capacity:
             return []
         argv = [*self._head(), "get", "nodes", *wanted, "-o", "json"]
         try:

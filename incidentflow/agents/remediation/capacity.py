@@ -99,10 +99,13 @@ def usage_peak(investigation: Investigation, service: str, resource: str) -> flo
     return float(item.attributes["incident_peak"])
 
 
-def traffic_rose(investigation: Investigation, service: str) -> bool:
-    """The service's request rate rose clearly above its own baseline."""
+def traffic_rose(investigation: Investigation, service: str) -> bool | None:
+    """Whether the service's request rate rose clearly above its own baseline; None when no
+    request-rate series of it was read (the words of the evidence decide then)."""
     item = _metric(investigation, service, "request_rate")
-    return item is not None and float(item.attributes.get("z", "0")) >= TRAFFIC_Z
+    if item is None or "z" not in item.attributes:
+        return None
+    return float(item.attributes["z"]) >= TRAFFIC_Z
 
 
 def at_limit(investigation: Investigation, cap: Capacity, resource: str) -> str | None:

@@ -146,8 +146,10 @@ def choose(
     svc, ft = top.service, top.fault_type
     found = signs(top, investigation)
     cap = capacity_of(investigation, svc)
-    if traffic_rose(investigation, svc):
-        found.add("traffic")
+    rose = traffic_rose(investigation, svc)
+    if rose is not None:
+        # The request-rate series itself says whether load grew, not a word in a finding.
+        found = (found | {"traffic"}) if rose else (found - {"traffic"})
     change = cited_change(top, investigation)
     if change is None and ft in (FaultType.NETWORK, FaultType.DEPENDENCY_DOWN):
         change = nearby_change(top, investigation, set(dependencies))
