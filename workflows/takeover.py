@@ -44,7 +44,12 @@ with workflow.unsafe.imports_passed_through():
         TimelineKind,
     )
     from incidentflow.search import OWNER_KEY, STATE_KEY
-    from workflows.overrides import investigation_problem, plan_problem, postmortem_problem
+    from workflows.overrides import (
+        investigation_problem,
+        plan_problem,
+        postmortem_problem,
+        regenerated,
+    )
     from workflows.signal_input import decode
 
 R = TypeVar("R", TakeoverRequest, StageRequest, OverrideRequest)
@@ -370,7 +375,7 @@ class TakeoverHandlers:
         if req.stage is Stage.INVESTIGATION:
             problem = investigation_problem(req.investigation, inc)
         elif req.stage is Stage.PLANNING:
-            problem = plan_problem(req.plan, inc, self._plan)
+            problem = plan_problem(regenerated(req.plan), inc, self._plan)
         else:
             problem = postmortem_problem(req.postmortem, inc, self._postmortem)
         if problem is not None:
@@ -393,10 +398,9 @@ class TakeoverHandlers:
         if req.investigation is not None:
             inv = req.investigation.model_copy(update={"engine": Engine.PERSON})
             req = req.model_copy(update={"investigation": inv})
-        if req.plan is not None:
-            req = req.model_copy(
-                update={"plan": req.plan.model_copy(update={"engine": Engine.PERSON})}
-            )
+        if (plan := regenerated(req.plan)) is not None:
+            # The catalog's words for the person's params, whatever prose came with them.
+            req = req.model_copy(update={"plan": plan.model_copy(update={"engine": Engine.PERSON})})
         if req.postmortem is not None:
             pm = req.postmortem.model_copy(update={"engine": Engine.PERSON})
             req = req.model_copy(update={"postmortem": pm})
