@@ -236,6 +236,12 @@ class NodeRecord(_Record):
         default_factory=list, description="Conditions that are True: MemoryPressure, ..."
     )
     unschedulable: bool = False
+    services: list[str] = Field(
+        default_factory=list, description="Services with pods on it (any, not just the asked)"
+    )
+    failing_services: list[str] = Field(
+        default_factory=list, description="Services with a failing pod on it"
+    )
     link: str | None = None
 
     @property

@@ -29,6 +29,7 @@ from incidentflow.evidence import (
     SpanRecord,
 )
 from incidentflow.models import Alert, FaultType, Service, ServiceGraph
+from incidentflow.sources.capacity import failing
 from incidentflow.sources.files import (
     load_changes,
     load_logs,
@@ -310,9 +311,23 @@ class BundleEvidenceSource:
         return [d for d in self._scenario.deployments if d.service in wanted]
 
     def nodes(self, *, names: Sequence[str]) -> list[NodeRecord]:
-        """The recorded nodes called `names`."""
+        """The recorded nodes called `names`, with the services whose pods run (and fail) there."""
         wanted = set(names)
-        return [n for n in self._scenario.nodes if n.name in wanted]
+        out: list[NodeRecord] = []
+        for node in self._scenario.nodes:
+            if node.name not in wanted:
+                continue
+            pods = [(d.service, p) for d in self._scenario.deployments for p in d.pods]
+            here = [(svc, p) for svc, p in pods if p.node == node.name]
+            out.append(
+                node.model_copy(
+                    update={
+                        "services": sorted({svc for svc, _ in here}),
+                        "failing_services": sorted({svc for svc, p in here if failing(p)}),
+                    }
+                )
+            )
+        return out
 
 
 def _optional(path: Path, reader: Callable[[Path, str], list[T]], link_prefix: str) -> list[T]:

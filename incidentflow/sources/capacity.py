@@ -50,11 +50,13 @@ def capacity_evidence(
     nodes = source.nodes(names=sorted(on_node)) if on_node else []
     items = [_capacity(r, start=start, end=end, name=name) for r in records]
     for node in sorted(nodes, key=lambda n: n.name):
+        # The source may know every pod on the node, not only the candidates': a sick node
+        # shows in services the incident has not reached yet.
         items.append(
             _node(
                 node,
-                services=sorted(on_node.get(node.name, set())),
-                failing=sorted(failing_on.get(node.name, set())),
+                services=sorted(on_node.get(node.name, set()) | set(node.services)),
+                failing=sorted(failing_on.get(node.name, set()) | set(node.failing_services)),
                 start=start,
                 end=end,
                 name=name,

@@ -29,8 +29,9 @@ from pydantic import ValidationError
 
 from incidentflow.errors import BadInput, ConfigError, EvidenceUnavailable
 from incidentflow.evidence import CapacityRecord, ChangeKind, ChangeRecord, NodeRecord
+from incidentflow.sources.capacity import failing
 from incidentflow.sources.files import parse_time, utc
-from incidentflow.sources.kubectl_capacity import read_capacity, read_node
+from incidentflow.sources.kubectl_capacity import read_capacity, read_node, read_pod
 from incidentflow.sources.live import LiveSource
 from incidentflow.telemetry import evidence_span
 
@@ -178,15 +179,39 @@ class KubectlChangeLog(LiveSource):
         if not wanted or not self._read_capacity:
             return []
         argv = [*self._head(), "get", "nodes", *wanted, "-o", "json"]
+        link = f"k8s://{self._context or 'current'}/api/v1/nodes/"
         try:
-            return [
-                read_node(item, link=f"k8s://{self._context or 'current'}/api/v1/nodes/")
-                for item in self._items(argv, "nodes")
-            ]
+            found = [read_node(item, link=link) for item in self._items(argv, "nodes")]
+            # Only a sick node is worth a second read: which services' pods run and fail on it.
+            return [self._with_pods(n) if n.unhealthy else n for n in found]
         except (KeyError, TypeError, ValueError, AttributeError, ValidationError) as err:
             raise EvidenceUnavailable(
                 f"`kubectl get nodes` sent a node that does not fit: {err!r}"
             ) from err
+
+    def _with_pods(self, node: NodeRecord) -> NodeRecord:
+        argv = [
+            *self._head(),
+            "get",
+            "pods",
+            "-n",
+            self._namespace,
+            "--field-selector",
+            f"spec.nodeName={node.name}",
+            "-o",
+            "json",
+        ]
+        here = [
+            (str(service), read_pod(p))
+            for p in self._items(argv, "pods")
+            if (service := (p["metadata"].get("labels") or {}).get(self._label))
+        ]
+        return node.model_copy(
+            update={
+                "services": sorted({s for s, _ in here}),
+                "failing_services": sorted({s for s, p in here if failing(p)}),
+            }
+        )
 
     def _items(self, argv: list[str], what: str) -> list[dict[str, Any]]:
         """Run one read and return its objects (a List's items, or the one object)."""

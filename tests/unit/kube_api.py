@@ -69,7 +69,12 @@ DISCOVERY: dict[str, Any] = {
 }
 
 
-def _selected(item: dict[str, Any], selector: str | None) -> bool:
+def _selected(item: dict[str, Any], selector: str | None, fields: str | None = None) -> bool:
+    if fields:
+        key, _, value = fields.partition("=")
+        if key != "spec.nodeName":
+            raise ValueError(f"field selector the fake does not speak: {fields!r}")
+        return bool((item.get("spec") or {}).get("nodeName") == value)
     if not selector:
         return True
     found = _IN.match(selector)
@@ -112,7 +117,8 @@ class KubeApi:
                 elif url.path in lists:
                     kind, items = lists[url.path]
                     selector = query.get("labelSelector", [None])[0]
-                    chosen = [i for i in items if _selected(i, selector)]
+                    fields = query.get("fieldSelector", [None])[0]
+                    chosen = [i for i in items if _selected(i, selector, fields)]
                     self._send(
                         200,
                         {"kind": kind, "apiVersion": "v1", "metadata": {}, "items": chosen},

@@ -164,6 +164,12 @@ def test_real_kubectl_reads_deployments_hpas_pods_and_nodes(api: KubeApi, tmp_pa
     nodes = {n.name: n for n in src.nodes(names=["node-1", "node-2"])}
     assert nodes["node-1"].pressure == [] and nodes["node-1"].ready
     assert nodes["node-2"].pressure == ["MemoryPressure"]
+    # A sick node is read once more for every pod on it, services not asked for included.
+    assert nodes["node-2"].services == ["cart", "payments", "search"]
+    assert nodes["node-2"].failing_services == ["cart", "payments"]
+    assert nodes["node-1"].services == []  # a healthy node costs no second read
+    assert any("fieldSelector=spec.nodeName%3Dnode-2" in r for r in api.requests), api.requests
+    assert not any("fieldSelector=spec.nodeName%3Dnode-1" in r for r in api.requests)
     # Reads only, one list per question, the services selected by label.
     reads = [r for r in api.requests if "/namespaces/shop/" in r or "/nodes/" in r]
     assert any("deployments?labelSelector=app+in+%28cart%2Cpayments%29" in r for r in reads), reads
@@ -196,6 +202,7 @@ def test_capacity_and_node_evidence_lead_to_draining_the_sick_node(
     )
     sick = by_id["ev-node-node-2"]
     assert sick.attributes["failing_services"] == "cart,payments"
+    assert sick.attributes["services"] == "cart,payments,search"
     assert "MemoryPressure" in sick.finding
     assert by_id["ev-node-node-1"].attributes["failing_services"] == ""
     errors = Evidence(
