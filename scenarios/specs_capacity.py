@@ -165,7 +165,13 @@ CAPACITY_SPECS: list[Spec] = [
             {
                 "cart": {"failing": {1: "Evicted"}},
                 "recommendations": {"replicas": 2, "failing": {1: "OOMKilled"}},
-                "reporting-worker": {"replicas": 1, "memory_limit": None, "memory_request": None},
+                # The batch job that grows without a memory limit, on node-b.
+                "reporting-worker": {
+                    "replicas": 1,
+                    "memory_limit": None,
+                    "memory_request": None,
+                    "pods": [{"name": "reporting-worker-0", "node": "node-b"}],
+                },
             },
             nodes={"node-b": {"pressure": ["MemoryPressure"]}},
         ),

@@ -7,9 +7,13 @@ service, "node" per node) beside the metric items the engine would cite.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from test_remediation_choice import ERRORS, change, ev, planned
 
+from incidentflow.eval.offline import run_offline
+from incidentflow.eval.score import score_case
 from incidentflow.models import (
     Evidence,
     EvidenceKind,
@@ -21,6 +25,9 @@ from incidentflow.models import (
     RestartParams,
     ScaleParams,
 )
+from incidentflow.scenario import BundleEvidenceSource, load_scenario
+
+SCENARIOS = Path(__file__).resolve().parents[2] / "scenarios"
 
 
 def capacity(service: str = "payments", **attrs: str) -> Evidence:
@@ -213,3 +220,35 @@ def test_a_helm_or_argocd_revision_rolls_back_to_the_previous_revision() -> None
     odd = change("c9", "payments", "deploy", "helm/payments@41", "helm/ledger@42")
     result = planned(FaultType.BAD_DEPLOY, [odd], change_id="c9")
     assert result.action is None and "two different releases" in result.rationale
+
+
+@pytest.mark.parametrize(
+    ("name", "kind", "cited"),
+    [
+        ("shop-search-cpu-limit", "resources", "ev-capacity-search"),
+        ("shop-node-memory-pressure", "node_drain", "ev-node-node-b"),
+        ("shop-checkout-helm-release", "release_rollback", "ev-change-chg-helm-checkout-42"),
+    ],
+)
+def test_the_capacity_bundles_end_in_the_fix_an_sre_applies(
+    name: str, kind: str, cited: str
+) -> None:
+    scenario = load_scenario(SCENARIOS / name)
+    observed, investigations = run_offline(scenario)
+    case = score_case(scenario, observed)
+    assert case.rc_at_1 == [True] and case.action_ok == [True], case.detail
+    matched = [o for o in observed if o.action and o.action.get("kind") == kind]
+    assert matched and any(cited in o.plan for o in matched)
+    if name == "shop-search-cpu-limit":
+        (inv,) = investigations
+        cap = next(e for e in inv.evidence if e.id == "ev-capacity-search")
+        assert (cap.attributes["cpu_limit"], cap.attributes["replicas"]) == ("500m", "3")
+
+
+def test_a_bundles_node_knows_every_service_on_it() -> None:
+    source = BundleEvidenceSource(load_scenario(SCENARIOS / "shop-node-memory-pressure"))
+    (node,) = source.nodes(names=["node-b"])
+    assert node.pressure == ["MemoryPressure"]
+    assert node.failing_services == ["cart", "recommendations"]
+    assert "reporting-worker" in node.services
+    assert [r.service for r in source.capacity(services=["cart", "nope"])] == ["cart"]

@@ -179,7 +179,10 @@ def bad_node(investigation: Investigation, service: str) -> tuple[NodeDrainParam
             or len(failing) < MIN_SERVICES_ON_NODE
         ):
             continue
-        state = ", ".join((["NotReady"] if a.get("ready") == "false" else []) + pressure)
+        state = " and ".join(
+            (["NotReady"] if a.get("ready") == "false" else [])
+            + ([f"under {', '.join(pressure)}"] if pressure else [])
+        )
         why = (
             f"node {a['node']} is {state} and pods of {', '.join(failing)} fail on it: the "
             "node, not one service, is the fault; cordon and drain it so they reschedule"
