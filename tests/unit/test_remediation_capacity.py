@@ -91,6 +91,10 @@ def test_cpu_at_its_limit_with_steady_traffic_raises_the_limit() -> None:
     assert "500m" in result.action.summary and "1000m" in result.action.summary
     assert "97% of its limit 500m" in result.rationale
     assert "request rate stayed at its baseline" in result.rationale
+    # Without the request-rate series it says only what it knows.
+    unread = planned(FaultType.RESOURCE_EXHAUSTION, [CPU_FULL, capacity()])
+    assert unread.action is not None and unread.action.params.kind == "resources"
+    assert "nothing in the evidence shows more requests" in unread.rationale
     assert "ev-capacity-payments" in result.evidence_ids
     # Spreading the work stays an alternative, from the recorded replicas.
     assert [a.params for a in result.alternatives] == [

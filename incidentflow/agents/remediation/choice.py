@@ -174,7 +174,7 @@ def choose(
     ):
         choice.options.append(_grow(svc, "load grew: more replicas absorb it while it lasts", cap))
     if ft is FaultType.RESOURCE_EXHAUSTION:
-        _saturation(svc, found, cap, investigation, choice)
+        _saturation(svc, found, cap, investigation, choice, steady=rose is False)
     if ft is FaultType.CODE_EXCEPTION and not choice.options:
         if "stuck" in found or "leak" in found:
             choice.options.append(_restart(svc, "the errors come from a wedged process"))
@@ -224,12 +224,19 @@ def choose(
 
 
 def _saturation(
-    svc: str, found: set[str], cap: Capacity | None, investigation: Investigation, choice: Choice
+    svc: str,
+    found: set[str],
+    cap: Capacity | None,
+    investigation: Investigation,
+    choice: Choice,
+    *,
+    steady: bool,
 ) -> None:
     """Resource exhaustion: a leak or a stuck pool -> restart (a raised memory limit as the
     alternative to a leak); usage at the container's limit with steady load -> raise the limit;
     every replica saturated with the HPA at its maximum -> widen it; CPU without a known limit
-    -> scale out. Nothing when the evidence says none of these would free the resource."""
+    -> scale out. Nothing when the evidence says none of these would free the resource.
+    `steady`: the request-rate series was read and did not rise (else only no sign it did)."""
     cpu_full = at_limit(investigation, cap, "cpu") if cap is not None else None
     memory_full = at_limit(investigation, cap, "memory") if cap is not None else None
     if "leak" in found:
@@ -269,8 +276,13 @@ def _saturation(
         more = _raise(
             cap,
             resource,
-            f"{why} while the request rate stayed at its baseline (per-pod saturation: the "
-            "container's limit, not the load, is the bottleneck)",
+            f"{why} "
+            + (
+                "while its request rate stayed at its baseline"
+                if steady
+                else "and nothing in the evidence shows more requests"
+            )
+            + " (per-pod saturation: the container's limit, not the load, is the bottleneck)",
         )
         if more is not None:
             choice.options.append(more)
