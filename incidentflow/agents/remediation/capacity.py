@@ -155,10 +155,10 @@ def widen_hpa(cap: Capacity) -> HpaBoundsParams | None:
 
 
 def scale_out(cap: Capacity) -> ScaleParams:
-    """The recorded replicas doubled (at least one more)."""
-    now = max(cap.replicas, 1)
+    """The recorded replicas doubled (one, from none)."""
+    now = cap.replicas
     return ScaleParams(
-        service=cap.evidence.service or "", from_replicas=now, to_replicas=now * RAISE
+        service=cap.evidence.service or "", from_replicas=now, to_replicas=max(now * RAISE, 1)
     )
 
 
