@@ -10,10 +10,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from scenario_alerts import demo
 from test_remediation_choice import ERRORS, change, ev, planned
 
 from incidentflow.eval.offline import run_offline
 from incidentflow.eval.score import score_case
+from incidentflow.llm.remediation import params_problems
 from incidentflow.models import (
     Evidence,
     EvidenceKind,
@@ -256,3 +258,29 @@ def test_a_bundles_node_knows_every_service_on_it() -> None:
     assert node.failing_services == ["cart", "recommendations"]
     assert "reporting-worker" in node.services
     assert [r.service for r in source.capacity(services=["cart", "nope"])] == ["cart"]
+
+
+def test_a_model_may_not_guess_current_limits_bounds_or_replicas() -> None:
+    graph = demo().topology
+    allowed = {"payments"}
+    raise_cpu = ResourcesParams(
+        service="payments",
+        resource="cpu",
+        from_request="250m",
+        to_request="250m",
+        from_limit="500m",
+        to_limit="1",
+    )
+    assert "no capacity item" in " ".join(params_problems(raise_cpu, [CPU_FULL], allowed, graph))
+    assert params_problems(raise_cpu, [CPU_FULL, capacity()], allowed, graph) == []
+    guessed = raise_cpu.model_copy(update={"from_limit": "400m"})
+    assert "must start from ev-capacity-payments" in " ".join(
+        params_problems(guessed, [capacity()], allowed, graph)
+    )
+    hpa = {"hpa": "payments", "hpa_min": "2", "hpa_max": "6", "hpa_current": "6"}
+    bounds = HpaBoundsParams(service="payments", from_min=2, from_max=5, to_min=2, to_max=10)
+    assert params_problems(bounds, [capacity(**hpa)], allowed, graph)
+    scale = ScaleParams(service="payments", from_replicas=3, to_replicas=6)
+    assert params_problems(scale, [capacity()], allowed, graph) == []
+    assert params_problems(scale, [capacity(replicas="5")], allowed, graph)
+    assert params_problems(scale, [], allowed, graph) == []  # nothing recorded: as before
