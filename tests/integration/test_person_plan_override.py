@@ -3,6 +3,11 @@ words (summary, risk, verification, undo) from the catalog and refuses params ou
 
 from __future__ import annotations
 
+import asyncio
+import json
+import sys
+from pathlib import Path
+
 import pytest
 from conftest import Stack
 from remediation_flow import awaiting, fire, until
@@ -13,9 +18,39 @@ from incidentflow.client import IncidentClient
 from incidentflow.errors import DecisionRefused
 from incidentflow.models import Engine, OverrideRequest, Risk, ScaleParams, Stage
 
+ROOT = Path(__file__).resolve().parents[2]
+
+
+async def override_with_cli(stack: Stack, incident_id: str, doc: object, tmp: Path) -> str:
+    """`incidentflow override INCIDENT planning FILE` in its own process; its stdout."""
+    file = tmp / "plan.json"
+    file.write_text(json.dumps(doc))
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "starter.py",
+        "override",
+        incident_id,
+        "planning",
+        str(file),
+        "--by",
+        "erin",
+        cwd=ROOT,
+        env={
+            "PATH": "/usr/bin:/bin",
+            "INCIDENTFLOW_TEMPORAL_ADDRESS": str(stack.settings.temporal.temporal_address),
+            "INCIDENTFLOW_TEMPORAL_NAMESPACE": stack.settings.temporal.temporal_namespace,
+            "INCIDENTFLOW_DATA_DIR": str(tmp / "cli-data"),
+        },
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    out, err = await asyncio.wait_for(proc.communicate(), 120)
+    assert proc.returncode == 0, err.decode()
+    return out.decode()
+
 
 async def test_a_persons_params_become_the_catalogs_plan_and_bad_params_are_refused(
-    stack: Stack,
+    stack: Stack, tmp_path: Path
 ) -> None:
     incident_id, _ = await fire(stack)
     record = await awaiting(stack, incident_id)
@@ -77,3 +112,20 @@ async def test_a_persons_params_become_the_catalogs_plan_and_bad_params_are_refu
     assert plan.action.summary == summary == "Scale checkout from 2 to 4 replicas"
     assert (plan.action.undo, plan.action.undo_summary) == (undo, undo_summary)
     assert plan.action.risk is CATALOG.risk(scale)
+
+    # The same from the command line: a file that gives params only.
+    restart = {"kind": "restart", "service": "checkout"}
+    await override_with_cli(
+        stack, incident_id, {"action": {"params": restart, "risk": "high"}}, tmp_path
+    )
+
+    async def restarted() -> bool:
+        got = (await people.record(incident_id)).plan
+        return got is not None and got.action is not None and got.action.params.kind == "restart"
+
+    await until(restarted, timeout=30)
+    plan = (await people.record(incident_id)).plan
+    assert plan is not None and plan.action is not None
+    assert plan.action.summary == CATALOG.describe(plan.action.params)[0]
+    assert plan.action.risk is Risk.HIGH  # a person may raise it
+    assert f"All alerts of {incident_id}" in plan.action.verify.description
