@@ -36,11 +36,17 @@ def evidence_lines(settings: Settings) -> list[str]:
             f"changelog {s.sources.changelog.changelog_url}"
             + (" (token set)" if s.sources.changelog.changelog_token else "")
         )
-    if s.sources.kubectl.kubectl_changes:
+    if s.sources.kubectl.kubectl_changes or s.sources.kubectl.kubectl_capacity:
         where = s.sources.kubectl.kubectl_context or "current context"
-        out.append(
-            f"kubectl rollout history ({where}, namespace {s.sources.kubectl.kubectl_namespace})"
+        what = " and ".join(
+            w
+            for w, on in (
+                ("rollout history", s.sources.kubectl.kubectl_changes),
+                ("capacity (deployments, HPAs, pods, nodes)", s.sources.kubectl.kubectl_capacity),
+            )
+            if on
         )
+        out.append(f"kubectl {what} ({where}, namespace {s.sources.kubectl.kubectl_namespace})")
     if s.sources.runbooks.runbooks_dir:
         out.append(f"runbooks {s.sources.runbooks.runbooks_dir}")
     return out

@@ -180,3 +180,84 @@ class RunbookSource(Protocol):
     def runbooks(self, *, alertnames: Sequence[str], services: Sequence[str]) -> list[Runbook]:
         """Runbooks naming one of `alertnames` or `services`."""
         ...
+
+
+class PodState(_Record):
+    """One pod of a service: where it runs and how its container last ended."""
+
+    name: str
+    node: str | None = None
+    ready: bool = True
+    restarts: int = Field(default=0, ge=0)
+    last_terminated: str | None = Field(
+        default=None, description="Why its container last ended, e.g. OOMKilled, Error"
+    )
+
+
+class HpaState(_Record):
+    """A HorizontalPodAutoscaler's bounds and where it stands."""
+
+    name: str
+    min_replicas: int = Field(ge=0)
+    max_replicas: int = Field(ge=1)
+    current_replicas: int = Field(ge=0)
+
+    @property
+    def at_max(self) -> bool:
+        """It cannot add a replica: the bound, not the autoscaler, limits the service."""
+        return self.current_replicas >= self.max_replicas
+
+
+class CapacityRecord(_Record):
+    """A service's Deployment as the cluster holds it: replicas, one container's requests and
+    limits (quantities as Kubernetes writes them; None where unset), its HPA, its pods."""
+
+    service: str
+    deployment: str
+    namespace: str | None = None
+    replicas: int = Field(ge=0)
+    ready_replicas: int = Field(default=0, ge=0)
+    container: str = ""
+    cpu_request: str | None = None
+    cpu_limit: str | None = None
+    memory_request: str | None = None
+    memory_limit: str | None = None
+    hpa: HpaState | None = None
+    pods: list[PodState] = Field(default_factory=list)
+    link: str | None = None
+
+
+class NodeRecord(_Record):
+    """One node: its Ready condition, the pressure conditions that hold, whether it is cordoned."""
+
+    name: str
+    ready: bool = True
+    pressure: list[str] = Field(
+        default_factory=list, description="Conditions that are True: MemoryPressure, ..."
+    )
+    unschedulable: bool = False
+    services: list[str] = Field(
+        default_factory=list, description="Services with pods on it (any, not just the asked)"
+    )
+    failing_services: list[str] = Field(
+        default_factory=list, description="Services with a failing pod on it"
+    )
+    link: str | None = None
+
+    @property
+    def unhealthy(self) -> bool:
+        """NotReady or under some pressure."""
+        return not self.ready or bool(self.pressure)
+
+
+@runtime_checkable
+class CapacitySource(Protocol):
+    """A source of what the cluster runs: Deployments, their HPAs and pods, and the nodes."""
+
+    def capacity(self, *, services: Sequence[str]) -> list[CapacityRecord]:
+        """The Deployment (with HPA and pods) of each of `services` that the source knows."""
+        ...
+
+    def nodes(self, *, names: Sequence[str]) -> list[NodeRecord]:
+        """The nodes called `names` that the source knows."""
+        ...

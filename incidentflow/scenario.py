@@ -18,15 +18,18 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from incidentflow.errors import BadInput
 from incidentflow.evidence import (
+    CapacityRecord,
     ChangeRecord,
     LogLevel,
     LogRecord,
     MetricPoint,
     MetricSeries,
+    NodeRecord,
     Runbook,
     SpanRecord,
 )
 from incidentflow.models import Alert, FaultType, Service, ServiceGraph
+from incidentflow.sources.capacity import failing
 from incidentflow.sources.files import (
     load_changes,
     load_logs,
@@ -114,6 +117,8 @@ class Scenario(_Frozen):
     changes: list[ChangeRecord] = Field(default_factory=list)
     spans: list[SpanRecord] = Field(default_factory=list)
     runbooks: list[Runbook] = Field(default_factory=list)
+    deployments: list[CapacityRecord] = Field(default_factory=list)
+    nodes: list[NodeRecord] = Field(default_factory=list)
     expected: ExpectedAnswer | None = None
 
     def alert_starts(self) -> dict[str, datetime]:
@@ -186,6 +191,7 @@ def load_scenario(path: Path) -> Scenario:
             changes=_optional(path / "changes.yaml", load_changes, f"bundle://{name}/changes.yaml"),
             spans=_optional(path / "spans.jsonl", load_spans, f"bundle://{name}/spans.jsonl"),
             runbooks=_optional(path / "runbooks", load_runbooks, f"bundle://{name}/runbooks"),
+            **_load_capacity(path / "capacity.yaml", name),
             expected=_load_expected(path / "expected.yaml"),
         )
     except ValidationError as err:
@@ -299,6 +305,30 @@ class BundleEvidenceSource:
             self._scenario.runbooks, alertnames=list(alertnames), services=list(services)
         )
 
+    def capacity(self, *, services: Sequence[str]) -> list[CapacityRecord]:
+        """The recorded Deployments (replicas, requests/limits, HPA, pods) of `services`."""
+        wanted = set(services)
+        return [d for d in self._scenario.deployments if d.service in wanted]
+
+    def nodes(self, *, names: Sequence[str]) -> list[NodeRecord]:
+        """The recorded nodes called `names`, with the services whose pods run (and fail) there."""
+        wanted = set(names)
+        out: list[NodeRecord] = []
+        for node in self._scenario.nodes:
+            if node.name not in wanted:
+                continue
+            pods = [(d.service, p) for d in self._scenario.deployments for p in d.pods]
+            here = [(svc, p) for svc, p in pods if p.node == node.name]
+            out.append(
+                node.model_copy(
+                    update={
+                        "services": sorted({svc for svc, _ in here}),
+                        "failing_services": sorted({svc for svc, p in here if failing(p)}),
+                    }
+                )
+            )
+        return out
+
 
 def _optional(path: Path, reader: Callable[[Path, str], list[T]], link_prefix: str) -> list[T]:
     """A bundle's optional file (or folder): read when present, else nothing."""
@@ -346,6 +376,22 @@ def _load_metrics(path: Path, scenario: str) -> list[MetricSeries]:
     if csv_path.exists():
         out += load_metrics_csv(csv_path, f"bundle://{scenario}/metrics.csv")
     return out
+
+
+def _load_capacity(path: Path, scenario: str) -> dict[str, Any]:
+    """`capacity.yaml` (optional): `deployments:` and `nodes:` as the cluster held them."""
+    if not path.exists():
+        return {}
+    data = read_yaml(path)
+    link = f"bundle://{scenario}/capacity.yaml"
+    deployments = data.get("deployments") or []
+    nodes = data.get("nodes") or []
+    if not isinstance(deployments, list) or not isinstance(nodes, list):
+        raise BadInput(f"{path}: expected `deployments:` and `nodes:` as lists")
+    return {
+        "deployments": [CapacityRecord.model_validate({"link": link, **d}) for d in deployments],
+        "nodes": [NodeRecord.model_validate({"link": link, **n}) for n in nodes],
+    }
 
 
 def _load_expected(path: Path) -> ExpectedAnswer | None:

@@ -105,7 +105,11 @@ def _series(spec: Spec, rnd: random.Random, onset: datetime) -> list[dict[str, A
             while at <= t1:
                 since = (at - onset).total_seconds() / 60 + spec.lead_minutes
                 value = level * (1 + rnd.gauss(0, 0.05)) if metric != "up" else 1.0
-                effect = spec.effects.get(metric) if name == spec.root else None
+                effect = (
+                    spec.effects.get(metric)
+                    if name == spec.root
+                    else spec.co_effects.get(name, {}).get(metric)
+                )
                 if effect is not None and since >= 0:
                     ramp = min(1.0, (since + 1) / max(effect[1], 1))
                     value = value + (effect[0] - level) * ramp if metric != "up" else effect[0]
@@ -359,6 +363,8 @@ def write(spec: Spec) -> Path:
         for c in spec.changes
     ]
     (folder / "changes.yaml").write_text(yaml.safe_dump({"changes": changes}, sort_keys=False))
+    if spec.capacity is not None:
+        (folder / "capacity.yaml").write_text(yaml.safe_dump(spec.capacity, sort_keys=False))
     if spec.runbooks:
         (folder / "runbooks").mkdir()
         for name, (alerts, services, body) in spec.runbooks.items():
@@ -379,6 +385,7 @@ def write(spec: Spec) -> Path:
                     "service": inc.root,
                     "fault_type": inc.fault_type,
                     **({"change_id": inc.change_id} if inc.change_id else {}),
+                    **({"also": inc.also} if inc.also else {}),
                 },
                 "accepted_actions": inc.accepted,
             }

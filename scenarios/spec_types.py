@@ -37,6 +37,7 @@ class ExpectedSpec:
     fault_type: str
     change_id: str | None = None
     accepted: list[dict[str, Any]] = field(default_factory=list)
+    also: list[str] = field(default_factory=list)  # other services that count as the root
 
 
 @dataclass(frozen=True)
@@ -59,6 +60,10 @@ class Spec:
     changes: list[ChangeSpec] = field(default_factory=list)
     runbooks: dict[str, tuple[list[str], list[str], str]] = field(default_factory=dict)
     unrelated: list[str] = field(default_factory=list)
+    # Other services that fail on their own (not through a call), e.g. on one sick node.
+    co_effects: dict[str, dict[str, tuple[float, float]]] = field(default_factory=dict)
+    # capacity.yaml: what the cluster runs (`deployments:`, `nodes:`); None writes none.
+    capacity: dict[str, Any] | None = None
 
 
 def _t(day: int, hour: int, minute: int = 0) -> datetime:

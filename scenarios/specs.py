@@ -13,6 +13,7 @@ from spec_types import (
     _t,
 )
 from specs_bank import BANK_SPECS
+from specs_capacity import CAPACITY_SPECS
 from specs_changes import CHANGE_SPECS
 from specs_shop import SHOP_SPECS
 
@@ -60,4 +61,4 @@ CONTROLS: list[Spec] = [
     ),
 ]
 
-SPECS: list[Spec] = [*SHOP_SPECS, *BANK_SPECS, *CHANGE_SPECS, *CONTROLS]
+SPECS: list[Spec] = [*SHOP_SPECS, *BANK_SPECS, *CHANGE_SPECS, *CAPACITY_SPECS, *CONTROLS]

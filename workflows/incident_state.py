@@ -62,7 +62,12 @@ from incidentflow.models import (
 )
 from incidentflow.search import UNASSIGNED
 from workflows import joins, living
-from workflows.overrides import investigation_problem, plan_problem, postmortem_problem
+from workflows.overrides import (
+    investigation_problem,
+    plan_problem,
+    postmortem_problem,
+    regenerated,
+)
 
 R = TypeVar("R", TakeoverRequest, StageRequest, OverrideRequest)
 # States in which the action has started: earlier stages can no longer be overridden.
@@ -929,7 +934,7 @@ class LiveIncident:
         if req.stage is Stage.INVESTIGATION:
             problem = investigation_problem(req.investigation, inc)
         elif req.stage is Stage.PLANNING:
-            problem = plan_problem(req.plan, inc, self.plan)
+            problem = plan_problem(regenerated(req.plan), inc, self.plan)
         else:
             problem = postmortem_problem(req.postmortem, inc, self.postmortem)
         if problem is not None:
@@ -948,10 +953,9 @@ class LiveIncident:
         if req.investigation is not None:
             inv = req.investigation.model_copy(update={"engine": Engine.PERSON})
             req = req.model_copy(update={"investigation": inv})
-        if req.plan is not None:
-            req = req.model_copy(
-                update={"plan": req.plan.model_copy(update={"engine": Engine.PERSON})}
-            )
+        if (plan := regenerated(req.plan)) is not None:
+            # The catalog's words for the person's params, whatever prose came with them.
+            req = req.model_copy(update={"plan": plan.model_copy(update={"engine": Engine.PERSON})})
         if req.postmortem is not None:
             pm = req.postmortem.model_copy(update={"engine": Engine.PERSON})
             req = req.model_copy(update={"postmortem": pm})

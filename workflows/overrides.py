@@ -9,7 +9,12 @@ from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
     from incidentflow.catalog import CATALOG
-    from incidentflow.models import Investigation, PostMortem, RemediationPlan
+    from incidentflow.models import (
+        Investigation,
+        PostMortem,
+        RemediationAction,
+        RemediationPlan,
+    )
 
 
 def investigation_problem(inv: Investigation | None, incident_id: str) -> str | None:
@@ -25,10 +30,29 @@ def investigation_problem(inv: Investigation | None, incident_id: str) -> str | 
     return None
 
 
+def regenerated(plan: RemediationPlan | None) -> RemediationPlan | None:
+    """A person's plan with every action's summary, risk, verification and undo rebuilt from
+    its typed params by the catalog: a person gives params, never the prose an approver reads
+    (a risk raised above the catalog's, or a shorter verification window, is kept)."""
+    if plan is None:
+        return None
+
+    def one(action: RemediationAction) -> RemediationAction:
+        return CATALOG.regenerate(action)
+
+    return plan.model_copy(
+        update={
+            "action": one(plan.action) if plan.action is not None else None,
+            "alternatives": [one(a) for a in plan.alternatives],
+        }
+    )
+
+
 def plan_problem(
     plan: RemediationPlan | None, incident_id: str, current: RemediationPlan | None
 ) -> str | None:
-    """Why a person's plan cannot be used (catalog kind, risk, undo, a fresh id), or None."""
+    """Why a person's plan cannot be used (params out of the kind's bounds, an executor the kind
+    does not run on, the old id), or None. Check it after `regenerated`, which writes the words."""
     if plan is None or plan.action is None:
         return "a plan override needs a plan with an action from the catalog"
     if plan.incident_id != incident_id or plan.action.incident_id != incident_id:

@@ -10,6 +10,7 @@ with `--by` as typed, which only the embedded single-user mode believes (docs/de
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import Any
@@ -53,6 +54,33 @@ ARTIFACTS: dict[Stage, tuple[str, type[Any]]] = {
     Stage.PLANNING: ("plan", RemediationPlan),
     Stage.POSTMORTEM: ("postmortem", PostMortem),
 }
+
+
+def _json(text: str, file: Path) -> Any:
+    try:
+        return json.loads(text)
+    except ValueError as err:
+        raise BadInput(f"{file} is not JSON: {err}") from err
+
+
+async def _record(incident_id: str) -> IncidentRecord:
+    from incidentflow.cli.common import settings
+
+    api = await _api()
+    if api is not None:
+        return await api.record(incident_id)
+    return await IncidentClient(await connect(settings())).record(incident_id)
+
+
+async def _person_plan(incident_id: str, doc: dict[str, Any], by: str | None) -> RemediationPlan:
+    """A params-only plan made whole by the catalog for this incident's alerts."""
+    from incidentflow.agents.remediation import VERIFY_WINDOW_SECONDS
+    from incidentflow.agents.remediation.person import person_plan
+
+    record = await _record(incident_id)
+    current = record.plan.action if record.plan else None
+    window = current.verify.window_seconds if current else VERIFY_WINDOW_SECONDS
+    return person_plan(doc, record.incident, by=logged_in_or(by), window_seconds=window)
 
 
 def plan_text(record: IncidentRecord) -> str:
@@ -252,10 +280,19 @@ def register(cli: click.Group, run_async: Callable[[AsyncCommand], Callable[...,
     async def override(
         incident_id: str, stage: str, file: Path, by: str | None, reason: str
     ) -> None:
-        """Replace a stage's artifact with your own (JSON, validated like the agent's)."""
+        """Replace a stage's artifact with your own (JSON, validated like the agent's).
+
+        A plan may give params only (`{"action": {"params": {...}}}`, docs/remediation.md):
+        the catalog writes its summary, risk, verification and undo."""
+        from incidentflow.agents.remediation.person import is_params_only
+
         field, model = ARTIFACTS[Stage(stage)]
         try:
-            artifact = model.model_validate_json(await asyncio.to_thread(file.read_text))
+            text = await asyncio.to_thread(file.read_text)
+            if Stage(stage) is Stage.PLANNING and is_params_only(doc := _json(text, file)):
+                artifact: Any = await _person_plan(incident_id, doc, by)
+            else:
+                artifact = model.model_validate_json(text)
         except OSError as err:
             raise BadInput(f"cannot read {file}: {err.strerror}") from err
         except ValidationError as err:
@@ -286,13 +323,8 @@ def register(cli: click.Group, run_async: Callable[[AsyncCommand], Callable[...,
     async def pick_alternative(incident_id: str, number: int, by: str | None, reason: str) -> None:
         """Make the plan's alternative NUMBER (as `show` lists them) the action to approve."""
         from incidentflow.agents.remediation import pick
-        from incidentflow.cli.common import settings
 
-        api = await _api()
-        if api is not None:
-            record = await api.record(incident_id)
-        else:
-            record = await IncidentClient(await connect(settings())).record(incident_id)
+        record = await _record(incident_id)
         if record.plan is None:
             raise BadInput(f"{incident_id} has no plan (state: {record.state.value})")
         try:

@@ -43,6 +43,7 @@ def case_overrides(
         "changelog_url": None,
         "runbooks_dir": None,
         "kubectl_changes": False,
+        "kubectl_capacity": False,
         "metrics_bind": None,
     }
 

@@ -133,7 +133,8 @@ def _action_ok(action: dict[str, str] | None, accepted: list[Any]) -> bool:
     for ok in accepted:
         if ok.kind != action.get("kind"):
             continue
-        if ok.service not in (action.get("service"), action.get("flag"), None):
+        # What the action targets: a service, a flag, or (node_drain) a node.
+        if ok.service not in (action.get("service"), action.get("flag"), action.get("node")):
             continue
         if ok.to_version and ok.to_version != action.get("to_version"):
             continue

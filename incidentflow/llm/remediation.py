@@ -29,12 +29,14 @@ from incidentflow.models import (
     EvidenceKind,
     FailoverParams,
     FeatureFlagParams,
+    HpaBoundsParams,
     Incident,
     InfraRevertParams,
     NodeDrainParams,
     PlanInput,
     RemediationAction,
     RemediationPlan,
+    ResourcesParams,
     RollbackParams,
     RunbookScriptParams,
     ScaleParams,
@@ -215,7 +217,46 @@ def params_problems(
                 problems.append(f"target {target!r} does not appear in the evidence")
     if isinstance(params, RunbookScriptParams):
         problems += _script_problems(params, evidence)
+    if isinstance(params, ResourcesParams | HpaBoundsParams | ScaleParams):
+        problems += _capacity_problems(params, evidence)
     return problems
+
+
+def _capacity_problems(
+    params: ResourcesParams | HpaBoundsParams | ScaleParams, evidence: list[Evidence]
+) -> list[str]:
+    """Current limits, bounds and replicas come from the capacity item, never a guess."""
+    cap = next(
+        (
+            e
+            for e in evidence
+            if e.kind is EvidenceKind.CAPACITY
+            and params.service in (e.service, e.attributes.get("hpa"))
+        ),
+        None,
+    )
+    if cap is None:
+        if isinstance(params, ScaleParams):
+            return []  # no recorded replicas: the executor reads them and the approver sees both
+        return [
+            f"{params.kind} needs {params.service}'s current values: no capacity item "
+            f"(ev-capacity-{params.service}) of it in the evidence"
+        ]
+    a = cap.attributes
+    if isinstance(params, ResourcesParams):
+        limit = a.get(f"{params.resource}_limit")
+        now = (a.get(f"{params.resource}_request") or limit, limit)
+        if limit is None or (params.from_request, params.from_limit) != now:
+            return [
+                f"resources must start from {cap.id}'s {params.resource} request and limit "
+                f"({now[0] or 'unset'}, {now[1] or 'unset'})"
+            ]
+    elif isinstance(params, HpaBoundsParams):
+        if (str(params.from_min), str(params.from_max)) != (a.get("hpa_min"), a.get("hpa_max")):
+            return [f"hpa_bounds must start from the HPA's bounds in {cap.id}"]
+    elif str(params.from_replicas) != a.get("replicas"):
+        return [f"scale must start from the replicas in {cap.id} ({a.get('replicas')})"]
+    return []
 
 
 def _script_problems(params: RunbookScriptParams, evidence: list[Evidence]) -> list[str]:

@@ -20,6 +20,8 @@ class EvidenceKind(StrEnum):
     TOPOLOGY = "topology"
     ALERT = "alert"
     RUNBOOK = "runbook"
+    CAPACITY = "capacity"  # a Deployment's replicas, requests/limits, HPA and pods
+    NODE = "node"  # a node's conditions and cordon
 
 
 class FaultType(StrEnum):

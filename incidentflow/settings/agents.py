@@ -104,6 +104,11 @@ class KubectlSourceSettings(Group):
     """Read-only rollout history; the remediation worker's write credentials are elsewhere."""
 
     kubectl_changes: bool = Field(default=False, description="Read deploys from ReplicaSets")
+    kubectl_capacity: bool = Field(
+        default=False,
+        description="Read each service's Deployment, HPA and pods, and their nodes (needs get "
+        "on deployments, horizontalpodautoscalers, pods and nodes)",
+    )
     kubectl_binary: str = Field(default="kubectl", description="kubectl for rollout history")
     kubectl_kubeconfig: Path | None = Field(default=None, description="Read-only kubeconfig")
     kubectl_context: str | None = Field(default=None, description="kubeconfig context")

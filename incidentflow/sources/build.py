@@ -8,11 +8,14 @@ from pathlib import Path
 
 from incidentflow.errors import ConfigError
 from incidentflow.evidence import (
+    CapacityRecord,
+    CapacitySource,
     ChangeRecord,
     EvidenceSource,
     LogLevel,
     LogRecord,
     MetricSeries,
+    NodeRecord,
     Runbook,
     RunbookSource,
     SpanRecord,
@@ -99,6 +102,24 @@ class CompositeSource:
             for book in s.runbooks(alertnames=alertnames, services=services)
         ]
 
+    def capacity(self, *, services: Sequence[str]) -> list[CapacityRecord]:
+        """Deployments from the members that read the cluster; the first to name one wins."""
+        found: dict[str, CapacityRecord] = {}
+        for s in self._sources:
+            if isinstance(s, CapacitySource):
+                for record in s.capacity(services=services):
+                    found.setdefault(record.service, record)
+        return list(found.values())
+
+    def nodes(self, *, names: Sequence[str]) -> list[NodeRecord]:
+        """Nodes from the members that read the cluster; the first to name one wins."""
+        found: dict[str, NodeRecord] = {}
+        for s in self._sources:
+            if isinstance(s, CapacitySource):
+                for node in s.nodes(names=names):
+                    found.setdefault(node.name, node)
+        return list(found.values())
+
 
 class FileChangeLog(LiveSource):
     """A deploy/config change log kept as a YAML or JSON file (`changes:` list)."""
@@ -179,11 +200,13 @@ def evidence_sources(cfg: SourceSettings) -> list[EvidenceSource]:
                 cfg.changelog.changelog_url, token=cfg.changelog.changelog_token, name=name
             )
         )
-    if cfg.kubectl.kubectl_changes:
+    if cfg.kubectl.kubectl_changes or cfg.kubectl.kubectl_capacity:
         from incidentflow.sources.kubectl import KubectlChangeLog
 
         out.append(
             KubectlChangeLog(
+                read_changes=cfg.kubectl.kubectl_changes,
+                read_capacity=cfg.kubectl.kubectl_capacity,
                 binary=cfg.kubectl.kubectl_binary,
                 namespace=cfg.kubectl.kubectl_namespace,
                 kubeconfig=cfg.kubectl.kubectl_kubeconfig,

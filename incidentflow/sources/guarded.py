@@ -18,11 +18,14 @@ import httpx
 
 from incidentflow.errors import ConfigError, IncidentFlowError
 from incidentflow.evidence import (
+    CapacityRecord,
+    CapacitySource,
     ChangeRecord,
     EvidenceSource,
     LogLevel,
     LogRecord,
     MetricSeries,
+    NodeRecord,
     Runbook,
     RunbookSource,
     SpanRecord,
@@ -152,6 +155,20 @@ class GuardedSource:
         if not isinstance(inner, RunbookSource):
             return []
         return self._ask(lambda: inner.runbooks(alertnames=alertnames, services=services))
+
+    def capacity(self, *, services: Sequence[str]) -> list[CapacityRecord]:
+        """The source's Deployments (none if it does not read a cluster or is down)."""
+        inner = self._inner
+        if not isinstance(inner, CapacitySource):
+            return []
+        return self._ask(lambda: inner.capacity(services=services))
+
+    def nodes(self, *, names: Sequence[str]) -> list[NodeRecord]:
+        """The source's nodes (none if it does not read a cluster or is down)."""
+        inner = self._inner
+        if not isinstance(inner, CapacitySource):
+            return []
+        return self._ask(lambda: inner.nodes(names=names))
 
 
 def guarded(sources: Sequence[EvidenceSource], ledger: SourceLedger) -> CompositeSource:

@@ -31,6 +31,8 @@ def env(dev_server: DevServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) 
     monkeypatch.setenv("INCIDENTFLOW_WEBHOOK_URL", f"http://127.0.0.1:{free_port()}")
     bad = tmp_path / "bad.json"
     bad.write_text("{oops")
+    params = {"action": {"params": {"kind": "restart", "service": "cart"}}}
+    (tmp_path / "params.json").write_text(json.dumps(params))
     return tmp_path
 
 
@@ -57,6 +59,7 @@ def mistakes(tmp: Path) -> list[list[str]]:
         ["skip", UNKNOWN, "planning"],
         ["override", UNKNOWN, "planning", bad],
         ["override", UNKNOWN, "planning", str(tmp / "missing.json")],
+        ["override", UNKNOWN, "planning", str(tmp / "params.json")],
         ["merge", UNKNOWN],
         ["merge", UNKNOWN, "INC-20000101-fedcba"],
         ["split", UNKNOWN],

@@ -46,6 +46,7 @@ from incidentflow.agents.investigation.signals import (
     metric_finding,
 )
 from incidentflow.evidence import (
+    CapacitySource,
     EvidenceSource,
     LogRecord,
     RunbookSource,
@@ -62,6 +63,7 @@ from incidentflow.models import (
     RejectedHypothesis,
     ServiceGraph,
 )
+from incidentflow.sources.capacity import capacity_evidence
 
 
 @dataclass(frozen=True)
@@ -206,6 +208,11 @@ def investigate(
         hypotheses, items = [fallback], [*items, topo]
     if isinstance(source, RunbookSource) and hypotheses:
         items += _runbooks(source, incident, hypotheses[0].service, window)
+    if isinstance(source, CapacitySource):
+        # What the cluster runs (replicas, limits, HPA, nodes): facts the planner acts on.
+        items += capacity_evidence(
+            source, services=names, start=window.start, end=window.end, name=source.name
+        )
     items = [
         e
         if len(e.finding) <= MAX_FINDING_CHARS

@@ -90,6 +90,9 @@ def plan(
     cited = _cited(top, investigation)
     if choice.change is not None and choice.change.evidence_id not in cited:
         cited.append(choice.change.evidence_id)  # the change taken back is evidence too
+    known = {e.id for e in investigation.evidence}
+    # So are the capacity and node items the chosen action's numbers come from.
+    cited += [i for i in options[0].cites if i in known and i not in cited]
     rationale = (
         f"Top hypothesis ({top.confidence:.2f}, {top.fault_type.value}): {top.cause}. "
         f"{chosen.summary} ({chosen.risk.value} risk) because {options[0].reason}. "

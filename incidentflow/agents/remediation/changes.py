@@ -3,7 +3,9 @@
 The change log's `before` and `after` are the two sides of the change (docs/remediation.md,
 "What a change record must say"):
 
-- deploy: versions (`v4.1.3` -> `v4.2.0`);
+- deploy: versions (`v4.1.3` -> `v4.2.0`), or a Helm release / Argo CD application revision
+  (`helm/<release>@<revision>`, `argocd/<application>@<revision>`: `helm/checkout@41` ->
+  `helm/checkout@42`), which is rolled back by that tool rather than by `kubectl`;
 - config: `[configmap/<name>:|secret/<name>:|env:]<key>=<value>` on each side;
 - feature_flag: `<flag>=<true|false|on|off|1|0>` on each side;
 - infra: `absent` or a manifest (YAML or JSON with `kind` and `metadata.name`) on each side
@@ -30,6 +32,7 @@ from incidentflow.models import (
     Hypothesis,
     InfraRevertParams,
     Investigation,
+    ReleaseRollbackParams,
     RollbackParams,
 )
 
@@ -40,6 +43,10 @@ _CONFIG = re.compile(
     r"^(?:(?P<source>configmap|secret)/(?P<name>[a-z0-9][-a-z0-9.]*):|(?P<env>env):)?"
     r"(?P<key>[-._a-zA-Z0-9]+)=(?P<value>.*)$",
     re.DOTALL,
+)
+_RELEASE = re.compile(
+    r"^(?P<tool>helm|argocd)/(?P<release>[a-z0-9][-a-z0-9.]{0,251}[a-z0-9]|[a-z0-9])"
+    r"@(?P<revision>[0-9]{1,9})$"
 )
 _OBJECT = re.compile(r"^(?P<kind>[A-Za-z][A-Za-z0-9]*)/(?P<name>[a-z0-9][-a-z0-9.]*)$")
 
@@ -129,8 +136,39 @@ def revert(change: Change) -> tuple[ActionParams | None, str]:
 def _deploy(c: Change) -> tuple[ActionParams | None, str]:
     if c.before.lower() in ABSENT:
         return None, f"change {c.change_id} is a first deploy of {c.service}: no version before it"
+    before, after = _RELEASE.match(c.before.strip()), _RELEASE.match(c.after.strip())
+    if before is not None or after is not None:
+        return _release(c, before, after)
     params = RollbackParams(service=c.service, from_version=c.after, to_version=c.before)
     return params, f"deploy {c.change_id} moved {c.service} from {c.before} to {c.after}"
+
+
+def _release(
+    c: Change, before: re.Match[str] | None, after: re.Match[str] | None
+) -> tuple[ActionParams | None, str]:
+    """A Helm or Argo CD revision change: back to the revision before it, by that tool."""
+    if (
+        before is None
+        or after is None
+        or (before["tool"], before["release"]) != (after["tool"], after["release"])
+        or before["revision"] == after["revision"]
+    ):
+        return None, (
+            f"deploy {c.change_id} names a release revision on one side only, or two different "
+            f"releases ({c.before!r} -> {c.after!r}): nothing to roll back to"
+        )
+    tool = "helm" if before["tool"] == "helm" else "argocd"
+    params = ReleaseRollbackParams(
+        service=c.service,
+        tool=tool,
+        release=before["release"],
+        from_revision=int(after["revision"]),
+        to_revision=int(before["revision"]),
+    )
+    return params, (
+        f"deploy {c.change_id} moved {tool} release {before['release']} ({c.service}) from "
+        f"revision {before['revision']} to {after['revision']}"
+    )
 
 
 def _config(c: Change) -> tuple[ActionParams | None, str]:

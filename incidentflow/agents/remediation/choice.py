@@ -11,8 +11,18 @@ only on a leak; a restart is proposed only where the evidence says a fresh proce
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
+from incidentflow.agents.remediation.capacity import (
+    Capacity,
+    at_limit,
+    bad_node,
+    capacity_of,
+    raise_limit,
+    scale_out,
+    traffic_rose,
+    widen_hpa,
+)
 from incidentflow.agents.remediation.changes import Change, cited_change, nearby_change, revert
 from incidentflow.models import (
     ActionParams,
@@ -55,6 +65,8 @@ class Option:
 
     params: ActionParams
     reason: str
+    # Evidence the proposal rests on besides the hypothesis's own (a capacity or node item).
+    cites: tuple[str, ...] = ()
 
 
 @dataclass
@@ -87,8 +99,33 @@ def _restart(svc: str, why: str) -> Option:
     return Option(RestartParams(service=svc), why)
 
 
-def _scale(svc: str, why: str) -> Option:
-    return Option(ScaleParams(service=svc, from_replicas=SCALE_FROM, to_replicas=SCALE_TO), why)
+def _scale(svc: str, why: str, cap: Capacity | None = None) -> Option:
+    if cap is None:
+        return Option(ScaleParams(service=svc, from_replicas=SCALE_FROM, to_replicas=SCALE_TO), why)
+    return Option(scale_out(cap), why, (cap.evidence.id,))
+
+
+def _grow(svc: str, why: str, cap: Capacity | None) -> Option:
+    """More replicas for load: the HPA's maximum when one scales it and stands there (scaling
+    the Deployment would be undone by it), else the Deployment's replicas."""
+    if cap is not None and cap.hpa_at_max and (hpa := widen_hpa(cap)) is not None:
+        return Option(
+            hpa,
+            f"{why}; its HPA already runs {hpa.from_max} replicas, its maximum",
+            (cap.evidence.id,),
+        )
+    return _scale(svc, why, cap)
+
+
+def _raise(cap: Capacity, resource: str, why: str) -> Option | None:
+    params = raise_limit(cap, resource)
+    if params is None:
+        return None
+    return Option(
+        params,
+        f"{why}: raise the {resource} limit from {params.from_limit} to {params.to_limit}",
+        (cap.evidence.id,),
+    )
 
 
 def choose(
@@ -108,10 +145,19 @@ def choose(
         )
     svc, ft = top.service, top.fault_type
     found = signs(top, investigation)
+    cap = capacity_of(investigation, svc)
+    rose = traffic_rose(investigation, svc)
+    if rose is not None:
+        # The request-rate series itself says whether load grew, not a word in a finding.
+        found = (found | {"traffic"}) if rose else (found - {"traffic"})
     change = cited_change(top, investigation)
     if change is None and ft in (FaultType.NETWORK, FaultType.DEPENDENCY_DOWN):
         change = nearby_change(top, investigation, set(dependencies))
     choice = Choice(change=change)
+    node = bad_node(investigation, svc)
+    if node is not None:
+        drain, why = node
+        choice.options.append(Option(drain, why, (f"ev-node-{drain.node}",)))
     if change is not None:
         params, why = revert(change)
         if params is not None:
@@ -126,33 +172,9 @@ def choose(
     if ft is FaultType.TRAFFIC_SURGE or (
         ft is FaultType.RESOURCE_EXHAUSTION and "traffic" in found
     ):
-        choice.options.append(_scale(svc, "load grew: more replicas absorb it while it lasts"))
+        choice.options.append(_grow(svc, "load grew: more replicas absorb it while it lasts", cap))
     if ft is FaultType.RESOURCE_EXHAUSTION:
-        if "leak" in found:
-            choice.options.append(
-                _restart(svc, "the evidence shows a leak: a fresh process returns the memory")
-            )
-        elif "stuck" in found:
-            choice.options.append(
-                _restart(
-                    svc,
-                    "the evidence shows exhausted or stuck connections/threads: a "
-                    "fresh process releases them",
-                )
-            )
-        elif "cpu" in found and "traffic" not in found:
-            choice.options.append(
-                _scale(
-                    svc,
-                    "CPU is saturated: more replicas spread the work (no limit is known to raise)",
-                )
-            )
-        elif not choice.options:
-            what = "disk" if "disk" in found else "a resource"
-            choice.reasons.append(
-                f"{svc} exhausted {what}, but nothing in the evidence says a restart or more "
-                "replicas would free it"
-            )
+        _saturation(svc, found, cap, investigation, choice, steady=rose is False)
     if ft is FaultType.CODE_EXCEPTION and not choice.options:
         if "stuck" in found or "leak" in found:
             choice.options.append(_restart(svc, "the errors come from a wedged process"))
@@ -199,3 +221,96 @@ def choose(
             unique.append(option)
     choice.options = unique
     return choice
+
+
+def _saturation(
+    svc: str,
+    found: set[str],
+    cap: Capacity | None,
+    investigation: Investigation,
+    choice: Choice,
+    *,
+    steady: bool,
+) -> None:
+    """Resource exhaustion: a leak or a stuck pool -> restart (a raised memory limit as the
+    alternative to a leak); usage at the container's limit with steady load -> raise the limit;
+    every replica saturated with the HPA at its maximum -> widen it; CPU without a known limit
+    -> scale out. Nothing when the evidence says none of these would free the resource.
+    `steady`: the request-rate series was read and did not rise (else only no sign it did)."""
+    cpu_full = at_limit(investigation, cap, "cpu") if cap is not None else None
+    memory_full = at_limit(investigation, cap, "memory") if cap is not None else None
+    if "leak" in found:
+        choice.options.append(
+            _restart(svc, "the evidence shows a leak: a fresh process returns the memory")
+        )
+        if cap is not None and memory_full and (more := _raise(cap, "memory", memory_full)):
+            choice.options.append(
+                replace(
+                    more,
+                    reason=f"{more.reason}, if the growth is the load's and not a leak's (a "
+                    "restart only buys time against a leak)",
+                )
+            )
+    elif "stuck" in found:
+        choice.options.append(
+            _restart(
+                svc,
+                "the evidence shows exhausted or stuck connections/threads: a "
+                "fresh process releases them",
+            )
+        )
+    elif (
+        cap is not None and "traffic" not in found and (full := _first_full(cpu_full, memory_full))
+    ):
+        resource, why = full
+        if cap.hpa_at_max and (hpa := widen_hpa(cap)) is not None:
+            # Every replica the HPA may run is at the limit: more of them, then bigger ones.
+            choice.options.append(
+                Option(
+                    hpa,
+                    f"{why} on every replica and the HPA stands at its maximum "
+                    f"{hpa.from_max}: allow it more replicas",
+                    (cap.evidence.id,),
+                )
+            )
+        more = _raise(
+            cap,
+            resource,
+            f"{why} "
+            + (
+                "while its request rate stayed at its baseline"
+                if steady
+                else "and nothing in the evidence shows more requests"
+            )
+            + " (per-pod saturation: the container's limit, not the load, is the bottleneck)",
+        )
+        if more is not None:
+            choice.options.append(more)
+        choice.options.append(
+            _scale(svc, f"{resource} is saturated: more replicas spread the work", cap)
+        )
+    elif "cpu" in found and "traffic" not in found:
+        choice.options.append(
+            _scale(
+                svc,
+                "CPU is saturated: more replicas spread the work (no limit is known to raise)"
+                if cap is None or cap.get("cpu_limit") is None
+                else "CPU is saturated below its limit: more replicas spread the work",
+                cap,
+            )
+        )
+    elif not choice.options:
+        what = "disk" if "disk" in found else "a resource"
+        choice.reasons.append(
+            f"{svc} exhausted {what}, but nothing in the evidence says a restart or more "
+            "replicas would free it"
+        )
+
+
+def _first_full(cpu: str | None, memory: str | None) -> tuple[str, str] | None:
+    """The resource at its limit (CPU first: throttling shows before a kill) and why."""
+    if cpu:
+        return "cpu", cpu
+    if memory:
+        return "memory", memory
+    return None
