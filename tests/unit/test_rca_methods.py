@@ -8,6 +8,7 @@ from incidentflow.agents.investigation import own_series, propagation
 from incidentflow.agents.investigation.anomaly import (
     SeriesStatus,
     detect_onset,
+    excursions,
     noise_scale,
     robust_scale,
     score_series,
@@ -97,6 +98,39 @@ def test_onset_is_the_latest_sample_where_many_series_shift() -> None:
     assert detect_onset(group, after=T0) == T0 + 11 * MIN
     quiet = [series("q", "cpu", [5.0] * 15)]
     assert detect_onset(quiet, after=T0) is None
+
+
+def test_onset_is_the_new_excursion_not_the_larger_one_still_fading() -> None:
+    # The previous fault: huge, at the window's start, fading over four samples. The
+    # current one: smaller, from sample 10. A single split of the window prefers the old.
+    fading = [90.0, 70.0, 45.0, 25.0, 12.0, *NOISE[:5]]
+    new = [30.0, 32.0, 31.0, 29.0, 30.0]
+    old = series("a", "cpu", [*fading, *NOISE[:5]])
+    now = series("b", "cpu", [*NOISE, *new])
+    assert detect_onset([old, now], after=T0) == T0 + 10 * MIN
+    # One series holding both (faults cover less than half of it): both are found, in order.
+    assert excursions([90.0, 60.0, 30.0, *NOISE, 30.0, 31.0, 29.0, 30.0]) == [0, 13]
+
+
+def test_a_single_clean_step_is_found_where_it_starts() -> None:
+    assert detect_onset([series("a", "cpu", [*NOISE, 40.0, 41.0, 39.0, 40.0])], after=T0) == (
+        T0 + 10 * MIN
+    )
+
+
+def test_no_change_and_a_lone_spike_give_no_onset() -> None:
+    assert detect_onset([series("a", "cpu", [*NOISE, *NOISE[:5]])], after=T0) is None
+    flat = [0.0046] * 15
+    spike = [*flat[:11], 0.25, *flat[12:]]
+    assert excursions(spike) == []
+    assert detect_onset([series("a", "latency", spike)], after=T0) is None
+
+
+def test_onset_falls_are_read_where_a_fall_hurts() -> None:
+    ok = [100.0] * 10 + [60.0] * 5
+    avail = series("a", "success_rate", ok)
+    assert detect_onset([avail], after=T0) is None
+    assert detect_onset([avail], after=T0, hurts=lambda s: -1) == T0 + 10 * MIN
 
 
 def test_series_several_services_report_identically_are_nobodys() -> None:
