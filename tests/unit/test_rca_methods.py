@@ -13,7 +13,7 @@ from incidentflow.agents.investigation.anomaly import (
     robust_scale,
     score_series,
 )
-from incidentflow.agents.investigation.signals import signal_of, template_shift
+from incidentflow.agents.investigation.signals import bounded_floor, signal_of, template_shift
 from incidentflow.agents.investigation.traces import analyse
 from incidentflow.cli.render import hypotheses_text
 from incidentflow.eval.offline import run_offline
@@ -139,6 +139,12 @@ def test_onset_falls_are_read_where_a_fall_hurts() -> None:
     avail = series("a", "success_rate", ok)
     assert detect_onset([avail], after=T0) is None
     assert detect_onset([avail], after=T0, hurts=lambda s: -1) == T0 + 10 * MIN
+    # A success rate losing a few points: under a floor of a quarter of its median (25
+    # points) it is nothing; under the bounded floor the scores use (1 point) it is the onset.
+    dip = series("a", "success_rate", [100.0] * 10 + [95.7, 97.7, 94.5, 100.0, 100.0])
+    assert detect_onset([dip], after=T0, hurts=lambda s: -1) is None
+    found = detect_onset([dip], after=T0, hurts=lambda s: -1, floor=bounded_floor)
+    assert found == T0 + 10 * MIN
 
 
 def test_series_several_services_report_identically_are_nobodys() -> None:

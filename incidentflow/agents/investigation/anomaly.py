@@ -178,7 +178,7 @@ def noise_scale(values: Sequence[float]) -> float:
     return MAD_TO_SIGMA * statistics.median(abs(d) for d in diffs) / 2**0.5
 
 
-def excursions(values: Sequence[float], sign: int = 1) -> list[int]:
+def excursions(values: Sequence[float], sign: int = 1, floor: float | None = None) -> list[int]:
     """Start indices of the series' excursions in the direction that hurts, by Page's
     one-sided CUSUM run forward: S_t = max(0, S_{t-1} + z_t - CUSUM_K), an alarm once
     S_t > CUSUM_H, the excursion starting just after the last t where S was 0.
@@ -192,7 +192,8 @@ def excursions(values: Sequence[float], sign: int = 1) -> list[int]:
     if not values:
         return []
     med = statistics.median(values)
-    scale = max(noise_scale(values), SCALE_FLOOR * abs(med), 1e-9)
+    least = SCALE_FLOOR * abs(med) if floor is None else floor
+    scale = max(noise_scale(values), least, 1e-9)
     clip = CUSUM_H / SUSTAIN + CUSUM_K
     starts: list[int] = []
     level = 0.0
@@ -214,16 +215,19 @@ def detect_onset(
     *,
     after: datetime,
     hurts: Callable[[MetricSeries], int] = lambda s: 1,
+    floor: Callable[[MetricSeries], float | None] = lambda s: None,
 ) -> datetime | None:
     """The start of the latest excursion in the data (at or after `after`): per series the
     excursions Page's CUSUM alarms on (`excursions`); the latest start among them wins, so an
     older, larger change still fading in the window (the previous fault) does not outvote
-    the current one. None when no series has an excursion."""
+    the current one. `floor` is a series' least noise scale where `SCALE_FLOOR` of its
+    median does not fit (a bounded availability), as in `score_series`. None when no series
+    has an excursion."""
     starts: list[datetime] = []
     for s in series:
         pts = s.points
         n = len(pts)
-        for i in excursions([p.value for p in pts], hurts(s)):
+        for i in excursions([p.value for p in pts], hurts(s), floor(s)):
             # The scores need a baseline before the onset and a sustained move after it.
             if i >= MIN_HISTORY and n - i >= SUSTAIN and pts[i].at >= after:
                 starts.append(pts[i].at)
