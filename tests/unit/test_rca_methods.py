@@ -8,15 +8,24 @@ from incidentflow.agents.investigation import own_series, propagation
 from incidentflow.agents.investigation.anomaly import (
     SeriesStatus,
     detect_onset,
+    excursions,
     noise_scale,
     robust_scale,
     score_series,
 )
-from incidentflow.agents.investigation.signals import signal_of, template_shift
+from incidentflow.agents.investigation.signals import bounded_floor, signal_of, template_shift
 from incidentflow.agents.investigation.traces import analyse
 from incidentflow.cli.render import hypotheses_text
 from incidentflow.eval.offline import run_offline
-from incidentflow.evidence import MetricPoint, MetricSeries, SpanRecord
+from incidentflow.evidence import (
+    ChangeKind,
+    ChangeRecord,
+    LogLevel,
+    LogRecord,
+    MetricPoint,
+    MetricSeries,
+    SpanRecord,
+)
 from incidentflow.models import Service, ServiceGraph
 from incidentflow.scenario import Scenario
 
@@ -97,6 +106,45 @@ def test_onset_is_the_latest_sample_where_many_series_shift() -> None:
     assert detect_onset(group, after=T0) == T0 + 11 * MIN
     quiet = [series("q", "cpu", [5.0] * 15)]
     assert detect_onset(quiet, after=T0) is None
+
+
+def test_onset_is_the_new_excursion_not_the_larger_one_still_fading() -> None:
+    # The previous fault: huge, at the window's start, fading over four samples. The
+    # current one: smaller, from sample 10. A single split of the window prefers the old.
+    fading = [90.0, 70.0, 45.0, 25.0, 12.0, *NOISE[:5]]
+    new = [30.0, 32.0, 31.0, 29.0, 30.0]
+    old = series("a", "cpu", [*fading, *NOISE[:5]])
+    now = series("b", "cpu", [*NOISE, *new])
+    assert detect_onset([old, now], after=T0) == T0 + 10 * MIN
+    # One series holding both (faults cover less than half of it): both are found, in order.
+    assert excursions([90.0, 60.0, 30.0, *NOISE, 30.0, 31.0, 29.0, 30.0]) == [0, 13]
+
+
+def test_a_single_clean_step_is_found_where_it_starts() -> None:
+    assert detect_onset([series("a", "cpu", [*NOISE, 40.0, 41.0, 39.0, 40.0])], after=T0) == (
+        T0 + 10 * MIN
+    )
+
+
+def test_no_change_and_a_lone_spike_give_no_onset() -> None:
+    assert detect_onset([series("a", "cpu", [*NOISE, *NOISE[:5]])], after=T0) is None
+    flat = [0.0046] * 15
+    spike = [*flat[:11], 0.25, *flat[12:]]
+    assert excursions(spike) == []
+    assert detect_onset([series("a", "latency", spike)], after=T0) is None
+
+
+def test_onset_falls_are_read_where_a_fall_hurts() -> None:
+    ok = [100.0] * 10 + [60.0] * 5
+    avail = series("a", "success_rate", ok)
+    assert detect_onset([avail], after=T0) is None
+    assert detect_onset([avail], after=T0, hurts=lambda s: -1) == T0 + 10 * MIN
+    # A success rate losing a few points: under a floor of a quarter of its median (25
+    # points) it is nothing; under the bounded floor the scores use (1 point) it is the onset.
+    dip = series("a", "success_rate", [100.0] * 10 + [95.7, 97.7, 94.5, 100.0, 100.0])
+    assert detect_onset([dip], after=T0, hurts=lambda s: -1) is None
+    found = detect_onset([dip], after=T0, hurts=lambda s: -1, floor=bounded_floor)
+    assert found == T0 + 10 * MIN
 
 
 def test_series_several_services_report_identically_are_nobodys() -> None:
@@ -323,3 +371,81 @@ def test_requests_failing_part_way_at_the_caller_type_the_callee_as_a_code_fault
     assert next(h for h in busy.hypotheses if h.service == "api").fault_type.value == (
         "resource_exhaustion"
     )
+
+
+def _silent_root_world(*, named: bool) -> Scenario:
+    """api -> app -> db. db raises no alert and none of its series moves; an infra change
+    landed on it two minutes before app started failing. When `named`, app's error lines
+    say a call to db timed out (peer.service=db)."""
+    graph = ServiceGraph(
+        services=[
+            Service(name="api", depends_on=["app"]),
+            Service(name="app", depends_on=["db"]),
+            Service(name="db", tier="datastore"),
+        ]
+    )
+    calm = [0.010, 0.011, 0.009, 0.010, 0.012, 0.010, 0.008, 0.011, 0.010, 0.009] * 4
+    failing = [*calm, 0.3, 0.32, 0.31, 0.3, 0.33]
+    metrics = [
+        series("app", "http_error_ratio", failing),
+        series("api", "http_error_ratio", [v * 0.9 for v in failing]),
+        series("db", "up", [1.0] * 45),
+        series("db", "cpu_usage_ratio", [v * 20 for v in [*calm, *calm[:5]]]),
+    ]
+    onset = T0 + 40 * MIN
+    lines = [
+        LogRecord(
+            at=onset + i * 10 * timedelta(seconds=1),
+            service="app",
+            level=LogLevel.ERROR,
+            message=f"dial tcp 10.0.0.7:5432: i/o timeout calling db (request {i:04x}ab)"
+            if named
+            else f"request {i:04x}ab failed",
+            attributes={"peer.service": "db"} if named else {},
+        )
+        for i in range(20)
+    ]
+    change = ChangeRecord(
+        id="chg-db-policy",
+        service="db",
+        kind=ChangeKind.INFRA,
+        at=onset - 2 * MIN,
+        before="absent",
+        after="kind: NetworkPolicy\nmetadata: {name: db-ingress}\n",
+    )
+    alerts = [
+        {
+            "status": "firing",
+            "labels": {"alertname": "HighErrorRate", "service": svc, "severity": "critical"},
+            "annotations": {"summary": f"{svc} errors"},
+            "startsAt": (onset + 2 * MIN).isoformat().replace("+00:00", "Z"),
+            "endsAt": "0001-01-01T00:00:00Z",
+            "fingerprint": f"00000000000000{n}f",
+        }
+        for n, svc in enumerate(("app", "api"))
+    ]
+    return Scenario(
+        name="silent-root",
+        topology=graph,
+        alert_payloads=[{"version": "4", "status": "firing", "alerts": alerts}],
+        metrics=metrics,
+        logs=lines,
+        changes=[change],
+    )
+
+
+def test_a_silent_root_its_callers_name_and_a_change_touched_wins() -> None:
+    _, [inv] = run_offline(_silent_root_world(named=True))
+    top = inv.hypotheses[0]
+    assert top.service == "db" and top.change_id == "chg-db-policy"
+    # The change is the trigger; the callers' i/o timeouts say what kind of fault it made.
+    assert top.fault_type.value == "network"
+    by = {h.service: h for h in inv.hypotheses}
+    assert by["app"].confidence == 0 and "db" in by["app"].why
+    assert any(r.service == "app" and "db" in r.reason for r in inv.rejected)
+
+
+def test_a_change_on_a_silent_service_nobody_names_does_not_convict_it() -> None:
+    _, [inv] = run_offline(_silent_root_world(named=False))
+    assert inv.hypotheses[0].service == "app"
+    assert any(r.service == "db" and "changed" in r.reason for r in inv.rejected)

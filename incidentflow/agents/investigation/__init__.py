@@ -298,7 +298,7 @@ def _evidence(
     for cand in candidates.values():
         change = cand.recent_change()
         for ch in cand.changes:
-            convicting = change is ch and cand.failing and not cand.explained_by
+            convicting = change is ch and cand.implicated and not cand.explained_by
             weights[ch.evidence.id] = round(0.5 + cand.score / 2, 2) if convicting else 0.0
     pool: dict[str, Evidence] = {}
     for cand in candidates.values():

@@ -15,14 +15,17 @@ largest standardised deviation. Two departures, both for short, coarse windows:
   availability): traffic that falls at a callee is its caller's problem showing.
 
 Where the alerts give no usable onset (they were already firing when the data begins), the
-onset is found in the data as the single change point that best splits all series at once:
-per series the standardised CUSUM statistic of a mean shift at each sample (Page,
-"Continuous inspection schemes", Biometrika 1954), in the direction that hurts, with the
-noise read from the MAD of successive differences (a level shift does not inflate it); the
-positive parts are summed over the series, as a panel CUSUM does (Horvath and Huskova,
-"Change-point detection in panel data", J. Time Series Analysis 2012). It has no knob of its
-own. docs/rca.md measures it against the detector it replaced (which found the onset more
-often on the dev set: a single split prefers an older, larger change in the window).
+onset is found in the data as the start of the latest excursion: per series, Page's
+one-sided CUSUM run forward (Page, "Continuous inspection schemes", Biometrika 1954) with the
+textbook constants k = 0.5 sigma and h = 5 sigma (Montgomery, *Introduction to Statistical
+Quality Control*, section on the tabular CUSUM), each point standardised against the series'
+median and its noise (the MAD of successive differences, which a level shift does not
+inflate), and winsorised so that a lone outlier cannot raise an alarm (Hawkins,
+"Robustification of cumulative sum charts by winsorization", J. Quality Technology 1993).
+The change is dated at the last sample where the sum was zero before the alarm. The latest
+such start over all series is the onset: in a window that opens while the previous fault is
+still fading, that older, larger change is not the incident's (a single split of the window
+preferred it; docs/rca.md measures both).
 
 "No data" (no point in the window), "no history" (fewer than `MIN_HISTORY` points before the
 onset) and "no change" are distinct outcomes, reported as such.
@@ -55,6 +58,12 @@ BOUNDED_FLOOR = 0.01
 # A standardised deviation this large is anomalous: with a normal baseline, IQR is about
 # 1.35 sigma, so 3 IQR is about 4 sigma (well outside noise).
 ANOMALY_Z = 3.0
+# Page's CUSUM for the onset: the reference value k is half the shift it is tuned to find
+# (1 sigma), and the decision interval h = 5 sigma gives an in-control run length of about
+# 465 samples (Montgomery, Introduction to Statistical Quality Control, table of CUSUM ARLs):
+# a false alarm per series about once in eight hours of one-minute samples.
+CUSUM_K = 0.5
+CUSUM_H = 5.0
 
 
 class SeriesStatus(StrEnum):
@@ -169,46 +178,65 @@ def noise_scale(values: Sequence[float]) -> float:
     return MAD_TO_SIGMA * statistics.median(abs(d) for d in diffs) / 2**0.5
 
 
+def excursions(values: Sequence[float], sign: int = 1, floor: float | None = None) -> list[int]:
+    """Start indices of the series' excursions in the direction that hurts, by Page's
+    one-sided CUSUM run forward: S_t = max(0, S_{t-1} + z_t - CUSUM_K), an alarm once
+    S_t > CUSUM_H, the excursion starting just after the last t where S was 0.
+
+    z_t is the point's distance from the series' median (a fault covers less than half of
+    the window) in units of its noise (the MAD of successive differences, which a level
+    shift does not inflate), winsorised at CUSUM_H / SUSTAIN + CUSUM_K: `SUSTAIN` points at
+    the clip bring S exactly to h, so an alarm takes a move held longer than that, and one
+    bad scrape of a flat series is not an excursion however far it jumps.
+    """
+    if not values:
+        return []
+    med = statistics.median(values)
+    least = SCALE_FLOOR * abs(med) if floor is None else floor
+    scale = max(noise_scale(values), least, 1e-9)
+    clip = CUSUM_H / SUSTAIN + CUSUM_K
+    starts: list[int] = []
+    level = 0.0
+    last_zero = -1
+    alarmed = False
+    for i, v in enumerate(values):
+        z = min(sign * (v - med) / scale, clip)
+        level = max(0.0, level + z - CUSUM_K)
+        if level == 0.0:
+            last_zero, alarmed = i, False
+        elif level > CUSUM_H and not alarmed:
+            alarmed = True
+            starts.append(last_zero + 1)
+    return starts
+
+
 def detect_onset(
     series: Sequence[MetricSeries],
     *,
     after: datetime,
     hurts: Callable[[MetricSeries], int] = lambda s: 1,
+    floor: Callable[[MetricSeries], float | None] = lambda s: None,
 ) -> datetime | None:
-    """The sample (at or after `after`) that best splits all series at once: per series the
-    standardised CUSUM statistic of a mean shift there, in the direction that hurts, summed
-    over the series (Page 1954; the pooled form of the multivariate single change point)."""
-    step = _step(series)
-    origin = min((s.points[0].at for s in series if s.points), default=None)
-    if origin is None:
-        return None
-    pooled: dict[int, float] = {}
-    at: dict[int, datetime] = {}
+    """The start of the latest excursion in the data (at or after `after`): per series the
+    excursions Page's CUSUM alarms on (`excursions`); the latest start among them wins, so an
+    older, larger change still fading in the window (the previous fault) does not outvote
+    the current one. `floor` is a series' least noise scale where `SCALE_FLOOR` of its
+    median does not fit (a bounded availability), as in `score_series`. None when no series
+    has an excursion."""
+    starts: list[datetime] = []
     for s in series:
         pts = s.points
         n = len(pts)
-        if n < MIN_HISTORY + SUSTAIN:
-            continue
-        vals = [p.value for p in pts]
-        med = statistics.median(vals)
-        scale = max(noise_scale(vals), SCALE_FLOOR * abs(med), 1e-9)
-        sign = hurts(s)
-        total = sum(vals)
-        before = 0.0
-        for i in range(1, n):
-            before += vals[i - 1]
-            if i < MIN_HISTORY or n - i < SUSTAIN or pts[i].at < after:
-                continue
-            shift = (total - before) / (n - i) - before / i
-            stat = sign * shift / scale * (i * (n - i) / n) ** 0.5
-            slot = int((pts[i].at - origin) / step + 0.5)
-            if stat > 0:
-                pooled[slot] = pooled.get(slot, 0.0) + stat
-                at[slot] = min(at.get(slot, pts[i].at), pts[i].at)
-    if not pooled:
+        for i in excursions([p.value for p in pts], hurts(s), floor(s)):
+            # The scores need a baseline before the onset and a sustained move after it.
+            if i >= MIN_HISTORY and n - i >= SUSTAIN and pts[i].at >= after:
+                starts.append(pts[i].at)
+    if not starts:
         return None
-    best = max(pooled, key=lambda k: (pooled[k], k))
-    return at[best]
+    # Series scraped a few seconds apart describe the same sample: its earliest time, so
+    # that every series counts that sample as the incident's.
+    latest, half = max(starts), _step(series) / 2
+    return min(t for t in starts if latest - t < half)
 
 
 def squash(z: float) -> float:

@@ -149,7 +149,7 @@ def rejections(cand: Candidate) -> list[RejectedHypothesis]:
             why = (
                 f"{when} {ago(ch.lead)} before onset, but it fails because {cand.explained_by} does"
             )
-        elif not cand.failing:
+        elif not cand.implicated:
             why = f"{when} {ago(ch.lead)} before onset; {flat_note} and it logged no new errors"
         else:
             why = f"{when} {ago(ch.lead)} before onset: too long before to explain the onset"

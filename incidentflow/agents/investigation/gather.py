@@ -12,7 +12,7 @@ from datetime import datetime
 
 from incidentflow.agents.investigation.anomaly import MIN_HISTORY, detect_onset
 from incidentflow.agents.investigation.scoring import Candidate
-from incidentflow.agents.investigation.signals import Window, signal_of
+from incidentflow.agents.investigation.signals import Window, bounded_floor, signal_of
 from incidentflow.agents.investigation.spans import attribute
 from incidentflow.agents.investigation.traces import Shift, analyse, shift_evidence
 from incidentflow.evidence import MetricSeries, SpanSource
@@ -109,6 +109,7 @@ def settle_cut(window: Window, series: list[MetricSeries]) -> Window:
         series,
         after=window.start,
         hurts=lambda s: -1 if signal_of(s.name) == "availability" else 1,
+        floor=bounded_floor,
     )
     if found is None:
         return window

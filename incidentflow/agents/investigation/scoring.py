@@ -2,11 +2,12 @@
 
 The score adds what an on-call engineer weighs (each term capped, the sum capped at 0.95):
 
-    change    0.20..0.35  a change in the 30 min before onset, on a failing service
+    change    0.20..0.35  a change in the 30 min before onset, on a service that is failing
+                          or that its callers' error logs name (a silent root)
               +0.10       ...corroborated: onset within 15 min of it, or errors name the version
     metrics   0.25 * min(1, z/8) for its strongest change point (errors, latency, saturation...)
     logs      0.20        new or far more frequent templates in its own logs
-    blamed    0.05        other services' errors name it
+    blamed    0.05        other services' errors name it (enough to make it a suspect)
     spans     0.25 * share of failing traces whose deepest erroring span is its own
               0.20 * share of slow traces' extra time that is its own (or on the wire to it)
     deepest   0.10        failing, and nothing it calls is failing
@@ -103,6 +104,13 @@ class Candidate:
         return bool(self.jumps or self.own_logs or self.trace_items or self.shifts)
 
     @property
+    def implicated(self) -> bool:
+        """Failing by its own evidence, or named as the failing peer by the error logs of
+        services that call it: a silent root (a database, a queue) raises no alert and may
+        report nothing, but its callers say who failed them."""
+        return self.failing or bool(self.blamed_by)
+
+    @property
     def metric_strength(self) -> float:
         """Its own series (time spent waiting on callees is theirs, see `wait_strength`)."""
         return max((squash(m.z) for m in self.jumps if m.signal != "client_latency"), default=0.0)
@@ -148,18 +156,18 @@ def score(cand: Candidate, candidates: dict[str, Candidate], origin: str | None)
     """Fill in `cand.score` and `cand.explained_by`."""
     total = 0.0
     change = cand.recent_change()
-    if change is not None and cand.failing:
+    if change is not None and cand.implicated:
         total += 0.35 - 0.15 * (change.lead / RECENT_CHANGE)
         if _corroborates(change, cand):
             total += 0.1
-    if cand.failing and cand.blamed_by:
+    if cand.blamed_by:
         total += 0.05
     if cand.deepest_error is not None:
         total += 0.25 * cand.deepest_error[0]
     wait = max((t[0] for t in (cand.self_time, cand.network) if t is not None), default=0.0)
     total += 0.2 * min(1.0, wait)
-    failing_deps = [c for c in candidates.values() if c.service in cand.calls and c.failing]
-    if cand.failing and not failing_deps and (cand.service == origin or cand.blamed_by):
+    failing_deps = [c for c in candidates.values() if c.service in cand.calls and c.implicated]
+    if cand.implicated and not failing_deps and (cand.service == origin or cand.blamed_by):
         total += 0.1  # the deepest failing service: nothing below it explains it
     blaming = [f for f in cand.logs if f.points_to]
     if failing_deps:
@@ -218,7 +226,10 @@ def fault_type(cand: Candidate) -> FaultType:
     if change is not None:
         if change.change.kind is ChangeKind.DEPLOY:
             return FaultType.BAD_DEPLOY
-        return FaultType.CONFIG_CHANGE
+        if change.change.kind is not ChangeKind.INFRA:
+            return FaultType.CONFIG_CHANGE
+        # An infrastructure change (a network policy, autoscaler bounds, a node pool) is the
+        # trigger, not the kind of fault: that is what the rest of the evidence shows.
     texts = [f.sample.message for f in (*cand.own_logs, *cand.blamed_by)]
     signals = {m.signal for m in cand.jumps}
     if any(_EXPIRY.search(t) for t in texts):

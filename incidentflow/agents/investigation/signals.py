@@ -153,12 +153,20 @@ def sparkline_points(series: MetricSeries, window: Window) -> dict[str, Any]:
     return {"points": [float(f"{p.value:.4g}") for p in kept], "points_cut": cut}
 
 
+def bounded_floor(series: MetricSeries) -> float | None:
+    """The least scale of a bounded availability (a percentage or a ratio): `BOUNDED_FLOOR`
+    of its full range; None for other series (their floor is a share of the median)."""
+    if signal_of(series.name) != "availability":
+        return None
+    full = 100.0 if max((p.value for p in series.points), default=0.0) > 1.0 else 1.0
+    return BOUNDED_FLOOR * full
+
+
 def metric_finding(series: MetricSeries, window: Window, source: str) -> MetricFinding | None:
     """The series' robust deviation after `cut` from its own history (see `anomaly`)."""
     signal = signal_of(series.name)
     if signal == "availability":
-        full = 100.0 if max((p.value for p in series.points), default=0.0) > 1.0 else 1.0
-        found = score_series(series.points, window.cut, hurts=-1, floor=BOUNDED_FLOOR * full)
+        found = score_series(series.points, window.cut, hurts=-1, floor=bounded_floor(series))
     else:
         found = score_series(series.points, window.cut)
     if found.status is SeriesStatus.NO_DATA:
