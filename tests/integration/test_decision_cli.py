@@ -78,6 +78,9 @@ async def test_cli_approves_with_the_persons_credential(
         api_tokens={"alice": "tok-alice", "mallory": "tok-mallory"},
         decision_roles={"team-payments": {"approvers": ["alice"]}},
         approval_timeout_seconds=600,
+        # Not a test of the living investigation: on a loaded machine the CLI calls below
+        # outlast the default 30 s debounce and a re-plan would replace the plan under them.
+        reinvestigate_debounce_seconds=3600,
     )
     config = tmp_path / "config"
     creds = config / "incidentflow" / "credentials"
