@@ -130,7 +130,6 @@ async def split(client: Client, settings: Settings, req: SplitRequest) -> SplitD
         detections=made.detections,
         correlation=CorrelationResult(new_incidents=[made.incident]),
         stream_workflow_id=stream_workflow_id(environment),
-        approval_timeout_seconds=settings.approval.approval_timeout_seconds,
         agent_queue=settings.temporal.agent_queue,
         remediation_queue=settings.temporal.remediation_queue,
         # The alerts ride in `incident` once; the record of the move needs only who and why.

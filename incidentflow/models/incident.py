@@ -174,7 +174,6 @@ class IncidentInput(Artifact):
     detections: list[Detection]
     correlation: CorrelationResult
     stream_workflow_id: str = Field(description="The alert stream to tell when it closes")
-    approval_timeout_seconds: int = Field(default=1800, gt=0)
     agent_queue: str = AGENT_QUEUE
     remediation_queue: str = REMEDIATION_QUEUE
     split_from: IncidentMoved | None = Field(
