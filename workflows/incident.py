@@ -2,9 +2,11 @@
 
 `run` reads as the incident's life: investigate, plan, wait for a person, act, verify, draft
 the post-mortem. The state is one plain object (workflows/incident_state.py) whose pure
-check/apply methods hold every rule; the steps that run activities or wait are in
+check/apply methods hold the incident's own life; what people ask of it and whether they are
+believed (decisions, takeover verbs) are pure functions of that state in
+workflows/incident_people.py; the steps that run activities or wait are in
 workflows/incident_steps.py; execute -> verify -> undo is workflows/execution.py. The handlers
-below are the workflow's whole surface, each a thin delegation to the state.
+below are the workflow's whole surface, each a thin hand-off to the state or to those rules.
 
 Every person's action is an update (validated, refused before it reaches history) and a signal
 of the same name (for `temporal workflow signal`; an invalid one is recorded with who tried).
@@ -21,7 +23,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Callable
-from typing import TypeVar
 
 from temporalio import workflow
 from temporalio.common import RawValue
@@ -47,11 +48,12 @@ with workflow.unsafe.imports_passed_through():
         TimelineKind,
     )
     from incidentflow.search import OWNER_KEY, SERVICE_KEY, STATE_KEY
-    from workflows.incident_state import LiveIncident, Refused
+    from workflows import incident_people as people
+    from workflows.incident_people import R, Refused
+    from workflows.incident_state import LiveIncident
     from workflows.incident_steps import IncidentSteps
     from workflows.signal_input import decode
 
-R = TypeVar("R", TakeoverRequest, StageRequest, OverrideRequest)
 KEYS = {"state": STATE_KEY, "service": SERVICE_KEY, "owner": OWNER_KEY}
 
 
@@ -227,7 +229,7 @@ class IncidentWorkflow:
 
     @approve.validator
     def _validate_approve(self, req: DecisionRequest) -> None:
-        self._s.check_decidable(Decision.APPROVED, req)
+        people.check_decidable(self._s, Decision.APPROVED, req)
 
     @workflow.update(name="reject")
     async def reject(self, req: DecisionRequest) -> Approval:
@@ -236,7 +238,7 @@ class IncidentWorkflow:
 
     @reject.validator
     def _validate_reject(self, req: DecisionRequest) -> None:
-        self._s.check_decidable(Decision.REJECTED, req)
+        people.check_decidable(self._s, Decision.REJECTED, req)
 
     @workflow.signal(name="approve")
     def approve_signal(self, raw: RawValue) -> None:
@@ -258,151 +260,143 @@ class IncidentWorkflow:
 
     @refresh.validator
     def _validate_refresh(self, req: TakeoverRequest) -> None:
-        self._s.check_not_ended()
+        people.check_live(self._s, req)
 
     # -- people: take the wheel (the verbs that change what runs must be signed) -------------
 
     @workflow.update(name="pause")
     async def pause(self, req: TakeoverRequest) -> TimelineEvent:
         """Hold the incident at the next gate until someone resumes it."""
-        return await self._take_over("pause", req, self._s.check_pause, self._s.apply_pause)
+        return await self._take_over("pause", req, people.check_pause, people.apply_pause)
 
     @pause.validator
     def _validate_pause(self, req: TakeoverRequest) -> None:
-        self._s.check_pause(req)
+        people.check_pause(self._s, req)
 
     @workflow.update(name="resume")
     async def resume(self, req: TakeoverRequest) -> TimelineEvent:
         """Let the agents go on from where the incident was paused."""
-        return await self._take_over("resume", req, self._s.check_resume, self._s.apply_resume)
+        return await self._take_over("resume", req, people.check_resume, people.apply_resume)
 
     @resume.validator
     def _validate_resume(self, req: TakeoverRequest) -> None:
-        self._s.check_resume(req)
+        people.check_resume(self._s, req)
 
     @workflow.update(name="override")
     async def override(self, req: OverrideRequest) -> TimelineEvent:
         """Replace a stage's artifact with a person's own; the pipeline continues from it."""
-        s = self._s
-        return await self._take_over("override", req, s.check_override, s.apply_override)
+        return await self._take_over("override", req, people.check_override, people.apply_override)
 
     @override.validator
     def _validate_override(self, req: OverrideRequest) -> None:
-        self._s.check_override(req)
+        people.check_override(self._s, req)
 
     @workflow.update(name="retry")
     async def retry(self, req: StageRequest) -> TimelineEvent:
         """Run a failed stage again."""
-        return await self._take_over("retry", req, self._s.check_retry, self._s.apply_retry)
+        return await self._take_over("retry", req, people.check_retry, people.apply_retry)
 
     @retry.validator
     def _validate_retry(self, req: StageRequest) -> None:
-        self._s.check_retry(req)
+        people.check_retry(self._s, req)
 
     @workflow.update(name="skip")
     async def skip(self, req: StageRequest) -> TimelineEvent:
         """Go past a stage without its agent."""
-        return await self._take_over("skip", req, self._s.check_skip, self._s.apply_skip)
+        return await self._take_over("skip", req, people.check_skip, people.apply_skip)
 
     @skip.validator
     def _validate_skip(self, req: StageRequest) -> None:
-        self._s.check_skip(req)
+        people.check_skip(self._s, req)
 
     @workflow.update(name="assign")
     async def assign(self, req: TakeoverRequest) -> TimelineEvent:
         """Make `text` the owner of the incident."""
-        return await self._take_over("assign", req, self._owner_given, self._s.apply_assign)
+        return await self._take_over("assign", req, people.check_owner, people.apply_assign)
 
     @assign.validator
     def _validate_assign(self, req: TakeoverRequest) -> None:
-        self._owner_given(req)
+        people.check_owner(self._s, req)
 
     @workflow.update(name="note")
     async def note(self, req: TakeoverRequest) -> TimelineEvent:
         """Add a note to the timeline (and so to the post-mortem)."""
-        return await self._take_over("note", req, self._note_given, self._s.apply_note)
+        return await self._take_over("note", req, people.check_note, people.apply_note)
 
     @note.validator
     def _validate_note(self, req: TakeoverRequest) -> None:
-        self._note_given(req)
+        people.check_note(self._s, req)
 
     @workflow.update(name="escalate")
     async def escalate(self, req: TakeoverRequest) -> TimelineEvent:
         """Call for help: recorded and sent to every notifier."""
-        return await self._take_over("escalate", req, self._live, self._s.apply_escalate)
+        return await self._take_over("escalate", req, people.check_live, people.apply_escalate)
 
     @escalate.validator
     def _validate_escalate(self, req: TakeoverRequest) -> None:
-        self._live(req)
+        people.check_live(self._s, req)
 
     @workflow.update(name="resolve")
     async def resolve(self, req: TakeoverRequest) -> TimelineEvent:
         """The problem is fixed: stop remediating, draft the post-mortem, close."""
-        return await self._take_over("resolve", req, self._s.check_resolve, self._s.apply_resolve)
+        return await self._take_over("resolve", req, people.check_resolve, people.apply_resolve)
 
     @resolve.validator
     def _validate_resolve(self, req: TakeoverRequest) -> None:
-        self._s.check_resolve(req)
+        people.check_resolve(self._s, req)
 
     # -- the same, as signals ----------------------------------------------------------------
 
     @workflow.signal(name="pause")
     def pause_signal(self, raw: RawValue) -> None:
-        self._by_signal("pause", raw, TakeoverRequest, self._s.check_pause, self._s.apply_pause)
+        self._by_signal("pause", raw, TakeoverRequest, people.check_pause, people.apply_pause)
 
     @workflow.signal(name="resume")
     def resume_signal(self, raw: RawValue) -> None:
-        self._by_signal("resume", raw, TakeoverRequest, self._s.check_resume, self._s.apply_resume)
+        self._by_signal("resume", raw, TakeoverRequest, people.check_resume, people.apply_resume)
 
     @workflow.signal(name="override")
     def override_signal(self, raw: RawValue) -> None:
-        s = self._s
-        self._by_signal("override", raw, OverrideRequest, s.check_override, s.apply_override)
+        self._by_signal(
+            "override", raw, OverrideRequest, people.check_override, people.apply_override
+        )
 
     @workflow.signal(name="retry")
     def retry_signal(self, raw: RawValue) -> None:
-        self._by_signal("retry", raw, StageRequest, self._s.check_retry, self._s.apply_retry)
+        self._by_signal("retry", raw, StageRequest, people.check_retry, people.apply_retry)
 
     @workflow.signal(name="skip")
     def skip_signal(self, raw: RawValue) -> None:
-        self._by_signal("skip", raw, StageRequest, self._s.check_skip, self._s.apply_skip)
+        self._by_signal("skip", raw, StageRequest, people.check_skip, people.apply_skip)
 
     @workflow.signal(name="assign")
     def assign_signal(self, raw: RawValue) -> None:
-        check = self._s.check_text
-        apply = self._s.apply_assign
-        self._by_signal("assign", raw, TakeoverRequest, lambda r: check(r, "an owner"), apply)
+        def check(s: LiveIncident, r: TakeoverRequest) -> None:
+            people.check_text(s, r, "an owner")
+
+        self._by_signal("assign", raw, TakeoverRequest, check, people.apply_assign)
 
     @workflow.signal(name="note")
     def note_signal(self, raw: RawValue) -> None:
-        check = self._s.check_text
-        apply = self._s.apply_note
-        self._by_signal("note", raw, TakeoverRequest, lambda r: check(r, "a text"), apply)
+        def check(s: LiveIncident, r: TakeoverRequest) -> None:
+            people.check_text(s, r, "a text")
+
+        self._by_signal("note", raw, TakeoverRequest, check, people.apply_note)
 
     @workflow.signal(name="escalate")
     def escalate_signal(self, raw: RawValue) -> None:
-        self._by_signal("escalate", raw, TakeoverRequest, self._live, self._s.apply_escalate)
+        self._by_signal("escalate", raw, TakeoverRequest, people.check_live, people.apply_escalate)
 
     @workflow.signal(name="resolve")
     def resolve_signal(self, raw: RawValue) -> None:
-        s = self._s
-        self._by_signal("resolve", raw, TakeoverRequest, s.check_resolve, s.apply_resolve)
+        self._by_signal("resolve", raw, TakeoverRequest, people.check_resolve, people.apply_resolve)
 
     # -- how a handler hands over to the state -------------------------------------------------
-
-    def _live(self, req: TakeoverRequest) -> None:
-        self._s.check_not_ended()
-
-    def _owner_given(self, req: TakeoverRequest) -> None:
-        self._s.check_text(req, "an owner (--to NAME)")
-
-    def _note_given(self, req: TakeoverRequest) -> None:
-        self._s.check_text(req, "the note's text")
 
     async def _decide(self, decision: Decision, req: DecisionRequest) -> Approval:
         await self._steps.configured()
         try:
-            return self._s.decide(decision, req, signal=False)
+            return people.decide(self._s, decision, req, signal=False)
         except Refused as err:
             # Accepted into history so who tried is on record, then failed for the caller.
             raise ApplicationError(str(err), type=err.kind, non_retryable=True) from None
@@ -413,12 +407,12 @@ class IncidentWorkflow:
         self,
         verb: str,
         req: R,
-        check: Callable[[R], None],
-        apply: Callable[[R], TimelineEvent],
+        check: Callable[[LiveIncident, R], None],
+        apply: Callable[[LiveIncident, R], TimelineEvent],
     ) -> TimelineEvent:
         await self._steps.configured()
         try:
-            return self._s.takeover(verb, req, check, apply, signal=False)
+            return people.takeover(self._s, verb, req, check, apply, signal=False)
         except Refused as err:
             raise ApplicationError(str(err), type=err.kind, non_retryable=True) from None
         finally:
@@ -428,23 +422,25 @@ class IncidentWorkflow:
         verb = "approve" if decision is Decision.APPROVED else "reject"
         req = decode(raw, DecisionRequest)
         if isinstance(req, str):
-            self._s.refuse_malformed(verb, req, decision=True)
+            people.refuse_malformed(self._s, verb, req, decision=True)
             return
-        self._when_configured(lambda: self._s.decide(decision, req, signal=True))
+        self._when_configured(lambda: people.decide(self._s, decision, req, signal=True))
 
     def _by_signal(
         self,
         verb: str,
         raw: RawValue,
         model: type[R],
-        check: Callable[[R], None],
-        apply: Callable[[R], TimelineEvent],
+        check: Callable[[LiveIncident, R], None],
+        apply: Callable[[LiveIncident, R], TimelineEvent],
     ) -> None:
         req = decode(raw, model)
         if isinstance(req, str):
-            self._s.refuse_malformed(verb, req, decision=False)
+            people.refuse_malformed(self._s, verb, req, decision=False)
             return
-        self._when_configured(lambda: self._s.takeover(verb, req, check, apply, signal=True))
+        self._when_configured(
+            lambda: people.takeover(self._s, verb, req, check, apply, signal=True)
+        )
 
     def _when_configured(self, apply: Callable[[], object]) -> None:
         """A signal cannot wait: hold it until the configuration is in, then apply it."""

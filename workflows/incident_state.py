@@ -1,18 +1,22 @@
-"""One incident's state as a plain object: what the workflow holds, and every rule that changes it.
+"""One incident's state as a plain object: what the workflow holds, and the incident's own life.
 
 `LiveIncident` is everything IncidentWorkflow's run and handlers read and write: the incident as
 it stands (alerts joined, services added, the current origin), every artifact and version, the
 decisions audit, what people asked for (pause, overrides, skips, retries, resolve), and the
-outbox of notifications. Its methods are pure: `check_*` raise ValueError (the update is
-refused before it reaches history), `apply_*` change the state and return the timeline event,
-and the bookkeeping of decisions, joins, merges and splits lives here too, so all of it is
-unit-tested as plain code (tests/unit/test_incident_state_rules.py). The workflow
-(workflows/incident.py) runs activities, waits, and publishes `details()` and
-`search_attributes()` to the Temporal UI; this module does neither.
+outbox of notifications. It is the one source of truth. Its methods are the incident's own
+life: intake, stages, plan versions, the approval window, the living investigation, the settle
+rule that withdraws a plan, merge and split (`check_*` raise ValueError, refusing the update
+before it reaches history; `apply_*` change the state), and its views (`record`, `details`,
+`search_attributes`). What people ask of it and whether they are believed (admission, approve
+and reject, the takeover verbs) are pure functions of this state in
+workflows/incident_people.py. Both are unit-tested as plain code
+(tests/unit/test_incident_state_rules.py). The workflow (workflows/incident.py) runs
+activities, waits, and publishes `details()` and `search_attributes()` to the Temporal UI; this
+module does neither.
 
-Why one file past 400 lines: the checks read what the applies write (a merge refuses while an
-action runs; a retry needs the parked stage the run loop set; a decision needs the current
-plan), so splitting the object would split one set of rules across files.
+Why one file past 400 lines: the life's rules read what each other write (a merge refuses while
+an action runs; a withdrawal needs no decision yet; a re-plan needs the current plan's engine),
+so splitting it further would split one set of rules across files.
 
 Deterministic module: no I/O, no randomness; the clock is the `now` the workflow passes in
 (`workflow.now`), a fixed one in unit tests.
@@ -23,9 +27,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TypeVar
 
-from incidentflow.identity.admission import GUARDED_VERBS, Admission, Claimed, Pending, admit
 from incidentflow.identity.signing import plan_digest
 from incidentflow.models import (
     ActionResult,
@@ -35,7 +37,6 @@ from incidentflow.models import (
     AlertStatus,
     Approval,
     Decision,
-    DecisionRequest,
     DownstreamAlert,
     Duplicate,
     Engine,
@@ -54,22 +55,13 @@ from incidentflow.models import (
     RemediationPlan,
     SplitRequest,
     Stage,
-    StageRequest,
-    TakeoverRequest,
     TimelineEvent,
     TimelineKind,
     Verification,
 )
 from incidentflow.search import UNASSIGNED
 from workflows import joins, living
-from workflows.overrides import (
-    investigation_problem,
-    plan_problem,
-    postmortem_problem,
-    regenerated,
-)
 
-R = TypeVar("R", TakeoverRequest, StageRequest, OverrideRequest)
 # States in which the action has started: earlier stages can no longer be overridden.
 ACTING = (IncidentState.EXECUTING, IncidentState.VERIFYING, IncidentState.UNDOING)
 # State changes people hear about (agent-internal steps are left out to keep channels quiet).
@@ -83,19 +75,6 @@ NOTIFY_STATES = frozenset(
         IncidentState.RESOLVED,
     }
 )
-
-
-class Refused(Exception):
-    """An attempt that was recorded (who tried, why refused) and then failed for the caller;
-    `kind` is the error type the update answers with."""
-
-    def __init__(self, why: str, *, kind: str) -> None:
-        super().__init__(why)
-        self.kind = kind
-
-
-def _with(what: str, why: str) -> str:
-    return f"{what}: {why}" if why.strip() else what
 
 
 def split_key(fingerprints: list[str]) -> str:
@@ -695,300 +674,3 @@ class LiveIncident:
             kind="split_out",
         )
         return self.splits[key]
-
-    # -- who is believed (incidentflow/identity/admission.py) --------------------------------
-
-    def pending(self) -> Pending:
-        plan = self.plan
-        return Pending(
-            incident_id=self.incident.id,
-            service=self.incident.origin_service,
-            plan_id=plan.id or None if plan else None,
-            plan_digest=plan.digest if plan else None,
-            now=self.now(),
-        )
-
-    def admit(self, verb: str, req: Claimed, *, signal: bool) -> Admission:
-        """Judge one attempt against the configuration's trust; a used nonce is spent."""
-        admission = admit(
-            verb,
-            req,
-            signal=signal,
-            pending=self.pending(),
-            trust=self.config.trust,
-            seen_nonces=self.nonces,
-        )
-        if admission.nonce is not None:
-            self.nonces.add(admission.nonce)
-        return admission
-
-    def _audited(
-        self, decision: Decision, admission: Admission, reason: str, approvers: list[str]
-    ) -> Approval:
-        return Approval(
-            decision=decision,
-            by=admission.by,
-            at=self.now(),
-            reason=reason,
-            approvers=approvers,
-            identity=admission.identity,
-            authenticated=admission.authenticated,
-            path=admission.path,
-            plan_id=admission.plan_id,
-            plan_digest=admission.plan_digest,
-        )
-
-    # -- decisions: approve and reject ---------------------------------------------------------
-
-    def check_decidable(self, decision: Decision, req: DecisionRequest) -> None:
-        if self.merged_into is not None:
-            raise ValueError(
-                f"{self.incident.id} was merged into {self.merged_into}; its plan was "
-                "cancelled: decide on that incident"
-            )
-        if self.withdrawn is not None:
-            raise ValueError(f"{self.incident.id}'s plan was withdrawn: {self.withdrawn}")
-        if self.approval is not None:
-            prev = self.approval
-            raise ValueError(
-                f"{self.incident.id} was already {prev.decision.value} by {prev.by} "
-                f"at {prev.at:%Y-%m-%d %H:%M:%S} UTC"
-            )
-        if self.state is not IncidentState.AWAITING_APPROVAL:
-            raise ValueError(
-                f"{self.incident.id} has no pending decision (state: {self.state.value}); "
-                f"it waits for {self.waiting_for}"
-            )
-        if decision is Decision.REJECTED and not req.reason.strip():
-            raise ValueError("a rejection needs a reason (--reason TEXT)")
-
-    def decide(self, decision: Decision, req: DecisionRequest, *, signal: bool) -> Approval:
-        """One decision attempt: admitted, checked against the policy, recorded either way.
-
-        Raises Refused (recorded first) when it does not count.
-        """
-        verb = "approve" if decision is Decision.APPROVED else "reject"
-        # A signal is admitted first so that a refused one is recorded with who it was; an
-        # update's check already ran as its validator and runs again after any wait.
-        admitted = self.admit(verb, req, signal=True) if signal else None
-        try:
-            self.check_decidable(decision, req)
-        except ValueError as err:
-            if admitted is not None:
-                self._refuse_decision(decision, admitted, str(err))
-            raise Refused(str(err), kind="DecisionRefused") from None
-        admission = admitted or self.admit(verb, req, signal=False)
-        refusal = admission.refusal
-        if refusal is None and decision is Decision.APPROVED:
-            refusal = self._policy_refusal(admission)
-        if refusal is not None:
-            self._refuse_decision(decision, admission, refusal)
-            kind = "ApprovalRefused" if decision is Decision.APPROVED else "RejectRefused"
-            raise Refused(refusal, kind=kind)
-        return self._decided(decision, req, admission)
-
-    def _policy_refusal(self, admission: Admission) -> str | None:
-        action = self.plan.action if self.plan else None
-        if action is None:
-            return None
-        return self.config.policy.refusal(admission.by, action.risk, self.approvers)
-
-    def _refuse_decision(self, decision: Decision, admission: Admission, why: str) -> None:
-        verb = "approval" if decision is Decision.APPROVED else "rejection"
-        self.decisions.append(
-            self._audited(Decision.REFUSED, admission, f"{verb} refused: {why}", [])
-        )
-        self.event(TimelineKind.DECISION, admission.by, f"{verb} refused: {why}")
-
-    def _decided(self, decision: Decision, req: DecisionRequest, admission: Admission) -> Approval:
-        why = f": {req.reason}" if req.reason else ""
-        by = admission.by
-        if decision is Decision.APPROVED:
-            self.approvers.append(by)
-            action = self.plan.action if self.plan else None
-            needed = self.config.policy.required(action.risk) if action else 1
-            if len(self.approvers) < needed:
-                partial = self._audited(decision, admission, req.reason, list(self.approvers))
-                self.decisions.append(partial)
-                self.event(
-                    TimelineKind.DECISION,
-                    by,
-                    f"approval {len(self.approvers)} of {needed}{why}; waiting for "
-                    f"{needed - len(self.approvers)} more different approver(s)",
-                )
-                self.set_state(IncidentState.AWAITING_APPROVAL, self.decision_waiting())
-                return partial
-        final = self._audited(decision, admission, req.reason, list(self.approvers))
-        self.approval = final
-        self.decisions.append(final)
-        self.event(TimelineKind.DECISION, by, f"{decision.value}{why}")
-        return final
-
-    def refuse_malformed(self, name: str, why: str, *, decision: bool) -> None:
-        """A signal whose input did not decode: recorded with the reason."""
-        kind = TimelineKind.DECISION if decision else TimelineKind.TAKEOVER
-        self.event(kind, "unknown", f"malformed {name} signal: {why}")
-
-    # -- takeover: a person takes the wheel (workflows/incident.py has the handlers) ---------
-
-    def takeover(
-        self,
-        verb: str,
-        req: R,
-        check: Callable[[R], None],
-        apply: Callable[[R], TimelineEvent],
-        *,
-        signal: bool,
-    ) -> TimelineEvent:
-        """One takeover attempt; the verbs that change what runs are believed only when signed.
-
-        Raises Refused (recorded first) when it does not count. An update's `check` already
-        ran as its validator; it runs again here because the attempt may have waited for the
-        configuration, and a signal cannot be refused before it reaches history.
-        """
-        try:
-            check(req)
-        except ValueError as err:
-            if signal:
-                self.event(TimelineKind.TAKEOVER, req.by, f"refused {verb} signal: {err}")
-            raise Refused(str(err), kind="TakeoverRefused") from None
-        if verb not in GUARDED_VERBS:
-            return apply(req)
-        admission = self.admit(verb, req, signal=signal)
-        if admission.refusal is not None:
-            why = f"{verb} refused: {admission.refusal}"
-            self.decisions.append(
-                Approval(
-                    decision=Decision.REFUSED,
-                    by=admission.by,
-                    at=self.now(),
-                    reason=why,
-                    identity=admission.identity,
-                    authenticated=admission.authenticated,
-                    path=admission.path,
-                )
-            )
-            self.event(TimelineKind.TAKEOVER, admission.by, why)
-            raise Refused(admission.refusal, kind="TakeoverRefused")
-        return apply(req.model_copy(update={"by": admission.by}))
-
-    def check_not_ended(self) -> None:
-        if self.merged_into is not None:
-            raise ValueError(
-                f"{self.incident.id} was merged into {self.merged_into}; act on that one"
-            )
-        if self.state.terminal or self.state is IncidentState.DRAFTING_POSTMORTEM:
-            raise ValueError(
-                f"{self.incident.id} is {self.state.value}; there is nothing left to take over"
-            )
-
-    def check_text(self, req: TakeoverRequest, what: str) -> None:
-        self.check_not_ended()
-        if not req.text.strip():
-            raise ValueError(f"give {what}")
-
-    def check_pause(self, req: TakeoverRequest) -> None:
-        self.check_not_ended()
-        if self.paused_by is not None:
-            raise ValueError(f"{self.incident.id} is already paused by {self.paused_by}")
-
-    def check_resume(self, req: TakeoverRequest) -> None:
-        if self.paused_by is None:
-            raise ValueError(f"{self.incident.id} is not paused")
-
-    def check_resolve(self, req: TakeoverRequest) -> None:
-        self.check_not_ended()
-        if self.resolved_by is not None:
-            raise ValueError(f"{self.incident.id} was already resolved by {self.resolved_by}")
-
-    def check_retry(self, req: StageRequest) -> None:
-        self.check_not_ended()
-        if self.parked is not req.stage:
-            where = self.parked.value if self.parked else "no stage"
-            raise ValueError(f"only a failed stage can be retried; {where} is waiting for one")
-        if req.stage is Stage.EXECUTION and not self.execution_failed:
-            raise ValueError(
-                "the action already ran and was undone; override the plan or resolve instead"
-            )
-
-    def check_skip(self, req: StageRequest) -> None:
-        self.check_not_ended()
-        if self.parked is req.stage:
-            return
-        done = {
-            Stage.INVESTIGATION: self.investigation is not None,
-            Stage.PLANNING: self.plan is not None,
-            Stage.EXECUTION: self.state in ACTING or self.parked is not None,
-            Stage.POSTMORTEM: self.postmortem is not None,
-        }[req.stage]
-        if done:
-            raise ValueError(f"{req.stage.value} has already run; it can no longer be skipped")
-
-    def check_override(self, req: OverrideRequest) -> None:
-        self.check_not_ended()
-        inc = self.incident.id
-        if req.stage is Stage.EXECUTION:
-            raise ValueError("execution has no artifact to override: override the plan instead")
-        if self.state in ACTING and req.stage is not Stage.POSTMORTEM:
-            raise ValueError(f"{inc} is {self.state.value}; wait until the action is verified")
-        if req.stage is Stage.INVESTIGATION:
-            problem = investigation_problem(req.investigation, inc)
-        elif req.stage is Stage.PLANNING:
-            problem = plan_problem(regenerated(req.plan), inc, self.plan)
-        else:
-            problem = postmortem_problem(req.postmortem, inc, self.postmortem)
-        if problem is not None:
-            raise ValueError(problem)
-
-    def apply_pause(self, req: TakeoverRequest) -> TimelineEvent:
-        self.paused_by = req.by
-        return self.event(TimelineKind.TAKEOVER, req.by, _with("paused", req.text))
-
-    def apply_resume(self, req: TakeoverRequest) -> TimelineEvent:
-        self.paused_by = None
-        return self.event(TimelineKind.TAKEOVER, req.by, _with("resumed", req.text))
-
-    def apply_override(self, req: OverrideRequest) -> TimelineEvent:
-        # A person's artifact is marked as theirs, so the record never credits an agent.
-        if req.investigation is not None:
-            inv = req.investigation.model_copy(update={"engine": Engine.PERSON})
-            req = req.model_copy(update={"investigation": inv})
-        if (plan := regenerated(req.plan)) is not None:
-            # The catalog's words for the person's params, whatever prose came with them.
-            req = req.model_copy(update={"plan": plan.model_copy(update={"engine": Engine.PERSON})})
-        if req.postmortem is not None:
-            pm = req.postmortem.model_copy(update={"engine": Engine.PERSON})
-            req = req.model_copy(update={"postmortem": pm})
-        self.overrides[req.stage] = req
-        return self.event(
-            TimelineKind.TAKEOVER, req.by, _with(f"override of {req.stage.value}", req.reason)
-        )
-
-    def apply_retry(self, req: StageRequest) -> TimelineEvent:
-        self.retries.add(req.stage)
-        return self.event(
-            TimelineKind.TAKEOVER, req.by, _with(f"retry {req.stage.value}", req.reason)
-        )
-
-    def apply_skip(self, req: StageRequest) -> TimelineEvent:
-        self.skips.add(req.stage)
-        return self.event(
-            TimelineKind.TAKEOVER, req.by, _with(f"skip {req.stage.value}", req.reason)
-        )
-
-    def apply_assign(self, req: TakeoverRequest) -> TimelineEvent:
-        self.owner = req.text.strip()
-        return self.event(TimelineKind.TAKEOVER, req.by, f"assigned to {self.owner}")
-
-    def apply_note(self, req: TakeoverRequest) -> TimelineEvent:
-        return self.event(TimelineKind.NOTE, req.by, req.text.strip())
-
-    def apply_escalate(self, req: TakeoverRequest) -> TimelineEvent:
-        self.escalated = True
-        event = self.event(TimelineKind.TAKEOVER, req.by, _with("escalated", req.text))
-        self.notify(NotificationKind.ESCALATED, f"escalated by {req.by}: {req.text or '-'}")
-        return event
-
-    def apply_resolve(self, req: TakeoverRequest) -> TimelineEvent:
-        self.resolved_by = req.by
-        return self.event(TimelineKind.TAKEOVER, req.by, _with("resolved", req.text))

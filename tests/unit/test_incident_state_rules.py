@@ -1,7 +1,8 @@
-"""The incident workflow's state as plain code (workflows/incident_state.py), without a server.
+"""The incident workflow's state and rules as plain code, without a server.
 
-The same object and methods run inside IncidentWorkflow; here a fixed clock stands in for
-`workflow.now` and each rule is driven directly: takeover checks and effects, who is believed
+The state (workflows/incident_state.py) and what people ask of it (workflows/incident_people.py)
+run inside IncidentWorkflow as they run here; a fixed clock stands in for `workflow.now` and
+each rule is driven directly: takeover checks and effects, who is believed
 before and after the configuration is read, decisions and the approval policy, joins, merges,
 splits, plan versions and the settle rule.
 """
@@ -42,8 +43,10 @@ from incidentflow.models import (
     VerifySpec,
 )
 from incidentflow.models.remediation import RestartParams
+from workflows import incident_people as people
 from workflows import living
-from workflows.incident_state import LiveIncident, Refused
+from workflows.incident_people import Refused
+from workflows.incident_state import LiveIncident
 
 NOW = datetime(2026, 12, 2, 12, 0, tzinfo=UTC)
 LOCAL = IncidentConfig(trust=DecisionTrust(allow_unsigned=True), notify=True)
@@ -120,9 +123,17 @@ def decision(by: str, current: RemediationPlan, reason: str = "") -> DecisionReq
 
 
 def take(s: LiveIncident, verb: str, req: TakeoverRequest, *, signal: bool = False) -> str:
-    check = {"pause": s.check_pause, "resume": s.check_resume, "resolve": s.check_resolve}[verb]
-    apply = {"pause": s.apply_pause, "resume": s.apply_resume, "resolve": s.apply_resolve}[verb]
-    return s.takeover(verb, req, check, apply, signal=signal).summary
+    check = {
+        "pause": people.check_pause,
+        "resume": people.check_resume,
+        "resolve": people.check_resolve,
+    }[verb]
+    apply = {
+        "pause": people.apply_pause,
+        "resume": people.apply_resume,
+        "resolve": people.apply_resolve,
+    }[verb]
+    return people.takeover(s, verb, req, check, apply, signal=signal).summary
 
 
 # -- who is believed: the configuration, not the default -----------------------------------
@@ -152,12 +163,12 @@ def test_pause_resume_and_their_refusals() -> None:
     s = opened()
     take(s, "pause", TakeoverRequest(by="erin"))
     with pytest.raises(ValueError, match="already paused by erin"):
-        s.check_pause(TakeoverRequest(by="bob"))
+        people.check_pause(s, TakeoverRequest(by="bob"))
     assert "(paused by erin)" in s.details()
     take(s, "resume", TakeoverRequest(by="erin", text="go"))
     assert s.paused_by is None
     with pytest.raises(ValueError, match="is not paused"):
-        s.check_resume(TakeoverRequest(by="erin"))
+        people.check_resume(s, TakeoverRequest(by="erin"))
     # A signal that fails its check is recorded with who tried, then refused.
     with pytest.raises(Refused):
         take(s, "resume", TakeoverRequest(by="bob"), signal=True)
@@ -167,20 +178,20 @@ def test_pause_resume_and_their_refusals() -> None:
 def test_retry_only_the_parked_stage_and_skip_only_what_has_not_run() -> None:
     s = opened()
     with pytest.raises(ValueError, match="no stage is waiting"):
-        s.check_retry(StageRequest(by="erin", stage=Stage.INVESTIGATION))
+        people.check_retry(s, StageRequest(by="erin", stage=Stage.INVESTIGATION))
     s.park(Stage.INVESTIGATION, "investigation failed: boom")
     assert s.state is IncidentState.NEEDS_ATTENTION and s.record().parked_stage == "investigation"
     assert not s.unparked(Stage.INVESTIGATION)
-    s.check_retry(StageRequest(by="erin", stage=Stage.INVESTIGATION))
-    s.apply_retry(StageRequest(by="erin", stage=Stage.INVESTIGATION))
+    people.check_retry(s, StageRequest(by="erin", stage=Stage.INVESTIGATION))
+    people.apply_retry(s, StageRequest(by="erin", stage=Stage.INVESTIGATION))
     assert s.unparked(Stage.INVESTIGATION)
     s.leave_park(Stage.INVESTIGATION)
     assert s.parked is None and not s.retries
     s.adopt_investigation(s.skipped_investigation())
     with pytest.raises(ValueError, match="investigation has already run"):
-        s.check_skip(StageRequest(by="erin", stage=Stage.INVESTIGATION))
-    s.check_skip(StageRequest(by="erin", stage=Stage.PLANNING))
-    s.apply_skip(StageRequest(by="erin", stage=Stage.PLANNING))
+        people.check_skip(s, StageRequest(by="erin", stage=Stage.INVESTIGATION))
+    people.check_skip(s, StageRequest(by="erin", stage=Stage.PLANNING))
+    people.apply_skip(s, StageRequest(by="erin", stage=Stage.PLANNING))
     assert s.wake() and s.take_skip(Stage.PLANNING) and not s.take_skip(Stage.PLANNING)
 
 
@@ -191,27 +202,27 @@ def test_an_override_is_the_persons_and_wakes_the_loop() -> None:
     assert theirs.action is not None
     mine = theirs.model_copy(update={"action": theirs.action.model_copy(update={"id": "act-mine"})})
     req = OverrideRequest(by="dana", stage=Stage.PLANNING, plan=mine, reason="checkout")
-    s.check_override(req)
-    s.apply_override(req)
+    people.check_override(s, req)
+    people.apply_override(s, req)
     assert s.wake() and s.rewind() is Stage.PLANNING
     used = s.take_override(Stage.PLANNING)
     assert used is not None and used.plan is not None and used.plan.engine is Engine.PERSON
     assert s.timeline[-1].summary == "planning: using a person's artifact"
     s.set_state(IncidentState.EXECUTING, "the executor")
     with pytest.raises(ValueError, match="wait until the action is verified"):
-        s.check_override(req)
+        people.check_override(s, req)
     with pytest.raises(ValueError, match="execution has no artifact"):
-        s.check_override(req.model_copy(update={"stage": Stage.EXECUTION}))
+        people.check_override(s, req.model_copy(update={"stage": Stage.EXECUTION}))
 
 
 def test_assign_escalate_and_what_the_ui_shows() -> None:
     s = opened()
     assert s.search_attributes() == {"state": "open", "service": "payments", "owner": "unassigned"}
     with pytest.raises(ValueError, match="give an owner"):
-        s.check_text(TakeoverRequest(by="erin", text="  "), "an owner")
-    s.apply_assign(TakeoverRequest(by="erin", text=" team-payments "))
+        people.check_text(s, TakeoverRequest(by="erin", text="  "), "an owner")
+    people.apply_assign(s, TakeoverRequest(by="erin", text=" team-payments "))
     assert s.search_attributes()["owner"] == "team-payments"
-    s.apply_escalate(TakeoverRequest(by="erin", text="need db"))
+    people.apply_escalate(s, TakeoverRequest(by="erin", text="need db"))
     assert s.escalated and s.outbox[-1].kind is NotificationKind.ESCALATED
     assert "owner team-payments · escalated" in s.details()
 
@@ -222,27 +233,27 @@ def test_assign_escalate_and_what_the_ui_shows() -> None:
 def test_a_decision_needs_a_pending_plan_and_a_rejection_a_reason() -> None:
     s = opened()
     with pytest.raises(ValueError, match="has no pending decision"):
-        s.check_decidable(Decision.APPROVED, DecisionRequest(by="erin"))
+        people.check_decidable(s, Decision.APPROVED, DecisionRequest(by="erin"))
     current = asked(s)
     assert current.id == "INC-1/plan-1" and current.digest
     with pytest.raises(ValueError, match="a rejection needs a reason"):
-        s.check_decidable(Decision.REJECTED, decision("erin", current))
-    done = s.decide(Decision.REJECTED, decision("erin", current, "by hand"), signal=False)
+        people.check_decidable(s, Decision.REJECTED, decision("erin", current))
+    done = people.decide(s, Decision.REJECTED, decision("erin", current, "by hand"), signal=False)
     assert done.decision is Decision.REJECTED and s.approval == done
     with pytest.raises(ValueError, match="was already rejected by erin"):
-        s.check_decidable(Decision.APPROVED, decision("bob", current))
+        people.check_decidable(s, Decision.APPROVED, decision("bob", current))
 
 
 def test_high_risk_needs_two_different_people_and_every_attempt_is_audited() -> None:
     s = opened()
     current = asked(s, Risk.HIGH)
-    first = s.decide(Decision.APPROVED, decision("erin", current), signal=False)
+    first = people.decide(s, Decision.APPROVED, decision("erin", current), signal=False)
     assert first.approvers == ["erin"] and s.approval is None
     assert "(1 of 2 approvals)" in s.waiting_for
     with pytest.raises(Refused) as refused:
-        s.decide(Decision.APPROVED, decision("erin", current), signal=False)
+        people.decide(s, Decision.APPROVED, decision("erin", current), signal=False)
     assert refused.value.kind == "ApprovalRefused"
-    final = s.decide(Decision.APPROVED, decision("bob", current), signal=False)
+    final = people.decide(s, Decision.APPROVED, decision("bob", current), signal=False)
     assert final.approvers == ["erin", "bob"] and s.approval == final
     assert [d.decision for d in s.decisions] == [
         Decision.APPROVED,
@@ -254,7 +265,7 @@ def test_high_risk_needs_two_different_people_and_every_attempt_is_audited() -> 
 def test_a_decision_signal_on_nothing_pending_is_recorded_as_refused() -> None:
     s = opened()
     with pytest.raises(Refused):
-        s.decide(Decision.APPROVED, DecisionRequest(by="erin"), signal=True)
+        people.decide(s, Decision.APPROVED, DecisionRequest(by="erin"), signal=True)
     assert s.decisions[-1].decision is Decision.REFUSED
     assert s.timeline[-1].kind is TimelineKind.DECISION
     assert "has no pending decision" in s.timeline[-1].summary
@@ -270,7 +281,7 @@ def test_a_decision_on_a_replaced_plan_is_refused_and_the_asker_is_told() -> Non
     assert "INC-1/plan-1 was replaced by INC-1/plan-2" in s.outbox[-1].detail
     s.ask()
     with pytest.raises(Refused, match="is no longer current"):
-        s.decide(Decision.APPROVED, decision("erin", old), signal=False)
+        people.decide(s, Decision.APPROVED, decision("erin", old), signal=False)
     assert [p.id for p in s.record().plans] == ["INC-1/plan-1", "INC-1/plan-2"]
 
 
@@ -304,7 +315,7 @@ def test_a_join_that_moves_the_origin_calls_for_a_new_plan_before_a_decision() -
     s.replan()
     assert s.rewind() is Stage.INVESTIGATION and s.changes == []
     # Once decided, a change is recorded but re-plans nothing.
-    s.decide(Decision.APPROVED, decision("erin", s.plans[-1]), signal=False)
+    people.decide(s, Decision.APPROVED, decision("erin", s.plans[-1]), signal=False)
     s.join(IncidentUpdate(incident_id="INC-1", alerts=[alert("c")], reasons=[]))
     assert s.changes == [] and "c" in s.alerts
 
@@ -329,7 +340,7 @@ def test_merge_is_idempotent_ends_the_incident_and_refuses_while_acting() -> Non
     assert [e.summary for e in s.timeline].count("merged into INC-2") == 1
     assert s.ended() and s.end_state() is IncidentState.MERGED
     with pytest.raises(ValueError, match="decide on that incident"):
-        s.check_decidable(Decision.APPROVED, DecisionRequest(by="erin"))
+        people.check_decidable(s, Decision.APPROVED, DecisionRequest(by="erin"))
     with pytest.raises(ValueError, match="already merged into INC-2"):
         s.check_merge_into(msg.model_copy(update={"other_id": "INC-3"}))
     s.end_merged()
@@ -368,7 +379,7 @@ def test_every_alert_resolved_withdraws_only_before_a_decision() -> None:
     assert s.timeline[-1].summary.startswith("plan withdrawn: every alert (1) resolved")
     decided = opened("a")
     current = asked(decided)
-    decided.decide(Decision.APPROVED, decision("erin", current), signal=False)
+    people.decide(decided, Decision.APPROVED, decision("erin", current), signal=False)
     assert not decided.may_withdraw()
 
 
