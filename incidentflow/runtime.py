@@ -45,8 +45,8 @@ of their start input, which the SDK holds until the run ends) and the stream's i
 3 incidents at 10,000 fingerprints); Python's small-object allocator held 158 arenas (1 MiB
 each) for 60 MB of live blocks: 29 MB of free blocks and 75 MB of wholly free pools sat in
 arenas that a few long-lived blocks keep, and an arena goes back only when it is empty. How much
-that is follows the storm's peak, not what is alive: the same code sat at 207 and 296 MiB in two
-runs. With `PYTHONMALLOC=malloc` the trim can hand back free pages inside glibc's heaps, and one
+that is follows the storm's peak more than what is alive: runs of this benchmark sat at 207 MiB
+(peak 257) and at 296 MiB (peak 352). With `PYTHONMALLOC=malloc` the trim can hand back free pages inside glibc's heaps, and one
 run sat at 214 MiB.
 """
 
