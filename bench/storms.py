@@ -11,6 +11,11 @@ the time to process it, the worker's resident memory, every open incident's `rec
 (JSON, as the query answers it) with its detail and digest counts, the `open_incidents` query
 size and the stream's history. After the last storm it waits `--rest` seconds and prints the
 worker's resident memory again, next to its resting level before the first storm.
+
+`--probe` runs the worker under bench/memdiag.py and has it run bench/memprobe.py (who holds
+what is alive, pymalloc's arenas) before the first storm and after the rest; `--hold SECONDS`
+keeps everything up at the end, to probe the same worker again with `kill -USR1 <pid>`.
+A probed worker is not measured again: the probe changes what the collector has frozen.
 """
 
 from __future__ import annotations
