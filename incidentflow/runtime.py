@@ -42,12 +42,14 @@ bench/memprobe.py) is mostly room, not objects. After 3 x 20,000 alerts, with th
 longer holding the batches its input carried (workflows/stream_index.py `release_carried`), the
 objects still alive were the open incidents' state (about 2.1 MB each, and 2.7-2.9 MB more each
 of their start input, which the SDK holds until the run ends) and the stream's index (3 MB for
-3 incidents at 10,000 fingerprints); Python's small-object allocator held 158 arenas (1 MiB
-each) for 60 MB of live blocks: 29 MB of free blocks and 75 MB of wholly free pools sat in
-arenas that a few long-lived blocks keep, and an arena goes back only when it is empty. How much
-that is follows the storm's peak more than what is alive: runs of this benchmark sat at 207 MiB
-(peak 257) and at 296 MiB (peak 352). With `PYTHONMALLOC=malloc` the trim can hand back free pages inside glibc's heaps, and one
-run sat at 214 MiB.
+3 incidents at 10,000 fingerprints). Python's small-object allocator held 158 arenas (1 MiB
+each) for 60 MB of live blocks (37 MB at rest): 29 MB of free blocks and 75 MB of wholly free
+pools sat in arenas that a few long-lived blocks keep, and an arena goes back only when it is
+empty. How much that is follows the storm's peak more than what is alive: with the stream's
+fix, two runs sat at 296 MiB (peak 352) and 272 MiB (peak 326) 60 s after the last storm.
+With `PYTHONMALLOC=malloc` in the worker's environment the trim can also hand back free pages
+inside glibc's heaps: two runs sat at 214 MiB (peak 274) and 219 MiB (peak 301). That trades
+pymalloc's speed for small objects, not measured yet, so it is not the default.
 """
 
 from __future__ import annotations
