@@ -11,6 +11,11 @@ the time to process it, the worker's resident memory, every open incident's `rec
 (JSON, as the query answers it) with its detail and digest counts, the `open_incidents` query
 size and the stream's history. After the last storm it waits `--rest` seconds and prints the
 worker's resident memory again, next to its resting level before the first storm.
+
+`--probe` runs the worker under bench/memdiag.py and has it run bench/memprobe.py (who holds
+what is alive, pymalloc's arenas) before the first storm and after the rest; `--hold SECONDS`
+keeps everything up at the end, to probe the same worker again with `kill -USR1 <pid>`.
+A probed worker is not measured again: the probe changes what the collector has frozen.
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import signal
 import sys
 import tempfile
 import time
@@ -102,6 +108,24 @@ def storm_bodies(
     return bodies
 
 
+def probes(where: Path) -> set[Path]:
+    """The probe reports written so far, finished or not."""
+    return set(where.glob("memprobe-*.txt")) if where.exists() else set()
+
+
+async def probe(pid: int, where: Path) -> None:
+    """Have the worker run bench/memprobe.py (bench/memdiag.py) and say where it wrote."""
+    before = probes(where)
+    os.kill(pid, signal.SIGUSR1)
+    for _ in range(1200):
+        await asyncio.sleep(0.5)
+        for path in probes(where) - before:
+            if "# probe took" in path.read_text():
+                print(f"probe written to {path}")
+                return
+    print("the probe wrote nothing in 10 minutes")
+
+
 async def main(args: argparse.Namespace) -> None:
     tmp = Path(tempfile.mkdtemp(prefix="bench-storms-"))
     graph, services = catalog()
@@ -122,8 +146,11 @@ async def main(args: argparse.Namespace) -> None:
     }
     log = (tmp / "procs.log").open("ab")
     py = sys.executable
+    # --probe: the same worker, run by bench/memdiag.py so that it answers SIGUSR1 with a probe.
+    entry = ["bench/memdiag.py"] if args.probe else ["worker.py"]
+    env["MEMDIAG_OUT"] = str(tmp / "probes")
     worker = await asyncio.create_subprocess_exec(
-        py, "worker.py", cwd=ROOT, env=env, stdout=log, stderr=log, start_new_session=True
+        py, *entry, cwd=ROOT, env=env, stdout=log, stderr=log, start_new_session=True
     )
     ingest = await asyncio.create_subprocess_exec(
         py,
@@ -145,6 +172,8 @@ async def main(args: argparse.Namespace) -> None:
         await asyncio.sleep(args.rest / 6)
         rest = rss_mb(worker.pid)
         print(f"worker resting RSS before the first storm: {rest:.0f} MiB ({smaps_mb(worker.pid)})")
+        if args.probe:  # the baseline the probe after the storms compares with
+            await probe(worker.pid, tmp / "probes")
         stream = client.get_workflow_handle(stream_workflow_id("bench"))
         start = datetime.now(UTC) - timedelta(minutes=6)
         for s in range(args.storms):
@@ -207,6 +236,14 @@ async def main(args: argparse.Namespace) -> None:
             f"(resting before: {rest:.0f} MiB, peak {peak_rss_mb(worker.pid):.0f} MiB; "
             f"{smaps_mb(worker.pid)})"
         )
+        if args.probe:
+            await probe(worker.pid, tmp / "probes")
+        if args.hold:
+            print(
+                f"holding for {args.hold:.0f} s: worker pid {worker.pid}, server "
+                f"{server.address}; `kill -USR1 {worker.pid}` runs a probe into {tmp / 'probes'}"
+            )
+            await asyncio.sleep(args.hold)
     finally:
         for proc in (ingest, worker):
             proc.terminate()
@@ -222,4 +259,12 @@ if __name__ == "__main__":
     parser.add_argument("--clients", type=int, default=8)
     parser.add_argument("--rest", type=float, default=60.0, help="seconds to wait at the end")
     parser.add_argument("--timeout", type=float, default=900.0, help="per storm, seconds")
+    parser.add_argument(
+        "--probe",
+        action="store_true",
+        help="run the worker under bench/memdiag.py; probe it (bench/memprobe.py) before and after",
+    )
+    parser.add_argument(
+        "--hold", type=float, default=0.0, help="seconds to keep everything up at the end"
+    )
     asyncio.run(main(parser.parse_args()))

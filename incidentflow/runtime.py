@@ -35,10 +35,23 @@ kernel every `INCIDENTFLOW_MALLOC_TRIM_SECONDS` (default 30; `malloc_trim(0)`; n
 the C library is not glibc; 0 = never). It is part of what a storm leaves, not all: with
 `bench/storms.py --storms 3 --alerts 20000 --clients 4 --rest 60`, a trim gave back about
 70 MiB of the about 290 MiB a worker had grown by, and the worker sat at 287-298 MiB 60 s after
-the last storm instead of 321-389 MiB. What stays is Python's small-object allocator: 164
-arenas (1 MiB each) holding 123 MB in about a million live blocks of 48-128 bytes, plus 39 MB
-of free pools in arenas still partly used; not the SDK's sticky workflow cache (with one
-cached workflow the worker had grown as much during the first storm).
+the last storm instead of 321-389 MiB.
+
+What stays after that (`bench/storms.py --probe`, which probes the worker in place with
+bench/memprobe.py) is mostly room, not objects. After 3 x 20,000 alerts, with the stream no
+longer holding the batches its input carried (workflows/stream_index.py `release_carried`), the
+objects still alive were the open incidents' state (about 2.1 MB each, and 2.7-2.9 MB more each
+of their start input, which the SDK holds until the run ends) and the stream's index (3 MB for
+3 incidents at 10,000 fingerprints). Python's small-object allocator held 158 arenas (1 MiB
+each) for 60 MB of live blocks (37 MB at rest): 29 MB of free blocks and 75 MB of wholly free
+pools sat in arenas that a few long-lived blocks keep, and an arena goes back only when it is
+empty. How much that is follows the storm's peak more than what is alive: with the stream's
+fix, two runs sat at 296 MiB (peak 352) and 272 MiB (peak 326) 60 s after the last storm.
+With `PYTHONMALLOC=malloc` in the worker's environment the trim can also hand back free pages
+inside glibc's heaps: two runs sat at 214 MiB (peak 274) and 219 MiB (peak 301). It costs
+speed and peak: in three alternating pairs of `bench/ingest.py --tracing off` the stream drained
+20,000 alerts in 13.9, 11.1, 15.6 s with pymalloc and 19.7, 14.2, 15.0 s with malloc (median 8%
+slower), at a peak worker RSS of 218-238 against 230-263 MiB. So it is not the default.
 """
 
 from __future__ import annotations

@@ -57,6 +57,7 @@ with workflow.unsafe.imports_passed_through():
         note_transitions,
         quarantine_record,
         quiet_to_refeed,
+        release_carried,
         settle_quiet,
         take_round,
         without_raw,
@@ -98,8 +99,8 @@ class AlertStreamWorkflow:
     @workflow.init
     def __init__(self, inp: StreamInput) -> None:
         # Only what identifies the stream is kept of the input: the rest is copied into state
-        # below, and holding the input itself would pin its carried batches (raw payloads
-        # included) in the worker's memory for the whole run.
+        # below, and the input's containers are emptied at the end (the SDK holds the input
+        # until the run ends, which would pin its carried batches for the whole run).
         self._environment = inp.environment
         self._hand_over_after = inp.continue_as_new_after_events
         self._pending: list[AlertBatch] = [without_raw(b) for b in inp.pending]
@@ -120,6 +121,7 @@ class AlertStreamWorkflow:
         # refresh age (issue 17 item 5): nothing of it rides in the input.
         self._config: StreamConfig | None = None
         self._config_read_at: datetime | None = None
+        release_carried(inp)
 
     @workflow.signal(name=ALERTS_SIGNAL)
     def alerts(self, batch: AlertBatch) -> None:

@@ -19,6 +19,7 @@ from incidentflow.models import (
     IncidentUpdate,
     OpenIncident,
     QuarantinedAlerts,
+    StreamInput,
 )
 
 T = TypeVar("T")
@@ -124,6 +125,23 @@ def without_raw(batch: AlertBatch) -> AlertBatch:
     return batch.model_copy(
         update={"alerts": [a.model_copy(update={"raw": {}}) for a in batch.alerts]}
     )
+
+
+def release_carried(inp: StreamInput) -> None:
+    """Empty what a run's input carried, once the run's state holds its own references to it.
+
+    The SDK keeps a run's decoded input alive until the run ends (the workflow instance and the
+    interceptors' `execute_workflow` frames hold it), and a stream run lasts as long as its
+    history allows, hours or days when alerts come slowly. Measured with bench/memprobe.py after
+    3 x 20,000 alerts: the 86 batches (8,600 alerts) a hand-over had carried, long processed,
+    still held 16.7 MB of objects; an index entry dropped from the state would stay alive in
+    the input the same way. Only the input's containers are emptied: nothing reads them again
+    (a replay decodes the input afresh), and the state keeps its own lists and dicts.
+    """
+    for name in type(inp).model_fields:
+        value = getattr(inp, name)
+        if isinstance(value, (list, dict)):
+            value.clear()
 
 
 def index_for(open_incidents: list[OpenIncident], batch: AlertBatch) -> list[OpenIncident]:
