@@ -88,8 +88,10 @@ def path_to(incident: Incident, calls: dict[str, list[str]], service: str) -> li
 
 
 def own_series(series: list[MetricSeries]) -> list[MetricSeries]:
-    """Drop series that several services report identically: they describe what those
-    services share (the host they run on), not any one of them."""
+    """The series that are a service's own: host-scoped series (`MetricSeries.host`) describe
+    the machine, not the pod; and series that several services report identically describe
+    what those services share (an unlabelled host), not any one of them."""
+    series = [s for s in series if s.host is None]
     seen: dict[tuple[str, tuple[tuple[datetime, float], ...]], set[str]] = {}
     for s in series:
         key = (s.name, tuple((p.at, p.value) for p in s.points))
