@@ -3,13 +3,20 @@ service they were reported with: never any service's own evidence."""
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 
-from incidentflow.agents.investigation import own_series
+from incidentflow.agents.correlation import correlate
+from incidentflow.agents.detection import detect
+from incidentflow.agents.investigation import DEFAULT_CONFIG, own_series, window_of
 from incidentflow.eval.offline import run_offline
 from incidentflow.evidence import HOST_LABEL, HOST_SCOPE, SCOPE_LABEL, MetricPoint, MetricSeries
-from incidentflow.models import Service, ServiceGraph
-from incidentflow.scenario import Scenario
+from incidentflow.ingest.alertmanager import AlertmanagerWebhook, normalize
+from incidentflow.llm.client import ToolCall
+from incidentflow.llm.redact import Redactor
+from incidentflow.llm.tools import EvidenceTools
+from incidentflow.models import AlertBatch, CorrelationInput, Service, ServiceGraph
+from incidentflow.scenario import BundleEvidenceSource, Scenario
 
 T0 = datetime(2026, 1, 5, 3, 0, tzinfo=UTC)
 MIN = timedelta(minutes=1)
@@ -79,3 +86,46 @@ def test_a_busy_host_does_not_make_its_lone_service_the_root() -> None:
     assert inv.hypotheses[0].service == "b"
     cited = {i for h in inv.hypotheses for i in h.evidence_ids}
     assert not any("node_" in i for i in cited)
+    # The host's load is still reported: as the host's, in a's rejection, with its evidence.
+    (busy,) = [r for r in inv.rejected if r.service == "a" and "host" in r.cause]
+    assert busy.evidence_ids == [
+        "ev-host-10-0-0-7-node_cpu_usage_ratio",
+        "ev-host-10-0-0-7-node_memory_usage_ratio",
+    ]
+    assert "none of its own series moved" in busy.reason and "10.0.0.7" in busy.cause
+    items = {e.id: e for e in inv.evidence}
+    host = items["ev-host-10-0-0-7-node_cpu_usage_ratio"]
+    assert host.service is None and host.weight == 0.0
+    assert host.finding.startswith("host 10.0.0.7 node_cpu_usage_ratio rose")
+
+
+async def test_the_llm_tools_give_a_host_series_as_the_hosts() -> None:
+    world = _world(labelled=True)
+    source = BundleEvidenceSource(world)
+    alerts = [
+        a for p in world.alert_payloads for a in normalize(AlertmanagerWebhook.model_validate(p))
+    ]
+    batch = AlertBatch(batch_id="b1", environment="test", received_at=T0 + 32 * MIN, alerts=alerts)
+    found = correlate(
+        CorrelationInput(
+            detections=detect(batch, world.topology).detections,
+            open_incidents=[],
+            environment="test",
+        ),
+        world.topology,
+    )
+    (incident,) = found.new_incidents
+    tools = EvidenceTools(
+        incident=incident,
+        graph=world.topology,
+        source=source.aligned(incident.alerts),
+        window=window_of(incident, DEFAULT_CONFIG),
+        config=DEFAULT_CONFIG,
+        redactor=Redactor(),
+    )
+    raw = await tools.run(ToolCall("c1", "query_metrics", '{"service": "a"}'), max_chars=8000)
+    ids = [item["id"] for item in json.loads(raw)["evidence"]]
+    assert "ev-metric-a-cpu_usage_ratio" in ids
+    assert "ev-host-10-0-0-7-node_cpu_usage_ratio" in ids
+    assert not any(i.startswith("ev-metric-a-node_") for i in ids)
+    assert tools.evidence["ev-host-10-0-0-7-node_cpu_usage_ratio"].service is None
