@@ -61,6 +61,7 @@ def _world(*, labelled: bool) -> Scenario:
         _series("web", "cpu_usage_ratio", [v * 1.2 for v in flat], None),
         _series("a", "node_cpu_usage_ratio", [*CALM, 95, 97, 98, 96, 97], host),
         _series("a", "node_memory_usage_ratio", [*CALM, 90, 91, 92, 90, 91], host),
+        _series("b", "node_cpu_usage_ratio", [*CALM, 60, 61, 62, 60, 61], host and "10.0.0.8"),
     ]
     alert = {
         "status": "firing",
@@ -93,6 +94,8 @@ def test_a_busy_host_does_not_make_its_lone_service_the_root() -> None:
         "ev-host-10-0-0-7-node_memory_usage_ratio",
     ]
     assert "none of its own series moved" in busy.reason and "10.0.0.7" in busy.cause
+    # b's host moved too, but b has evidence of its own: no rejection contradicts its rank.
+    assert not [r for r in inv.rejected if r.service == "b"]
     items = {e.id: e for e in inv.evidence}
     host = items["ev-host-10-0-0-7-node_cpu_usage_ratio"]
     assert host.service is None and host.weight == 0.0

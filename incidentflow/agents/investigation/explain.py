@@ -197,25 +197,23 @@ def rejections(cand: Candidate) -> list[RejectedHypothesis]:
 def host_rejections(
     hosts: list[HostFinding], candidates: dict[str, Candidate]
 ) -> list[RejectedHypothesis]:
-    """A busy host is reported, not ranked: one entry per candidate on a host whose series
-    moved, saying that the host's load is not that service's own evidence."""
+    """A busy host is reported, not ranked: one entry per candidate without evidence of its
+    own on a host whose series moved, saying that the host's load is not its evidence. (A
+    candidate with its own evidence is weighed on that; a rejection would contradict it.)"""
     by_host: dict[str, list[HostFinding]] = {}
     for one in hosts:
         by_host.setdefault(one.host, []).append(one)
     out: list[RejectedHypothesis] = []
     for host, found in sorted(by_host.items()):
         names = ", ".join(f.name for f in found)
-        shared = [s for s in found[0].services if s in candidates]
-        for svc in shared:
-            cand = candidates[svc]
-            others = [s for s in found[0].services if s != svc]
+        on_it = found[0].services
+        for svc in (s for s in on_it if s in candidates and candidates[s].anomaly == 0):
+            others = [s for s in on_it if s != svc]
             on = f"host {host}" + (f" (shared with {', '.join(others)})" if others else "")
+            # No series of its own is no data, not "no change".
             own = (
-                "its own series are weighed for it apart"
-                if cand.anomaly > 0
-                # No series of its own is no data, not "no change".
-                else "it has no metric data of its own to tell"
-                if not cand.metrics
+                "it has no metric data of its own to tell"
+                if not candidates[svc].metrics
                 else "none of its own series moved, so the host's load is likely not its doing"
             )
             out.append(
