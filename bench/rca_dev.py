@@ -20,8 +20,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from incidentflow.eval.nezha import SLO_POD, hosts_of, series_scope
 from incidentflow.eval.offline import run_offline
-from incidentflow.evidence import MetricPoint, MetricSeries, SpanRecord
+from incidentflow.evidence import HOST_LABEL, SCOPE_LABEL, MetricPoint, MetricSeries, SpanRecord
 from incidentflow.models import Investigation, Service, ServiceGraph
 from incidentflow.scenario import Scenario, load_scenario
 from incidentflow.sources.files import read_yaml
@@ -38,6 +39,13 @@ NEZHA_TYPES = {
 
 def _time(text: str) -> datetime:
     return datetime.fromisoformat(text.replace("Z", "+00:00")).astimezone(UTC)
+
+
+def _scope_labels(metric: str, service: str, hosts: dict[str, str]) -> dict[str, str]:
+    if service == SLO_POD:
+        return {SCOPE_LABEL: "end-to-end"}
+    scope, node = series_scope(metric, service, hosts)
+    return {SCOPE_LABEL: scope, HOST_LABEL: node} if node else {SCOPE_LABEL: scope}
 
 
 def nezha_case(folder: Path) -> tuple[Scenario, list[str], str, str]:
@@ -62,8 +70,16 @@ def nezha_case(folder: Path) -> tuple[Scenario, list[str], str, str]:
             points[(row["service"], row["metric"])].append(
                 MetricPoint(at=_time(row["ts_iso"]), value=float(row["value"]))
             )
+    # The importer's scope labels: the Node* series are the host's (docs/scenario-bundle-v1.md).
+    hosts = hosts_of(topo)
     metrics = [
-        MetricSeries(id=f"{svc}:{name}", name=name, service=svc, points=pts)
+        MetricSeries(
+            id=f"{svc}:{name}",
+            name=name,
+            service=svc,
+            labels=_scope_labels(name, svc, hosts),
+            points=pts,
+        )
         for (svc, name), pts in sorted(points.items())
     ]
     spans: list[SpanRecord] = []

@@ -74,8 +74,20 @@ class MetricPoint(_Record):
     value: float
 
 
+# A series' scope: the `scope` label says what it describes. `node` marks a host's series
+# (CPU, memory, network of the machine a pod runs on, as node_exporter reports them), with
+# the host in the `node` label; such a series is the host's evidence, never its pods' own.
+SCOPE_LABEL = "scope"
+HOST_SCOPE = "node"
+HOST_LABEL = "node"
+
+
 class MetricSeries(_Record):
-    """One named series of one service: `id` is stable and unique within a source."""
+    """One named series of one service: `id` is stable and unique within a source.
+
+    `service` is the service the series was reported with; a host-scoped series (labels
+    `scope: node`, `node: <host>`) describes that service's host, not the service.
+    """
 
     id: str = Field(description="e.g. payments_http_error_ratio")
     name: str = Field(description="Metric name, e.g. http_error_ratio")
@@ -85,6 +97,13 @@ class MetricSeries(_Record):
     query: str = Field(default="", description="How to ask the live system for it (PromQL)")
     points: list[MetricPoint] = Field(default_factory=list)
     link: str | None = None
+
+    @property
+    def host(self) -> str | None:
+        """The host this series describes when it is host-scoped, else None."""
+        if self.labels.get(SCOPE_LABEL) != HOST_SCOPE:
+            return None
+        return self.labels.get(HOST_LABEL) or "unnamed host"
 
 
 class SpanStatus(StrEnum):

@@ -5,6 +5,8 @@ holds one folder per fault injection or fault-free control: `metrics.csv`, `span
 `alerts.json`, `topology.json`, and the answer in `truth.json` and `meta.json`. The
 conversion is faithful: metric names and units stay the user's (`CpuUsageRate(%)`, not ours),
 values are copied as they are, alerts become the Alertmanager deliveries they would have been.
+The `Node*` series (the values of the node the pod runs on) are labelled host-scoped
+(`scope: node`, `node: <host_ip_of_service>`), so no service reads its host's load as its own.
 
 The answer must reach only `expected.yaml`: folder names carry the root pod, so bundles are
 named by their window's start time alone, and nothing from `truth.json`, `meta.json` or
@@ -37,6 +39,7 @@ from typing import Any
 import yaml
 
 from incidentflow.errors import BadInput
+from incidentflow.evidence import HOST_LABEL, HOST_SCOPE, SCOPE_LABEL
 from incidentflow.models import FaultType
 
 FAULT_TYPES: dict[str, FaultType] = {
@@ -56,6 +59,8 @@ BACKGROUND_ALERTS = frozenset(
 )
 # The load generator's end-to-end figures: kept under the entry point, labelled as such.
 SLO_POD = "frontend-slo"
+# The data set's host metrics (NodeCpuUsageRate, NodeMemoryUsageRate, NodeNetworkReceiveBytes).
+NODE_METRIC_PREFIX = "Node"
 ENVIRONMENT = "online-boutique"
 _ZERO = "0001-01-01T00:00:00Z"
 _PEEK = ("truth.json", "alerts.json", "metrics.csv", "topology.json")
@@ -135,7 +140,7 @@ def convert_case(folder: Path, out: Path) -> Converted:
     _write_yaml(bundle / "scenario.yaml", _manifest(name, start, end))
     _write_yaml(bundle / "topology.yaml", _topology(topology))
     _write_deliveries(bundle / "alerts", alerts)
-    _write_metrics(folder / "metrics.csv", bundle / "metrics.csv", name)
+    _write_metrics(folder / "metrics.csv", bundle / "metrics.csv", hosts_of(topology))
     if (folder / "spans.jsonl").is_file():
         _write_spans(folder / "spans.jsonl", bundle / "spans.jsonl")
     _write_yaml(bundle / "expected.yaml", expected_answer(truth, alerts, anchor))
@@ -261,20 +266,43 @@ def metric_unit(metric: str) -> str:
     return ""
 
 
-def _write_metrics(src: Path, dst: Path, name: str) -> None:
-    header = ["series", "name", "service", "unit", "time", "value", "label_pod", "label_scope"]
+def hosts_of(topology: dict[str, Any]) -> dict[str, str]:
+    """Service -> the node its pod runs on (`host_ip_of_service`; empty when not given)."""
+    hosts = topology.get("host_ip_of_service") or {}
+    if not isinstance(hosts, dict):
+        raise BadInput("topology.json: host_ip_of_service must map services to node addresses")
+    return {str(k): str(v) for k, v in hosts.items()}
+
+
+def series_scope(metric: str, service: str, hosts: dict[str, str]) -> tuple[str, str]:
+    """(scope, node) of one series: the data set's `Node*` metrics are those of the node the
+    pod runs on (its README), so they are the host's series (docs/scenario-bundle-v1.md)."""
+    if metric.startswith(NODE_METRIC_PREFIX):
+        if service not in hosts:
+            raise BadInput(f"topology.json: no host_ip_of_service for {service} ({metric})")
+        return HOST_SCOPE, hosts[service]
+    return "pod", ""
+
+
+def _write_metrics(src: Path, dst: Path, hosts: dict[str, str]) -> None:
+    header = ["series", "name", "service", "unit", "time", "value"]
+    labels = ["label_pod", f"label_{SCOPE_LABEL}", f"label_{HOST_LABEL}"]
     with src.open(newline="") as fin, dst.open("w", newline="") as fout:
         out = csv.writer(fout)
-        out.writerow(header)
+        out.writerow(header + labels)
         for row in csv.DictReader(fin):
             pod, metric = row["pod"], row["metric"]
-            service, scope = row["service"], "pod"
+            service = row["service"]
             if pod == SLO_POD:
                 # The load generator's view of the whole shop, measured at its entry point.
-                service, scope = "frontend", "end-to-end"
+                service, scope, node = "frontend", "end-to-end", ""
+            else:
+                scope, node = series_scope(metric, service, hosts)
             series = f"{pod}:{metric}"
             unit = metric_unit(metric)
-            out.writerow([series, metric, service, unit, row["ts_iso"], row["value"], pod, scope])
+            out.writerow(
+                [series, metric, service, unit, row["ts_iso"], row["value"], pod, scope, node]
+            )
 
 
 def _write_spans(src: Path, dst: Path) -> None:

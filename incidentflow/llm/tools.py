@@ -22,7 +22,13 @@ from opentelemetry import trace
 from opentelemetry.trace import Tracer
 from temporalio import activity
 
-from incidentflow.agents.investigation import InvestigationConfig, investigate, settle_cut
+from incidentflow.agents.investigation import (
+    InvestigationConfig,
+    investigate,
+    own_series,
+    settle_cut,
+)
+from incidentflow.agents.investigation.gather import host_findings
 from incidentflow.agents.investigation.signals import (
     Window,
     change_finding,
@@ -156,12 +162,15 @@ class EvidenceTools:
             found = src.changes(services=[service], start=start, end=w.onset)
             items = [change_finding(c, w, src.name).evidence for c in found[-MAX_ITEMS_PER_CALL:]]
         elif tool == "query_metrics":
-            series = src.metrics(services=[service], start=w.start, end=w.end)
+            every = src.metrics(services=[service], start=w.start, end=w.end)
+            series = own_series(every)
             cut = settle_cut(w, series)
             metrics = [f for s in series if (f := metric_finding(s, cut, src.name)) is not None]
             # Most anomalous first: the budget keeps what moved.
             metrics.sort(key=lambda f: (-abs(f.z) if f.jumped else 0.0, f.evidence.id))
-            items = [f.evidence for f in metrics[:MAX_ITEMS_PER_CALL]]
+            # Its host's series that moved come last, as the host's (service: none).
+            hosts = [h.evidence for h in host_findings(every, cut, src.name)]
+            items = [*(f.evidence for f in metrics), *hosts][:MAX_ITEMS_PER_CALL]
         elif tool == "query_traces":
             items = self._traces(service)
         elif tool == "rank_services":
@@ -185,7 +194,7 @@ class EvidenceTools:
             return []
         w = self._window
         spans = self._source.spans(services=[service], start=w.start, end=w.end)
-        series = self._source.metrics(services=[service], start=w.start, end=w.end)
+        series = own_series(self._source.metrics(services=[service], start=w.start, end=w.end))
         cut = settle_cut(w, series).cut
         shifts = analyse(spans, cut)
         found = [

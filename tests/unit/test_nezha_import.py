@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from incidentflow.errors import BadInput
 from incidentflow.eval.nezha import FAULT_TYPES, import_nezha
 from incidentflow.scenario import BundleEvidenceSource, load_scenario
 
@@ -20,6 +21,7 @@ DATA = ROOT.parent / "shared" / "data" / "nezha-online-boutique"
 ROOT_POD = "paymentservice-7b8c9d-x1y2z"
 OTHER_POD = "frontend-579b9bff58-t2dbm"
 END = "2022-08-22T03:57:19Z"
+HOST_A, HOST_B = "33.33.33.167", "33.33.33.115"
 
 
 def _alert(name: str, pod: str, start: str, end: str | None, fp: str) -> dict[str, object]:
@@ -51,6 +53,7 @@ def _folder(root: Path, name: str, truth: dict[str, object], alerts: list[object
                 "services": ["frontend", "paymentservice"],
                 "edges": [["frontend", "paymentservice"]],
                 "entrypoint": "frontend",
+                "host_ip_of_service": {"frontend": HOST_A, "paymentservice": HOST_B},
             }
         )
     )
@@ -60,6 +63,7 @@ def _folder(root: Path, name: str, truth: dict[str, object], alerts: list[object
         rows.append(f"{at},paymentservice,{ROOT_POD},CpuUsageRate(%),{5 + minute}")
         rows.append(f"{at},frontend,{OTHER_POD},PodServerLatencyP90(s),0.4")
         rows.append(f"{at},frontend-slo,frontend-slo,SuccessRate(%),99.5")
+        rows.append(f"{at},paymentservice,{ROOT_POD},NodeCpuUsageRate(%),{30 + minute}")
     (folder / "metrics.csv").write_text("\n".join(rows) + "\n")
     spans = [
         {"trace_id": "t1", "span_id": "a", "parent_id": None, "service": "frontend",
@@ -153,6 +157,7 @@ def test_metric_names_units_spans_and_deliveries_are_the_users(
         ("paymentservice", "CpuUsageRate(%)", "%", "pod"),
         ("frontend", "PodServerLatencyP90(s)", "s", "pod"),
         ("frontend", "SuccessRate(%)", "%", "end-to-end"),
+        ("paymentservice", "NodeCpuUsageRate(%)", "%", "node"),
     }
     cpu = next(m for m in scenario.metrics if m.name == "CpuUsageRate(%)")
     assert [p.value for p in cpu.points] == [float(5 + n) for n in range(10)]
@@ -165,6 +170,26 @@ def test_metric_names_units_spans_and_deliveries_are_the_users(
     assert statuses == [("f0", "firing"), ("f1", "firing"), ("f2", "firing"), ("f1", "resolved")]
     assert {s.name for s in scenario.topology.services} == {"frontend", "paymentservice"}
     assert scenario.topology.dependencies("frontend") == ["paymentservice"]
+
+
+def test_node_series_are_labelled_with_the_host_the_pod_runs_on(
+    source: Path, tmp_path: Path
+) -> None:
+    import_nezha(source, tmp_path / "b")
+    scenario = load_scenario(tmp_path / "b" / "ob-20220822T034354Z")
+    hosts = {m.name: m.host for m in scenario.metrics}
+    # The data set's Node* values are the node's (topology.json host_ip_of_service).
+    assert hosts["NodeCpuUsageRate(%)"] == HOST_B
+    assert hosts["CpuUsageRate(%)"] is None and hosts["SuccessRate(%)"] is None
+    node = next(m for m in scenario.metrics if m.name == "NodeCpuUsageRate(%)")
+    assert node.labels == {"pod": ROOT_POD, "scope": "node", "node": HOST_B}
+    # A Node* series whose service has no host in the topology is a mistake, named.
+    topo = next((source / "cases").iterdir()) / "topology.json"
+    data = json.loads(topo.read_text())
+    data["host_ip_of_service"] = {"frontend": HOST_A}
+    topo.write_text(json.dumps(data))
+    with pytest.raises(BadInput, match="no host_ip_of_service for paymentservice"):
+        import_nezha(source, tmp_path / "c")
 
 
 def test_import_replaces_the_set_atomically_and_a_mistake_is_one_line(

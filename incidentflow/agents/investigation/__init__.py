@@ -19,6 +19,7 @@ from datetime import timedelta
 from incidentflow.agents.common import utc
 from incidentflow.agents.investigation import propagation
 from incidentflow.agents.investigation.explain import (
+    host_rejections,
     hypothesis,
     rejections,
     uncounted_why,
@@ -27,6 +28,7 @@ from incidentflow.agents.investigation.explain import (
 )
 from incidentflow.agents.investigation.gather import (
     candidates_of,
+    host_findings,
     own_series,
     path_to,
     read_traces,
@@ -115,8 +117,12 @@ def investigate(
         cand = candidates[change.service]
         if len(cand.changes) < MAX_CHANGES_PER_SERVICE:
             cand.changes.append(change_finding(change, window, source.name))
-    series = own_series(source.metrics(services=names, start=window.start, end=window.end))
+    every = source.metrics(services=names, start=window.start, end=window.end)
+    series = own_series(every)
+    # Host series stay out of the onset as well: a host's load may be a neighbour's, and
+    # with them in or out the onsets were the same on the Nezha bundles (docs/rca.md).
     window = settle_cut(window, series)
+    hosts = host_findings(every, window, source.name)
     for one in series:
         found = metric_finding(one, window, source.name)
         if found is not None:
@@ -202,7 +208,8 @@ def investigate(
     rejected = [
         r for c in candidates.values() if c not in ranked or c.explained_by for r in rejections(c)
     ]
-    items = _evidence(candidates, hypotheses, rejected)
+    rejected += host_rejections(hosts, candidates)
+    items = _evidence(candidates, hypotheses, rejected, [h.evidence for h in hosts])
     if not hypotheses and incident.origin_service:
         fallback, topo = _topology_fallback(incident, graph, window)
         hypotheses, items = [fallback], [*items, topo]
@@ -292,6 +299,7 @@ def _evidence(
     candidates: dict[str, Candidate],
     hypotheses: list[Hypothesis],
     rejected: list[RejectedHypothesis],
+    hosts: list[Evidence],
 ) -> list[Evidence]:
     """Every cited item (hypotheses first), then others by weight, within the budget."""
     weights: dict[str, float] = {}
@@ -300,7 +308,7 @@ def _evidence(
         for ch in cand.changes:
             convicting = change is ch and cand.implicated and not cand.explained_by
             weights[ch.evidence.id] = round(0.5 + cand.score / 2, 2) if convicting else 0.0
-    pool: dict[str, Evidence] = {}
+    pool: dict[str, Evidence] = {h.id: h for h in hosts}
     for cand in candidates.values():
         items = [
             *(c.evidence for c in cand.changes),

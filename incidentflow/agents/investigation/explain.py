@@ -7,6 +7,7 @@ from __future__ import annotations
 import math
 
 from incidentflow.agents.common import ago, hhmm
+from incidentflow.agents.investigation.gather import HostFinding
 from incidentflow.agents.investigation.scoring import (
     MAX_CITED,
     MAX_CONTRADICTING,
@@ -190,4 +191,38 @@ def rejections(cand: Candidate) -> list[RejectedHypothesis]:
                 evidence_ids=[m.evidence.id for m in flat[:1]],
             )
         )
+    return out
+
+
+def host_rejections(
+    hosts: list[HostFinding], candidates: dict[str, Candidate]
+) -> list[RejectedHypothesis]:
+    """A busy host is reported, not ranked: one entry per candidate without evidence of its
+    own on a host whose series moved, saying that the host's load is not its evidence. (A
+    candidate with its own evidence is weighed on that; a rejection would contradict it.)"""
+    by_host: dict[str, list[HostFinding]] = {}
+    for one in hosts:
+        by_host.setdefault(one.host, []).append(one)
+    out: list[RejectedHypothesis] = []
+    for host, found in sorted(by_host.items()):
+        names = ", ".join(f.name for f in found)
+        on_it = found[0].services
+        for svc in (s for s in on_it if s in candidates and candidates[s].anomaly == 0):
+            others = [s for s in on_it if s != svc]
+            on = f"host {host}" + (f" (shared with {', '.join(others)})" if others else "")
+            # No series of its own is no data, not "no change".
+            own = (
+                "it has no metric data of its own to tell"
+                if not candidates[svc].metrics
+                else "none of its own series moved, so the host's load is likely not its doing"
+            )
+            out.append(
+                RejectedHypothesis(
+                    cause=f"{svc} is overloaded, as the load on its {on} rose",
+                    service=svc,
+                    reason=f"{names} of its {on} moved; a host's series are no service's own "
+                    f"evidence, and {own}",
+                    evidence_ids=[f.evidence.id for f in found],
+                )
+            )
     return out

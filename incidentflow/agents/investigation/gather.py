@@ -7,16 +7,23 @@ alerts or the data, never from a clock.
 
 from __future__ import annotations
 
+import re
 from collections import deque
+from dataclasses import dataclass
 from datetime import datetime
 
 from incidentflow.agents.investigation.anomaly import MIN_HISTORY, detect_onset
 from incidentflow.agents.investigation.scoring import Candidate
-from incidentflow.agents.investigation.signals import Window, bounded_floor, signal_of
+from incidentflow.agents.investigation.signals import (
+    Window,
+    bounded_floor,
+    metric_finding,
+    signal_of,
+)
 from incidentflow.agents.investigation.spans import attribute
 from incidentflow.agents.investigation.traces import Shift, analyse, shift_evidence
 from incidentflow.evidence import MetricSeries, SpanSource
-from incidentflow.models import Incident
+from incidentflow.models import Evidence, Incident
 
 
 def within(
@@ -88,13 +95,61 @@ def path_to(incident: Incident, calls: dict[str, list[str]], service: str) -> li
 
 
 def own_series(series: list[MetricSeries]) -> list[MetricSeries]:
-    """Drop series that several services report identically: they describe what those
-    services share (the host they run on), not any one of them."""
+    """The series that are a service's own: host-scoped series (`MetricSeries.host`) describe
+    the machine, not the pod; and series that several services report identically describe
+    what those services share (an unlabelled host), not any one of them."""
+    series = [s for s in series if s.host is None]
     seen: dict[tuple[str, tuple[tuple[datetime, float], ...]], set[str]] = {}
     for s in series:
         key = (s.name, tuple((p.at, p.value) for p in s.points))
         seen.setdefault(key, set()).add(s.service)
     return [s for s in series if len(seen[(s.name, tuple((p.at, p.value) for p in s.points))]) == 1]
+
+
+@dataclass(frozen=True)
+class HostFinding:
+    """A host-scoped series that moved: the host's evidence, shared by the services on it."""
+
+    host: str
+    name: str
+    services: tuple[str, ...]
+    evidence: Evidence
+
+
+def host_findings(series: list[MetricSeries], window: Window, source: str) -> list[HostFinding]:
+    """Each host's series that moved after the cut, once per host and metric (every pod on a
+    host reports the same values): reported as the host's, weighing for no service."""
+    on: dict[str, set[str]] = {}
+    first: dict[tuple[str, str], MetricSeries] = {}
+    for s in series:
+        if s.host is not None:
+            on.setdefault(s.host, set()).add(s.service)
+            first.setdefault((s.host, s.name), s)
+    out: list[HostFinding] = []
+    for (host, name), one in sorted(first.items()):
+        found = metric_finding(one, window, source)
+        if found is None or not found.jumped:
+            continue
+        item = found.evidence.model_copy(
+            update={
+                # Dots become dashes: an address in an id would be masked where an LLM
+                # reads it (llm/redact.py), and the id it cites would no longer exist.
+                "id": f"ev-host-{_slug(host)}-{name}",
+                "service": None,
+                "query": one.query or f'{name}{{node="{host}"}}',
+                "finding": "host " + host + found.evidence.finding.removeprefix(one.service),
+                "weight": 0.0,
+                "attributes": {**found.evidence.attributes, "scope": "node", "node": host},
+            }
+        )
+        out.append(
+            HostFinding(host=host, name=name, services=tuple(sorted(on[host])), evidence=item)
+        )
+    return out
+
+
+def _slug(host: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_-]+", "-", host)
 
 
 def settle_cut(window: Window, series: list[MetricSeries]) -> Window:
