@@ -78,6 +78,7 @@ class IncidentWorkflow:
         """Drive the incident to a terminal state and return its full record."""
         s, steps = self._s, self._steps
         s.record_intake()
+        s.release_input()
         # The configuration is needed first by a person's attempt or the approval gate: it is
         # read while the agents work.
         self._config_task = asyncio.create_task(self._configure())

@@ -397,3 +397,17 @@ def test_the_record_holds_every_version_and_the_state_transitions() -> None:
     quiet = opened(config=IncidentConfig())
     quiet.set_state(IncidentState.EXECUTING, "the executor")
     assert quiet.outbox == []
+
+
+def test_the_start_input_is_emptied_once_intake_has_read_it() -> None:
+    # The SDK holds a run's input until the run ends: whatever it carried beyond the state's own
+    # references would live as long as the incident.
+    s = opened("a", "b", "c")
+    inp = s.inp
+    s.record_intake()
+    assert any("opened INC-1: 3 alert(s)" in e.summary for e in s.timeline)
+    s.release_input()
+    assert inp.incident.alerts == [] and inp.correlation.new_incidents == []
+    record = s.record()
+    assert sorted(a.fingerprint for a in record.incident.alerts) == ["a", "b", "c"]
+    assert "3 alert(s)" in s.details()
