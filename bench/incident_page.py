@@ -57,9 +57,10 @@ from incidentflow.models import (
     TimelineEvent,
     TimelineKind,
 )
-from incidentflow.scenario import BundleEvidenceSource, load_scenario
+from incidentflow.scenario import load_scenario
 from incidentflow.search import SERVICE_KEY, SEVERITY_KEY, STATE_KEY
 from incidentflow.settings import Settings
+from incidentflow.sources.bundle import BundleEvidenceSource
 from incidentflow.temporal import DevServer, connect, free_port
 from incidentflow.web.listing import incident_rows
 

@@ -33,7 +33,8 @@ from incidentflow.models import (
     Service,
     ServiceGraph,
 )
-from incidentflow.scenario import BundleEvidenceSource, Scenario
+from incidentflow.scenario import Scenario
+from incidentflow.sources.bundle import BundleEvidenceSource
 
 ONSET = datetime(2026, 3, 2, 4, 0, tzinfo=UTC)
 SERIES = ("cpu_usage_ratio", "memory_usage_ratio", "http_latency_p99_seconds",

@@ -30,9 +30,10 @@ from incidentflow.graphs.spans import SpanEdgeLearner, trailing
 from incidentflow.llm import build_engine
 from incidentflow.llm.engine import LlmEngine
 from incidentflow.models import Alert, Service, ServiceGraph
-from incidentflow.scenario import BundleEvidenceSource, load_scenario
+from incidentflow.scenario import load_scenario
 from incidentflow.settings import Settings
 from incidentflow.sources.build import CompositeSource, evidence_sources
+from incidentflow.sources.bundle import BundleEvidenceSource
 
 
 @dataclass(frozen=True)

@@ -155,7 +155,7 @@ class EvidenceSource(Protocol):
         """This source with its clock lined up to a live incident's alerts.
 
         Live sources return themselves; a recorded one shifts its data (see
-        `incidentflow.scenario.BundleEvidenceSource`).
+        `incidentflow.sources.bundle.BundleEvidenceSource`).
         """
         ...
 

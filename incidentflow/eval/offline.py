@@ -22,7 +22,8 @@ from incidentflow.models import (
     InvestigationInput,
     PlanInput,
 )
-from incidentflow.scenario import BundleEvidenceSource, Scenario
+from incidentflow.scenario import Scenario
+from incidentflow.sources.bundle import BundleEvidenceSource
 
 
 def run_offline(scenario: Scenario) -> tuple[list[Observed], list[Investigation]]:

@@ -30,7 +30,8 @@ from incidentflow.models import (
     PlanInput,
     RemediationPlan,
 )
-from incidentflow.scenario import BundleEvidenceSource, Scenario, load_scenario
+from incidentflow.scenario import Scenario, load_scenario
+from incidentflow.sources.bundle import BundleEvidenceSource
 from incidentflow.sources.live import LiveSource
 
 DUPLICATE_FP = "978dc99d7f462383"

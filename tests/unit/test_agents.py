@@ -36,7 +36,8 @@ from incidentflow.models import (
     TimelineEvent,
     TimelineKind,
 )
-from incidentflow.scenario import BundleEvidenceSource, load_scenario
+from incidentflow.scenario import load_scenario
+from incidentflow.sources.bundle import BundleEvidenceSource
 
 # --- investigation -------------------------------------------------------------------------
 

@@ -16,7 +16,8 @@ from incidentflow.llm.client import ToolCall
 from incidentflow.llm.redact import Redactor
 from incidentflow.llm.tools import EvidenceTools
 from incidentflow.models import AlertBatch, CorrelationInput, Service, ServiceGraph
-from incidentflow.scenario import BundleEvidenceSource, Scenario
+from incidentflow.scenario import Scenario
+from incidentflow.sources.bundle import BundleEvidenceSource
 
 T0 = datetime(2026, 1, 5, 3, 0, tzinfo=UTC)
 MIN = timedelta(minutes=1)

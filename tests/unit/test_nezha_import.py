@@ -14,7 +14,8 @@ import yaml
 
 from incidentflow.errors import BadInput
 from incidentflow.eval.nezha import FAULT_TYPES, import_nezha
-from incidentflow.scenario import BundleEvidenceSource, load_scenario
+from incidentflow.scenario import load_scenario
+from incidentflow.sources.bundle import BundleEvidenceSource
 
 ROOT = Path(__file__).resolve().parents[2]
 DATA = ROOT.parent / "shared" / "data" / "nezha-online-boutique"

@@ -27,7 +27,8 @@ from incidentflow.models import (
     RestartParams,
     ScaleParams,
 )
-from incidentflow.scenario import BundleEvidenceSource, load_scenario
+from incidentflow.scenario import load_scenario
+from incidentflow.sources.bundle import BundleEvidenceSource
 
 SCENARIOS = Path(__file__).resolve().parents[2] / "scenarios"
 

@@ -14,11 +14,8 @@ from scenario_alerts import make_alert, scenario_alerts
 from incidentflow.cli.demo_bundle import demo_scenario_path
 from incidentflow.errors import BadInput
 from incidentflow.evidence import ChangeKind, LogLevel
-from incidentflow.scenario import (
-    BundleEvidenceSource,
-    Scenario,
-    load_scenario,
-)
+from incidentflow.scenario import Scenario, load_scenario
+from incidentflow.sources.bundle import BundleEvidenceSource
 
 V4_KEYS = {
     "version",
