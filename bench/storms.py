@@ -13,7 +13,8 @@ size and the stream's history. After the last storm it waits `--rest` seconds an
 worker's resident memory again, next to its resting level before the first storm. A worker
 idle for INCIDENTFLOW_WORKER_RECYCLE_QUIET_SECONDS (60) above its ceiling re-executes itself
 with the same PID (incidentflow/runtime.py); the rest prints when it did, and the peak is kept
-across it (the kernel's VmHWM starts again at exec). `--rest 120` lets the quiet period pass.
+across it (the kernel's VmHWM starts again at exec). `--rest 120` lets the quiet period pass;
+`--after N` then sends N more alerts and says how long the (recycled) worker took with them.
 
 `--probe` runs the worker under bench/memdiag.py and has it run bench/memprobe.py (who holds
 what is alive, pymalloc's arenas) before the first storm and after the rest; `--hold SECONDS`
@@ -41,6 +42,7 @@ sys.path[:0] = [str(ROOT), str(HERE), str(ROOT / "tests" / "integration")]
 
 import yaml
 from ingest import blast, catalog, peak_rss_mb, wait_for_pollers
+from temporalio.client import WorkflowHandle
 from temporalio.service import RPCError
 
 from incidentflow.models import IncidentRecord, OpenIncident, StreamStats
@@ -109,6 +111,20 @@ def storm_bodies(
             }
         )
     return bodies
+
+
+async def processed(stream: WorkflowHandle[Any, Any], want: int, deadline: float) -> StreamStats:
+    """The stream's stats once it has processed `want` alerts (or at `deadline`, perf_counter)."""
+    while True:
+        try:
+            stats = await stream.query("stats", result_type=StreamStats)
+        except RPCError as err:  # a query that timed out while the worker was busy
+            print(f"  (stats query failed, asking again: {err})")
+            await asyncio.sleep(1)
+            continue
+        if stats.alerts_processed >= want or time.perf_counter() > deadline:
+            return stats
+        await asyncio.sleep(0.5)
 
 
 def running(pid: int) -> bool:
@@ -203,16 +219,7 @@ async def main(args: argparse.Namespace) -> None:
                 f"http://127.0.0.1:{port}/v1/alerts/alertmanager", bodies, args.clients
             )
             want = args.alerts * (s + 1)
-            while True:
-                try:
-                    stats = await stream.query("stats", result_type=StreamStats)
-                except RPCError as err:  # a query that timed out while the worker was busy
-                    print(f"  (stats query failed, asking again: {err})")
-                    await asyncio.sleep(1)
-                    continue
-                if stats.alerts_processed >= want or time.perf_counter() - t0 > args.timeout:
-                    break
-                await asyncio.sleep(0.5)
+            stats = await processed(stream, want, t0 + args.timeout)
             took = time.perf_counter() - t0
             peak = max(peak, peak_rss_mb(worker.pid))
             index = await stream.query("open_incidents", result_type=list[OpenIncident])
@@ -268,6 +275,18 @@ async def main(args: argparse.Namespace) -> None:
             f"pid {worker.pid} {'still serving' if alive else 'GONE'}, recycled "
             f"{len(recycles(tmp / 'procs.log'))} time(s) in all"
         )
+        if args.after:
+            # The recycled worker's first tasks replay each open workflow's history (its sticky
+            # cache went with the old process): how long a few more alerts take then.
+            bodies = storm_bodies(args.after, args.batch, services, start, "after")
+            t0 = time.perf_counter()
+            await blast(f"http://127.0.0.1:{port}/v1/alerts/alertmanager", bodies, args.clients)
+            want = args.alerts * args.storms + args.after
+            stats = await processed(stream, want, t0 + args.timeout)
+            print(
+                f"{args.after} more alerts: {stats.alerts_processed}/{want} processed after "
+                f"{time.perf_counter() - t0:.1f} s; worker RSS {rss_mb(worker.pid):.0f} MiB"
+            )
         if args.probe:
             await probe(worker.pid, tmp / "probes")
         if args.hold:
@@ -290,6 +309,9 @@ if __name__ == "__main__":
     parser.add_argument("--batch", type=int, default=100)
     parser.add_argument("--clients", type=int, default=8)
     parser.add_argument("--rest", type=float, default=60.0, help="seconds to wait at the end")
+    parser.add_argument(
+        "--after", type=int, default=0, help="alerts to send after the rest (0 = none)"
+    )
     parser.add_argument("--timeout", type=float, default=900.0, help="per storm, seconds")
     parser.add_argument(
         "--probe",
