@@ -11,6 +11,7 @@ import re
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 from flow import wait_for_state
 from temporalio.client import Client
@@ -18,6 +19,7 @@ from test_durability import Procs, attempts_of, post_demo, worker_env
 
 from incidentflow.models import IncidentState
 from incidentflow.settings import Settings
+from incidentflow.temporal import free_port
 
 pytestmark = pytest.mark.slow
 
@@ -52,7 +54,13 @@ async def wait_for_line(log: Path, text: str, *, count: int = 1, timeout: float 
 async def test_idle_worker_above_its_ceiling_reexecutes_and_keeps_serving(
     settings: Settings, client: Client, workers: Procs
 ) -> None:
-    env = worker_env(settings, **TINY, INCIDENTFLOW_WORKER_RECYCLE_QUIET_SECONDS="2")
+    metrics = f"127.0.0.1:{free_port()}"
+    env = worker_env(
+        settings,
+        **TINY,
+        INCIDENTFLOW_WORKER_RECYCLE_QUIET_SECONDS="2",
+        INCIDENTFLOW_METRICS_BIND=metrics,
+    )
     proc = workers.start("default", env, "worker")
     log = workers.log_dir / "worker.log"
     # Fresh and idle: it measures its rest and, having done nothing, does not recycle.
@@ -62,6 +70,8 @@ async def test_idle_worker_above_its_ceiling_reexecutes_and_keeps_serving(
 
     first = await post_demo(settings, client)
     await wait_for_state(client, first, {IncidentState.AWAITING_APPROVAL}, timeout=90)
+    async with httpx.AsyncClient() as http:  # a scrape: a connection the exec must not keep
+        assert (await http.get(f"http://{metrics}/metrics")).status_code == 200
     content = await wait_for_line(log, "re-executing with RSS")
     [(pid, _rss)] = RECYCLED.findall(content)
     assert int(pid) == proc.pid and proc.poll() is None
@@ -72,6 +82,9 @@ async def test_idle_worker_above_its_ceiling_reexecutes_and_keeps_serving(
     assert second != first
     await wait_for_state(client, second, {IncidentState.AWAITING_APPROVAL}, timeout=90)
     assert proc.poll() is None
+    # The new image serves metrics on the same address again.
+    async with httpx.AsyncClient() as http:
+        assert (await http.get(f"http://{metrics}/metrics")).status_code == 200
 
 
 async def test_worker_with_an_activity_in_flight_recycles_only_once_idle(
