@@ -32,7 +32,14 @@ from incidentflow.executors import Ledger, build_executors
 from incidentflow.logs import configure_logging
 from incidentflow.metrics import report_incident_states
 from incidentflow.notify import build_notifiers
-from incidentflow.runtime import lower_priority, trim_heap_every, tune_gc
+from incidentflow.runtime import (
+    WorkTracker,
+    lower_priority,
+    recycle_when_idle,
+    rss_mib,
+    trim_heap_every,
+    tune_gc,
+)
 from incidentflow.settings import Settings
 from incidentflow.telemetry import configure_tracing
 from incidentflow.temporal import connect
@@ -66,9 +73,15 @@ def agent_context(settings: Settings, queue: str) -> AgentContext | None:
 
 
 def build_workers(
-    client: Client, settings: Settings, queue: str, ctx: AgentContext | None = None
+    client: Client,
+    settings: Settings,
+    queue: str,
+    ctx: AgentContext | None = None,
+    *,
+    tracker: WorkTracker | None = None,
 ) -> list[Worker]:
-    """The Worker objects one process of kind `queue` runs."""
+    """The Worker objects one process of kind `queue` runs; `tracker` counts their work."""
+    interceptors = [tracker] if tracker is not None else []
     if queue not in QUEUES:
         raise IncidentFlowError(f"unknown queue {queue!r}: use one of {', '.join(sorted(QUEUES))}")
     workers: list[Worker] = []
@@ -83,6 +96,7 @@ def build_workers(
                     workflows=WORKFLOWS,
                     # The stream reads its queues and settle window here, on its own queue.
                     activities=[StreamConfigActivities(settings).stream_config],
+                    interceptors=interceptors,
                 )
             )
         elif scope == "agents" and ctx is not None:
@@ -103,6 +117,7 @@ def build_workers(
                         postmortem.draft_postmortem,
                         NotifyActivities(build_notifiers(settings.notify)).notify,
                     ],
+                    interceptors=interceptors,
                 )
             )
         elif scope == "remediation":
@@ -119,16 +134,25 @@ def build_workers(
                     task_queue=settings.temporal.remediation_queue,
                     activities=[execution.execute_action],
                     max_concurrent_activities=REMEDIATION_MAX_CONCURRENT,
+                    interceptors=interceptors,
                 )
             )
     return workers
 
 
-async def run_workers(settings: Settings, queue: str, *, stop: asyncio.Event | None = None) -> None:
-    """Serve `queue` until `stop` is set or the process gets SIGTERM/SIGINT."""
+async def run_workers(
+    settings: Settings, queue: str, *, stop: asyncio.Event | None = None, recycle: bool = False
+) -> str | None:
+    """Serve `queue` until `stop` is set, the process gets SIGTERM/SIGINT, or it should recycle.
+
+    With `recycle` (the worker process's own entry point; never a caller that shares its
+    process), returns why the process should re-execute itself once its workers have shut
+    down gracefully; None when it was stopped.
+    """
     ctx = agent_context(settings, queue)
     client = await connect(settings, serve_metrics=True)
-    workers = build_workers(client, settings, queue, ctx)
+    tracker = WorkTracker()
+    workers = build_workers(client, settings, queue, ctx, tracker=tracker)
     tune_gc(settings.process.gc_gen0_threshold)
     stop = stop or asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -138,9 +162,8 @@ async def run_workers(settings: Settings, queue: str, *, stop: asyncio.Event | N
         except (NotImplementedError, RuntimeError):
             break  # not the main thread: the caller owns shutdown
     names = ", ".join(w.task_queue for w in workers)
-    logging.getLogger("incidentflow.worker").info(
-        "serving %s on %s", names, settings.temporal.target
-    )
+    log = logging.getLogger("incidentflow.worker")
+    log.info("serving %s on %s (pid %d)", names, settings.temporal.target, os.getpid())
     tasks = [asyncio.create_task(w.run()) for w in workers]
     # Incidents by state are counted where workflows are served, and only with metrics on.
     census = (
@@ -149,12 +172,23 @@ async def run_workers(settings: Settings, queue: str, *, stop: asyncio.Event | N
         else None
     )
     trimmer = asyncio.create_task(trim_heap_every(settings.process.malloc_trim_seconds))
+    recycler = asyncio.create_task(
+        recycle_when_idle(
+            tracker,
+            above_mib=settings.process.worker_recycle_above_mib if recycle else 0,
+            quiet_s=settings.process.worker_recycle_quiet_seconds,
+        )
+    )
     stopper = asyncio.create_task(stop.wait())
-    await asyncio.wait([*tasks, stopper], return_when=asyncio.FIRST_COMPLETED)
-    stopper.cancel()
-    trimmer.cancel()
-    if census is not None:
-        census.cancel()
+    await asyncio.wait([*tasks, stopper, recycler], return_when=asyncio.FIRST_COMPLETED)
+    reason = recycler.result() if recycler.done() and not stopper.done() else None
+    if reason is not None:
+        # One line, with the RSS before: the shutdown below lets anything that arrived in the
+        # meantime finish (or Temporal retries it elsewhere); nothing is lost.
+        log.warning("recycling (pid %d stays): %s", os.getpid(), reason)
+    for helper in (stopper, trimmer, recycler, census):
+        if helper is not None:
+            helper.cancel()
     # A worker still starting up has nothing to drain: cancel it rather than wait for it.
     for w, task in zip(workers, tasks, strict=True):
         if not w.is_running and not task.done():
@@ -163,6 +197,23 @@ async def run_workers(settings: Settings, queue: str, *, stop: asyncio.Event | N
     for result in await asyncio.gather(*tasks, return_exceptions=True):
         if isinstance(result, BaseException) and not isinstance(result, asyncio.CancelledError):
             raise IncidentFlowError(f"a worker stopped: {result}") from result
+    return reason
+
+
+def reexecute() -> None:
+    """Replace this process with the same command line: same PID, fresh memory.
+
+    Everything is durable in Temporal, so only the sticky cache is lost: each open workflow's
+    next task replays its history on the new process.
+    """
+    logging.getLogger("incidentflow.worker").info(
+        "re-executing with RSS %.0f MiB after shutdown", rss_mib()
+    )
+    for handler in logging.getLogger().handlers:
+        handler.flush()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os.execv(sys.executable, [sys.executable, *sys.orig_argv[1:]])
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -180,9 +231,11 @@ def main(argv: list[str] | None = None) -> int:
         lower_priority(settings.process.worker_nice)
         configure_logging(settings.process.log_format, settings.process.log_level)
         provider = configure_tracing(settings.process, f"incidentflow-worker-{args.queue}")
-        asyncio.run(run_workers(settings, args.queue))
+        reason = asyncio.run(run_workers(settings, args.queue, recycle=True))
         if provider is not None:
             provider.shutdown()
+        if reason is not None:
+            reexecute()
     except KeyboardInterrupt:
         return 0
     except IncidentFlowError as err:

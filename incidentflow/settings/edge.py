@@ -96,6 +96,22 @@ class ProcessSettings(Group):
         description="How often a worker hands the C heap's free pages back to the kernel "
         "(glibc malloc_trim; incidentflow/runtime.py); 0 = never",
     )
+    # Unset derives the ceiling from the worker's own resting RSS (rest + max(64 MiB, 50%)):
+    # a storm's leftovers cross it, a few open incidents do not (incidentflow/runtime.py).
+    worker_recycle_above_mib: int | None = Field(
+        default=None,
+        ge=0,
+        description="RSS in MiB above which an idle worker shuts down gracefully and "
+        "re-executes itself (same PID) to give a storm's memory back; unset = its resting "
+        "RSS + max(64 MiB, 50%); 0 = never",
+    )
+    # The storm benchmark's rest period; a storm's gaps between batches are far shorter.
+    worker_recycle_quiet_seconds: float = Field(
+        default=60.0,
+        gt=0,
+        description="How long a worker must be idle (no activity in flight, no workflow "
+        "started, signalled or updated) before it may recycle",
+    )
     otlp_endpoint: str | None = Field(
         default=None,
         description="OTLP/HTTP traces endpoint, e.g. http://collector:4318/v1/traces; unset = none",
@@ -107,6 +123,8 @@ class ProcessSettings(Group):
     metrics_state_interval_seconds: float = Field(
         default=15.0, gt=0, description="How often a workflows worker counts incidents by state"
     )
+
+    blank_is_unset = field_validator("worker_recycle_above_mib", mode="before")(empty_is_unset)
 
 
 class IngestSettings(Group):

@@ -9,7 +9,14 @@ from pathlib import Path
 
 import pytest
 
-from incidentflow.runtime import malloc_trim, trim_heap_every
+from incidentflow.runtime import (
+    WorkTracker,
+    malloc_trim,
+    recycle_ceiling,
+    recycle_reason,
+    recycle_when_idle,
+    trim_heap_every,
+)
 
 trim = malloc_trim()
 glibc = pytest.mark.skipif(trim is None, reason="the C library has no malloc_trim (not glibc)")
@@ -59,3 +66,62 @@ async def test_trims_until_cancelled() -> None:
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
         await task
+
+
+def decide(rss: float, idle_s: float, *, above: int | None = None, worked: bool = True) -> bool:
+    reason = recycle_reason(
+        rss_mib=rss, rest_mib=100, above_mib=above, idle_s=idle_s, quiet_s=60, worked=worked
+    )
+    return reason is not None
+
+
+def test_derived_ceiling_is_the_rest_plus_64_mib_or_half_whichever_is_more() -> None:
+    assert recycle_ceiling(100, None) == 164
+    assert recycle_ceiling(300, None) == 450
+    assert recycle_ceiling(100, 250) == 250
+    assert recycle_ceiling(100, 0) is None
+
+
+def test_recycles_only_above_the_ceiling_after_the_quiet_period() -> None:
+    assert decide(272, 61)  # what 3 x 20,000 alerts left, a minute after
+    assert not decide(272, 59)  # not quiet long enough: a storm's gap
+    assert not decide(160, 600)  # a few incidents' growth: under rest + 64 MiB
+    assert decide(120, 60, above=110)
+    assert not decide(1000, 600, above=0)  # 0 = never
+
+
+def test_a_worker_that_did_nothing_since_its_rest_never_recycles() -> None:
+    # Else a ceiling set below the rest would restart an idle worker every quiet period.
+    assert not decide(500, 600, above=1, worked=False)
+    assert decide(500, 600, above=1, worked=True)
+
+
+def test_the_reason_says_rss_ceiling_rest_and_idle_time() -> None:
+    reason = recycle_reason(
+        rss_mib=272.4, rest_mib=103, above_mib=None, idle_s=61, quiet_s=60, worked=True
+    )
+    assert reason == (
+        "RSS 272 MiB is above the recycle ceiling 167 MiB (resting 103 MiB) after 61 s idle"
+    )
+
+
+async def test_the_loop_waits_for_work_in_flight_then_for_quiet() -> None:
+    tracker = WorkTracker()
+    loop = asyncio.create_task(recycle_when_idle(tracker, above_mib=1, quiet_s=0.4))
+    await asyncio.sleep(0.6)  # resting RSS measured, nothing done since: no reason
+    assert not loop.done()
+    tracker.in_flight = 1  # an activity running for a second
+    tracker.entries += 1
+    await asyncio.sleep(1.0)
+    assert not loop.done()
+    tracker.in_flight = 0
+    tracker.entries += 1
+    reason = await asyncio.wait_for(loop, timeout=3)
+    assert "above the recycle ceiling 1 MiB" in reason
+
+
+async def test_zero_never_recycles() -> None:
+    loop = asyncio.create_task(recycle_when_idle(WorkTracker(), above_mib=0, quiet_s=0.1))
+    await asyncio.sleep(0.5)
+    assert not loop.done()
+    loop.cancel()
