@@ -63,7 +63,7 @@ class IncidentWorkflow:
 
     @workflow.init
     def __init__(self, inp: IncidentInput) -> None:
-        self._s = LiveIncident.open(inp, now=workflow.now)
+        self._s = LiveIncident.begin(inp, now=workflow.now)
         self._steps = IncidentSteps(self._s, self._publish)
         # Signals that arrived before the configuration: applied in order once it is in.
         self._held: list[Callable[[], object]] = []

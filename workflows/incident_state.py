@@ -84,7 +84,7 @@ def split_key(fingerprints: list[str]) -> str:
 
 @dataclass
 class LiveIncident:
-    """The incident workflow's whole state; build it with `LiveIncident.open`."""
+    """The incident workflow's whole state; build it with `LiveIncident.begin`."""
 
     inp: IncidentInput
     now: Callable[[], datetime]
@@ -137,7 +137,7 @@ class LiveIncident:
     closing: bool = False
 
     @classmethod
-    def open(cls, inp: IncidentInput, *, now: Callable[[], datetime]) -> LiveIncident:
+    def begin(cls, inp: IncidentInput, *, now: Callable[[], datetime]) -> LiveIncident:
         """The state of a new incident: the first MAX_DETAIL alerts in full, the rest counted."""
         kept, counted = joins.take_detail({}, inp.incident.alerts)
         return cls(

@@ -76,7 +76,7 @@ def opened(*fps: str, config: IncidentConfig | None = LOCAL) -> LiveIncident:
         opened_at=NOW,
     )
     clock = iter(NOW + timedelta(seconds=i) for i in range(10_000))
-    s = LiveIncident.open(
+    s = LiveIncident.begin(
         IncidentInput(
             incident=incident,
             detections=[],
